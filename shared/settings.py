@@ -1,0 +1,285 @@
+"""Typed settings, read once from the environment (app settings in Azure, local.settings.json locally).
+
+Every name here appears in local.settings.sample.json, in infra/ (the function app's
+settings) and in the README's settings table. `SETTINGS_SPEC` is the single list all
+three are checked against.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+
+
+class SettingsError(ValueError):
+    """A setting is missing or impossible; the message says what to fix."""
+
+
+class StorageAccessMode(str, Enum):
+    # The service reads and writes blobs through short-lived SAS URLs we sign.
+    SAS = "sas"
+    # Plain URLs; the Translator's system-assigned identity holds a storage role.
+    MANAGED_IDENTITY = "managed-identity"
+
+
+class RetranslatePolicy(str, Enum):
+    # A new version of a translated file is translated again; the earlier translation is replaced.
+    REPLACE = "replace"
+    # A new version of a translated file is rejected; the earlier translation stays.
+    KEEP = "keep"
+
+
+# The connection name the bindings use (`connection="TRANSLATION_STORAGE"`). The Functions
+# host resolves it as a connection string in TRANSLATION_STORAGE or as identity-based
+# TRANSLATION_STORAGE__blobServiceUri / __queueServiceUri / __tableServiceUri (+ __credential, __clientId).
+STORAGE_CONNECTION = "TRANSLATION_STORAGE"
+
+MAX_TARGET_LANGUAGES = 10  # per batch, SERVICE_NOTES.md
+SUPPORTED_API_VERSIONS = ("2026-03-01", "2024-05-01", "v1.1")
+
+# Blob and queue names: 3-63 lowercase letters, digits and single hyphens.
+_CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+# Table names: 3-63 alphanumerics, starting with a letter.
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: str | None  # None: required
+    meaning: str
+
+
+# The one list of settings the code reads (besides the storage connection, above).
+SETTINGS_SPEC: tuple[SettingSpec, ...] = (
+    SettingSpec("SOURCE_CONTAINER", "source", "Container users drop files into (blob trigger path)."),
+    SettingSpec("TARGET_CONTAINER", "target", "Container the service writes translations into, as <lang>/<source path>."),
+    SettingSpec("GLOSSARY_CONTAINER", "glossaries", "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>."),
+    SettingSpec("REPORTS_CONTAINER", "reports", "Container of one JSON report per source file."),
+    SettingSpec("JOBS_TABLE", "translationjobs", "Table Storage table of job records."),
+    SettingSpec("RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."),
+    SettingSpec("POLL_SCHEDULE", "0 */1 * * * *", "NCRONTAB schedule of the poll function (default every minute)."),
+    SettingSpec("TARGET_LANGUAGES", "fr,de", "Comma-separated target languages (at most 10); blob metadata `targetlanguages` overrides per file."),
+    SettingSpec("SOURCE_LANGUAGE", "", "Source language code; empty lets the service detect it."),
+    SettingSpec("TRANSLATION_CATEGORY", "", "Custom Translator category id; empty for the general model."),
+    SettingSpec("TRANSLATOR_ENDPOINT", None, "Translator custom-domain endpoint, https://<name>.cognitiveservices.azure.com."),
+    SettingSpec("TRANSLATOR_KEY", "", "Translator key; empty authenticates with the app's managed identity (Entra token)."),
+    SettingSpec("TRANSLATOR_REGION", "", "Translator region, sent with a key for regional resources."),
+    SettingSpec("TRANSLATOR_API_VERSION", "2026-03-01", "Route flavour: 2026-03-01, 2024-05-01 or v1.1."),
+    SettingSpec("STORAGE_ACCESS_MODE", "sas", "How the service reaches storage: sas or managed-identity."),
+    SettingSpec("SAS_EXPIRY_MINUTES", "240", "Lifetime of the SAS URLs handed to the service."),
+    SettingSpec("RETRANSLATE_POLICY", "replace", "New version of a translated file: replace (translate again) or keep (reject)."),
+    SettingSpec("SUBMIT_RECONCILE_AFTER_SECONDS", "300", "Age after which a submission with no job id is reconciled by the poller."),
+    SettingSpec("AZURE_CLIENT_ID", "", "Client id of the app's user-assigned identity (empty: system identity / developer login)."),
+)
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """The storage account the bindings reach through `TRANSLATION_STORAGE`."""
+
+    connection_string: str | None
+    blob_service_uri: str | None
+    queue_service_uri: str | None
+    table_service_uri: str | None
+    client_id: str | None
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageConnection
+    source_container: str
+    target_container: str
+    glossary_container: str
+    reports_container: str
+    jobs_table: str
+    results_queue: str
+    poll_schedule: str
+    target_languages: tuple[str, ...]
+    source_language: str | None
+    translation_category: str | None
+    translator_endpoint: str
+    translator_key: str | None
+    translator_region: str | None
+    translator_api_version: str
+    storage_access_mode: StorageAccessMode
+    sas_expiry_minutes: int
+    retranslate_policy: RetranslatePolicy
+    submit_reconcile_after_seconds: int
+    azure_client_id: str | None
+
+    @property
+    def poison_queue(self) -> str:
+        return f"{self.results_queue}-poison"
+
+    def __repr__(self) -> str:  # the key must never reach a log line
+        return (
+            f"Settings(source={self.source_container!r}, target={self.target_container!r}, "
+            f"endpoint={self.translator_endpoint!r}, key={'***' if self.translator_key else None}, "
+            f"api={self.translator_api_version!r}, access={self.storage_access_mode.value!r})"
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def value(name: str) -> str:
+            spec = _SPEC_BY_NAME[name]
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                if spec.default is None:
+                    problems.append(f"{name} is required: {spec.meaning}")
+                    return ""
+                return spec.default
+            return raw.strip()
+
+        def integer(name: str, minimum: int) -> int:
+            raw = value(name)
+            try:
+                number = int(raw)
+            except ValueError:
+                problems.append(f"{name} must be a whole number, got {raw!r}")
+                return minimum
+            if number < minimum:
+                problems.append(f"{name} must be at least {minimum}, got {number}")
+            return number
+
+        def choice(name: str, enum: type[Enum]) -> Enum:
+            raw = value(name).lower()
+            try:
+                return enum(raw)
+            except ValueError:
+                allowed = ", ".join(member.value for member in enum)
+                problems.append(f"{name} must be one of {allowed}, got {raw!r}")
+                return next(iter(enum))
+
+        containers = {
+            name: value(name)
+            for name in ("SOURCE_CONTAINER", "TARGET_CONTAINER", "GLOSSARY_CONTAINER", "REPORTS_CONTAINER")
+        }
+        for name, container in containers.items():
+            if not _CONTAINER_NAME.match(container):
+                problems.append(
+                    f"{name}={container!r} is not a valid container name (3-63 lowercase letters, digits, hyphens)"
+                )
+        if len(set(containers.values())) < len(containers):
+            problems.append(
+                "SOURCE_CONTAINER, TARGET_CONTAINER, GLOSSARY_CONTAINER and REPORTS_CONTAINER must all differ "
+                f"(got {containers}): translations written into the source would be translated again"
+            )
+        jobs_table = value("JOBS_TABLE")
+        if not _TABLE_NAME.match(jobs_table):
+            problems.append(f"JOBS_TABLE={jobs_table!r} is not a valid table name (3-63 letters/digits, starting with a letter)")
+        results_queue = value("RESULTS_QUEUE")
+        if not _CONTAINER_NAME.match(results_queue) or len(results_queue) > 56:
+            problems.append(
+                f"RESULTS_QUEUE={results_queue!r} is not a valid queue name with room for '-poison' "
+                "(3-56 lowercase letters, digits, hyphens)"
+            )
+
+        try:
+            languages = parse_languages(value("TARGET_LANGUAGES"))
+        except ValueError as exc:
+            problems.append(f"TARGET_LANGUAGES: {exc}")
+            languages = ()
+
+        api_version = value("TRANSLATOR_API_VERSION")
+        if api_version not in SUPPORTED_API_VERSIONS:
+            problems.append(f"TRANSLATOR_API_VERSION must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}")
+
+        endpoint = value("TRANSLATOR_ENDPOINT").rstrip("/")
+        if endpoint and not re.match(r"^https?://[^/?#]+(/[^?#]*)?$", endpoint):
+            problems.append(f"TRANSLATOR_ENDPOINT must be an http(s) URL, got {endpoint!r}")
+
+        access_mode = choice("STORAGE_ACCESS_MODE", StorageAccessMode)
+        storage = _storage_connection(env, problems)
+        settings = cls(
+            storage=storage or StorageConnection(None, None, None, None, None),
+            source_container=containers["SOURCE_CONTAINER"],
+            target_container=containers["TARGET_CONTAINER"],
+            glossary_container=containers["GLOSSARY_CONTAINER"],
+            reports_container=containers["REPORTS_CONTAINER"],
+            jobs_table=jobs_table,
+            results_queue=results_queue,
+            poll_schedule=value("POLL_SCHEDULE"),
+            target_languages=languages,
+            source_language=value("SOURCE_LANGUAGE") or None,
+            translation_category=value("TRANSLATION_CATEGORY") or None,
+            translator_endpoint=endpoint,
+            translator_key=value("TRANSLATOR_KEY") or None,
+            translator_region=value("TRANSLATOR_REGION") or None,
+            translator_api_version=api_version,
+            storage_access_mode=access_mode,  # type: ignore[arg-type]
+            sas_expiry_minutes=integer("SAS_EXPIRY_MINUTES", 5),
+            retranslate_policy=choice("RETRANSLATE_POLICY", RetranslatePolicy),  # type: ignore[arg-type]
+            submit_reconcile_after_seconds=integer("SUBMIT_RECONCILE_AFTER_SECONDS", 0),
+            azure_client_id=value("AZURE_CLIENT_ID") or None,
+        )
+        if problems:
+            raise SettingsError("Invalid settings:\n- " + "\n- ".join(problems))
+        return settings
+
+
+_SPEC_BY_NAME = {spec.name: spec for spec in SETTINGS_SPEC}
+
+
+def parse_languages(raw: str) -> tuple[str, ...]:
+    """'fr, de,fr' -> ('fr', 'de'); raises ValueError with the reason for an unusable list."""
+    languages: list[str] = []
+    for part in raw.replace(";", ",").split(","):
+        code = part.strip()
+        if not code:
+            continue
+        if not _LANGUAGE_CODE.match(code):
+            raise ValueError(f"{code!r} is not a language code (like fr, de, zh-Hans)")
+        if code.lower() not in (known.lower() for known in languages):
+            languages.append(code)
+    if not languages:
+        raise ValueError("no target language given")
+    if len(languages) > MAX_TARGET_LANGUAGES:
+        raise ValueError(f"{len(languages)} target languages given; the service allows at most {MAX_TARGET_LANGUAGES}")
+    return tuple(languages)
+
+
+def _storage_connection(env: Mapping[str, str], problems: list[str]) -> StorageConnection | None:
+    prefix = STORAGE_CONNECTION
+    connection_string = (env.get(prefix) or "").strip() or None
+    service_uri = (env.get(f"{prefix}__serviceUri") or "").strip() or None
+    blob_uri = (env.get(f"{prefix}__blobServiceUri") or "").strip() or service_uri
+    queue_uri = (env.get(f"{prefix}__queueServiceUri") or "").strip() or None
+    table_uri = (env.get(f"{prefix}__tableServiceUri") or "").strip() or None
+    if connection_string is None:
+        missing = [
+            f"{prefix}__{name}"
+            for name, uri in (("blobServiceUri", blob_uri), ("queueServiceUri", queue_uri), ("tableServiceUri", table_uri))
+            if uri is None
+        ]
+        if missing:
+            problems.append(
+                f"storage connection {prefix} is not set: give a connection string in {prefix} "
+                f"or identity-based URIs ({', '.join(missing)} missing)"
+            )
+            return None
+    return StorageConnection(
+        connection_string=connection_string,
+        blob_service_uri=blob_uri,
+        queue_service_uri=queue_uri,
+        table_service_uri=table_uri,
+        client_id=(env.get(f"{prefix}__clientId") or "").strip() or None,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read on first use (never at import time)."""
+    return Settings.from_env()

@@ -1,0 +1,72 @@
+import pytest
+
+from shared.settings import MAX_TARGET_LANGUAGES, Settings, SettingsError, StorageAccessMode, parse_languages
+
+BASE = {
+    "TRANSLATOR_ENDPOINT": "https://example.cognitiveservices.azure.com/",
+    "TRANSLATION_STORAGE": "UseDevelopmentStorage=true",
+}
+
+
+def test_defaults_fill_everything_but_the_endpoint_and_storage():
+    settings = Settings.from_env(BASE)
+    assert settings.source_container == "source"
+    assert settings.target_container == "target"
+    assert settings.target_languages == ("fr", "de")
+    assert settings.translator_endpoint == "https://example.cognitiveservices.azure.com"
+    assert settings.storage_access_mode is StorageAccessMode.SAS
+    assert settings.poison_queue == "translation-results-poison"
+
+
+def test_missing_required_settings_are_all_named_at_once():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({})
+    message = str(caught.value)
+    assert "TRANSLATOR_ENDPOINT is required" in message
+    assert "TRANSLATION_STORAGE" in message
+
+
+def test_same_source_and_target_container_is_refused_with_what_to_fix():
+    with pytest.raises(SettingsError, match="must all differ"):
+        Settings.from_env({**BASE, "SOURCE_CONTAINER": "docs", "TARGET_CONTAINER": "docs"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("STORAGE_ACCESS_MODE", "ftp", "must be one of sas, managed-identity"),
+        ("TRANSLATOR_API_VERSION", "v2", "must be one of"),
+        ("SAS_EXPIRY_MINUTES", "soon", "whole number"),
+        ("SOURCE_CONTAINER", "Bad_Name", "not a valid container name"),
+        ("TARGET_LANGUAGES", "fr,not a code", "not a language code"),
+        ("RETRANSLATE_POLICY", "sometimes", "replace, keep"),
+    ],
+)
+def test_impossible_values_are_refused(name, value, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env({**BASE, name: value})
+
+
+def test_identity_based_storage_needs_all_three_service_uris():
+    env = {
+        "TRANSLATOR_ENDPOINT": "https://x.cognitiveservices.azure.com",
+        "TRANSLATION_STORAGE__blobServiceUri": "https://acct.blob.core.windows.net",
+    }
+    with pytest.raises(SettingsError, match="queueServiceUri"):
+        Settings.from_env(env)
+    env["TRANSLATION_STORAGE__queueServiceUri"] = "https://acct.queue.core.windows.net"
+    env["TRANSLATION_STORAGE__tableServiceUri"] = "https://acct.table.core.windows.net"
+    assert Settings.from_env(env).storage.uses_identity
+
+
+def test_language_list_is_deduplicated_and_bounded():
+    assert parse_languages("fr, de ,FR") == ("fr", "de")
+    with pytest.raises(ValueError, match="at most"):
+        parse_languages(",".join(f"l{chr(97 + i)}" for i in range(MAX_TARGET_LANGUAGES + 1)))
+    with pytest.raises(ValueError, match="no target language"):
+        parse_languages(" , ")
+
+
+def test_repr_never_shows_the_key():
+    settings = Settings.from_env({**BASE, "TRANSLATOR_KEY": "supersecretkey"})
+    assert "supersecretkey" not in repr(settings)
