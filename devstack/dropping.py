@@ -1,0 +1,95 @@
+"""Put files into the source container the way a user would, and read back what became of them."""
+
+from __future__ import annotations
+
+import mimetypes
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from azure.storage.blob import ContentSettings
+
+from shared.pipeline.checks import LANGUAGES_METADATA_KEY
+from shared.settings import Settings
+from shared.storage.clients import StorageClients
+from shared.storage.job_table import FinalRecord, JobTable, source_key
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    name: str
+    etag: str
+    key: str
+
+
+def drop_files(
+    settings: Settings,
+    paths: Iterable[Path],
+    *,
+    languages: str | None = None,
+    prefix: str = "",
+) -> list[DroppedFile]:
+    container = StorageClients(settings).container(settings.source_container)
+    dropped = []
+    for path in paths:
+        name = f"{prefix}{path.name}"
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        metadata = {LANGUAGES_METADATA_KEY: languages} if languages else None
+        result = container.get_blob_client(name).upload_blob(
+            path.read_bytes(),
+            overwrite=True,
+            metadata=metadata,
+            content_settings=ContentSettings(content_type=content_type),
+        )
+        etag = str(result["etag"]).strip('"')
+        dropped.append(DroppedFile(name, etag, source_key(settings.source_container, name, etag)))
+    return dropped
+
+
+def wait_for_final_records(
+    settings: Settings, dropped: list[DroppedFile], *, timeout: float, interval: float = 0.5
+) -> dict[str, FinalRecord]:
+    """Key -> final record, once every dropped file has one (or what there is at the timeout)."""
+    jobs = JobTable(StorageClients(settings).jobs_table)
+    found: dict[str, FinalRecord] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        for item in dropped:
+            if item.key not in found:
+                record = jobs.get_final(item.key)
+                if record is not None:
+                    found[item.key] = record
+        if len(found) == len(dropped) or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
+
+
+def outcome_rows(dropped: list[DroppedFile], records: dict[str, FinalRecord]) -> list[tuple[str, str, str, str]]:
+    """(source, language, outcome, target path or error) per document and language."""
+    rows = []
+    for item in dropped:
+        record = records.get(item.key)
+        if record is None:
+            rows.append((item.name, "-", "NOT RECORDED", "no final record yet"))
+            continue
+        if not record.documents:
+            reason = f"{record.reason_code}: {record.reason_message}" if record.reason_code else "-"
+            rows.append((item.name, ",".join(record.languages) or "-", record.outcome, reason))
+            continue
+        for document in record.documents:
+            detail = (
+                f"{document.error_code}: {document.error_message}"
+                if document.error_code
+                else document.target_path or "-"
+            )
+            rows.append((item.name, document.language, f"{record.outcome} / {document.status}", detail))
+    return rows
+
+
+def format_table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("-" * width for width in widths)
+    out = ["  ".join(str(cell).ljust(width) for cell, width in zip(headers, widths, strict=True)), line]
+    out += ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(out)

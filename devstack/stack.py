@@ -1,0 +1,172 @@
+"""The whole local stack as one object: Azurite, the emulator and the local functions host.
+
+Each part runs as its own process (so a test can kill the host mid-run and start it again),
+with its log in <workdir>/logs/.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.azurite import STANDARD_PORTS, Azurite, free_port, port_open
+from devstack.local_settings import PROJECT_ROOT, merged_environment
+from shared.settings import STORAGE_CONNECTION, Settings
+from shared.storage.clients import StorageClients
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMULATOR_PORT = 5080
+DEFAULT_HOST_PORT = 7071
+DEFAULT_EMULATOR_KEY = "local-emulator-key"
+
+
+@dataclass
+class StackConfig:
+    workdir: Path
+    azurite_ports: tuple[int, int, int] = STANDARD_PORTS
+    azurite_in_memory: bool = False
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    host_port: int = DEFAULT_HOST_PORT
+    emulator_key: str = DEFAULT_EMULATOR_KEY
+    settings_overrides: dict[str, str] = field(default_factory=dict)
+    emulator_args: list[str] = field(default_factory=list)
+    host_args: list[str] = field(default_factory=list)
+
+    @classmethod
+    def on_free_ports(cls, workdir: Path, **kwargs) -> StackConfig:
+        return cls(
+            workdir=workdir,
+            azurite_ports=(free_port(), free_port(), free_port()),
+            azurite_in_memory=True,
+            emulator_port=free_port(),
+            host_port=free_port(),
+            **kwargs,
+        )
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig):
+        self.config = config
+        self.azurite: Azurite | None = None
+        self.emulator: subprocess.Popen[bytes] | None = None
+        self.host: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
+        self.logs = config.workdir / "logs"
+
+    @property
+    def emulator_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.config.emulator_port}"
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env)
+
+    def start(self) -> LocalStack:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.azurite = Azurite.start(
+            self.config.workdir / "azurite",
+            ports=self.config.azurite_ports,
+            in_memory=self.config.azurite_in_memory,
+        )
+        self.env = merged_environment(
+            {
+                STORAGE_CONNECTION: self.azurite.connection_string,
+                "TRANSLATOR_ENDPOINT": self.emulator_endpoint,
+                "TRANSLATOR_KEY": self.config.emulator_key,
+                **self.config.settings_overrides,
+            },
+            {name: value for name, value in os.environ.items() if name in _SETTING_NAMES},
+        )
+        settings = self.settings  # refuse impossible settings before starting anything else
+        StorageClients(settings).ensure_resources()
+        self.start_emulator()
+        self.start_host()
+        return self
+
+    def start_emulator(self) -> None:
+        args = [
+            "emulator",
+            "--host", "127.0.0.1",
+            "--port", str(self.config.emulator_port),
+            "--key", self.config.emulator_key,
+            *self.config.emulator_args,
+        ]
+        self.emulator = self._spawn("emulator", args)
+        self._wait_for_port("emulator", self.emulator, self.config.emulator_port)
+
+    def start_host(self) -> None:
+        args = ["host", "--project-dir", str(PROJECT_ROOT), "--port", str(self.config.host_port), *self.config.host_args]
+        self.host = self._spawn("host", args)
+        self._wait_for_port("host", self.host, self.config.host_port)
+
+    def stop_host(self, *, kill: bool = False) -> None:
+        self._stop(self.host, kill=kill)
+        self.host = None
+
+    def restart_host(self, *, kill: bool = True) -> None:
+        self.stop_host(kill=kill)
+        self.start_host()
+
+    def stop(self) -> None:
+        self._stop(self.host)
+        self._stop(self.emulator)
+        self.host = self.emulator = None
+        if self.azurite is not None:
+            self.azurite.stop()
+            self.azurite = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return process
+
+    def _wait_for_port(self, name: str, process: subprocess.Popen[bytes], port: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the {name} exited with code {process.returncode}; see {self.logs / (name + '.log')}")
+            if port_open("127.0.0.1", port):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the {name} did not listen on port {port} within {timeout:.0f}s; see {self.logs}")
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes] | None, *, kill: bool = False) -> None:
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _setting_names() -> frozenset[str]:
+    from shared.settings import SETTINGS_SPEC
+
+    return frozenset({spec.name for spec in SETTINGS_SPEC} | {STORAGE_CONNECTION})
+
+
+_SETTING_NAMES = _setting_names()

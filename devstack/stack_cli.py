@@ -1,0 +1,79 @@
+"""`python -m devstack azurite | up | drop`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from devstack.azurite import Azurite
+from devstack.dropping import drop_files
+from devstack.local_settings import PROJECT_ROOT, merged_environment
+from devstack.stack import LocalStack, StackConfig
+from shared.redaction import install_log_redaction
+from shared.settings import Settings
+
+WORKDIR = PROJECT_ROOT / ".devstack"
+
+
+def _wait_for_ctrl_c() -> None:
+    stop = {"now": False}
+
+    def handler(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        while not stop["now"]:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+def azurite(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="devstack azurite", description="Azurite on the standard ports").parse_args(argv)
+    with Azurite.start(WORKDIR / "azurite") as running:
+        print(f"Azurite serving blobs, queues and tables on 127.0.0.1:10000-10002 (data in {WORKDIR / 'azurite'})")
+        print("Ctrl-C stops it.")
+        _wait_for_ctrl_c()
+        del running
+    return 0
+
+
+def up(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="devstack up", description="Azurite + emulator + local functions host")
+    parser.add_argument("--event-deliveries", type=int, default=1, help="deliver each Event Grid event N times")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    config = StackConfig(workdir=WORKDIR, host_args=["--event-deliveries", str(args.event_deliveries)])
+    with LocalStack(config) as stack:
+        settings = stack.settings
+        print("Local stack running:")
+        print(f"  Azurite      blob/queue/table on 127.0.0.1:{'/'.join(map(str, config.azurite_ports))}")
+        print(f"  emulator     {stack.emulator_endpoint} (Document Translation emulator, pseudo-translation)")
+        print(f"  host         http://127.0.0.1:{config.host_port}/runtime/webhooks/blobs (function_app.app)")
+        print(f"  logs         {stack.logs}")
+        print(f"Drop files:    python -m devstack drop FILE... [--languages fr,es]  -> container '{settings.source_container}'")
+        print(f"Translations:  container '{settings.target_container}' as <lang>/<file>;"
+              f" reports: container '{settings.reports_container}'")
+        print("Ctrl-C stops everything.")
+        _wait_for_ctrl_c()
+    return 0
+
+
+def drop(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="devstack drop", description="upload files into the source container")
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--languages", help="comma-separated target languages for these files (blob metadata)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env(merged_environment({}, dict(os.environ)))
+    for item in drop_files(settings, args.files, languages=args.languages):
+        print(f"dropped {item.name} (version {item.etag}, record key {item.key})")
+    return 0
+
+
+commands = {"azurite": azurite, "up": up, "drop": drop}

@@ -1,0 +1,23 @@
+"""Facts about the Functions host the app runs under, read from the deployed host.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+HOST_JSON = Path(__file__).resolve().parent.parent / "host.json"
+DEFAULT_MAX_DEQUEUE_COUNT = 5  # the queues extension's default
+
+
+@lru_cache(maxsize=1)
+def max_dequeue_count(host_json: Path = HOST_JSON) -> int:
+    try:
+        config = json.loads(host_json.read_text(encoding="utf-8"))
+        return int(config.get("extensions", {}).get("queues", {}).get("maxDequeueCount", DEFAULT_MAX_DEQUEUE_COUNT))
+    except (OSError, ValueError, TypeError) as exc:
+        logger.warning("cannot read maxDequeueCount from %s (%s); assuming %d", host_json, exc, DEFAULT_MAX_DEQUEUE_COUNT)
+        return DEFAULT_MAX_DEQUEUE_COUNT

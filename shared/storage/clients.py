@@ -1,0 +1,107 @@
+"""Storage SDK clients for the `TRANSLATION_STORAGE` connection, created on first use and reused.
+
+A connection string (Azurite, or a key-based account) or identity-based service URIs (Azure,
+the app's managed identity) - the same two forms the Functions host accepts for a binding.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+
+from azure.core.credentials import TokenCredential
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class StorageClients:
+    """Lazily built clients for the containers, the jobs table and the results queues."""
+
+    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+        self._settings = settings
+        self._credential = credential
+        self._lock = threading.Lock()
+
+    @property
+    def credential(self) -> TokenCredential:
+        with self._lock:
+            if self._credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                self._credential = DefaultAzureCredential(
+                    managed_identity_client_id=self._settings.storage.client_id or self._settings.azure_client_id
+                )
+            return self._credential
+
+    @property
+    def uses_account_key(self) -> bool:
+        return self._settings.storage.connection_string is not None
+
+    @cached_property
+    def blob_service(self) -> BlobServiceClient:
+        storage = self._settings.storage
+        if storage.connection_string:
+            return BlobServiceClient.from_connection_string(storage.connection_string)
+        return BlobServiceClient(account_url=storage.blob_service_uri, credential=self.credential)
+
+    def container(self, name: str) -> ContainerClient:
+        return self.blob_service.get_container_client(name)
+
+    @cached_property
+    def jobs_table(self) -> TableClient:
+        storage = self._settings.storage
+        if storage.connection_string:
+            service = TableServiceClient.from_connection_string(storage.connection_string)
+        else:
+            service = TableServiceClient(endpoint=storage.table_service_uri, credential=self.credential)
+        return service.get_table_client(self._settings.jobs_table)
+
+    def _queue(self, name: str) -> QueueClient:
+        # The Functions host expects base64 messages; plain text would land in the poison queue.
+        policies = {
+            "message_encode_policy": TextBase64EncodePolicy(),
+            "message_decode_policy": TextBase64DecodePolicy(),
+        }
+        storage = self._settings.storage
+        if storage.connection_string:
+            return QueueClient.from_connection_string(storage.connection_string, name, **policies)
+        return QueueClient(account_url=storage.queue_service_uri, queue_name=name, credential=self.credential, **policies)
+
+    @cached_property
+    def results_queue(self) -> QueueClient:
+        return self._queue(self._settings.results_queue)
+
+    @cached_property
+    def poison_queue(self) -> QueueClient:
+        return self._queue(self._settings.poison_queue)
+
+    def ensure_resources(self) -> None:
+        """Create containers, table and queues if missing (local stack; infra/ creates them in Azure)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        settings = self._settings
+        for name in (
+            settings.source_container,
+            settings.target_container,
+            settings.glossary_container,
+            settings.reports_container,
+        ):
+            try:
+                self.container(name).create_container()
+            except ResourceExistsError:
+                pass
+        try:
+            self.jobs_table.create_table()
+        except ResourceExistsError:
+            pass
+        for queue in (self.results_queue, self.poison_queue):
+            try:
+                queue.create_queue()
+            except ResourceExistsError:
+                pass

@@ -1,0 +1,1 @@
+"""One Functions blueprint per trigger: thin adapters from bindings onto shared/pipeline/."""
