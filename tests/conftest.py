@@ -3,3 +3,8 @@
 pytest_plugins = [
     "tests.fixtures.azurite",
 ]
+
+import logging
+
+# The storage SDKs log every HTTP exchange at INFO; tests want the app's own lines.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -170,6 +170,9 @@ def _from_entity(cls: type, entity: Any) -> Any:
             continue
         column = _column(item.name)
         if column not in entity:
+            # Tables store no nulls: an absent optional column reads back as None.
+            if item.default is MISSING and item.default_factory is MISSING:
+                values[item.name] = None
             continue
         value = entity[column]
         if item.name in _JSON_FIELDS and isinstance(value, str):
