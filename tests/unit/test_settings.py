@@ -70,3 +70,16 @@ def test_language_list_is_deduplicated_and_bounded():
 def test_repr_never_shows_the_key():
     settings = Settings.from_env({**BASE, "TRANSLATOR_KEY": "supersecretkey"})
     assert "supersecretkey" not in repr(settings)
+
+
+def test_every_setting_is_in_the_readme_table_with_its_default():
+    from pathlib import Path
+
+    from shared.settings import SETTINGS_SPEC
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for spec in SETTINGS_SPEC:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{spec.name}` |")), None)
+        assert row is not None, f"{spec.name} missing from the README's settings table"
+        if spec.default:
+            assert f"`{spec.default}`" in row, f"{spec.name}'s default not shown in the README"
