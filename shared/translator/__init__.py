@@ -1,0 +1,70 @@
+"""Azure AI Document Translation (batch) REST client on httpx.
+
+from shared.translator import DocumentTranslationClient, TranslationInput, TranslationTarget
+
+with DocumentTranslationClient.from_settings(get_settings()) as client:
+    job_id = client.start_translation([TranslationInput(source_url, (TranslationTarget(target_url, "fr"),))])
+    status = client.get_job(job_id)
+"""
+
+from shared.translator.auth import SCOPE, SubscriptionKeyAuth, TokenCredentialAuth
+from shared.translator.client import DocumentTranslationClient
+from shared.translator.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServiceError,
+    SubmissionUncertainError,
+    TranslatorError,
+    TransportError,
+)
+from shared.translator.models import (
+    FINAL_STATUSES,
+    DocumentStatus,
+    ErrorDetail,
+    FileFormat,
+    Glossary,
+    JobStatus,
+    Page,
+    Status,
+    StatusSummary,
+    TranslationInput,
+    TranslationTarget,
+    is_final_status,
+    is_known_status,
+    normalize_status,
+)
+from shared.translator.retry import RetryPolicy
+
+__all__ = [
+    "FINAL_STATUSES",
+    "SCOPE",
+    "AuthenticationError",
+    "DocumentStatus",
+    "DocumentTranslationClient",
+    "ErrorDetail",
+    "FileFormat",
+    "Glossary",
+    "InvalidRequestError",
+    "JobStatus",
+    "NotFoundError",
+    "Page",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "RetryPolicy",
+    "ServiceError",
+    "Status",
+    "StatusSummary",
+    "SubmissionUncertainError",
+    "SubscriptionKeyAuth",
+    "TokenCredentialAuth",
+    "TranslationInput",
+    "TranslationTarget",
+    "TranslatorError",
+    "TransportError",
+    "is_final_status",
+    "is_known_status",
+    "normalize_status",
+]

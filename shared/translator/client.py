@@ -1,0 +1,385 @@
+"""The Document Translation batch API client: one httpx.Client, one method per operation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from shared.redaction import RedactingFilter, redact, redact_url
+from shared.translator.auth import SubscriptionKeyAuth, TokenCredential, TokenCredentialAuth
+from shared.translator.errors import (
+    ServiceError,
+    SubmissionUncertainError,
+    TransportError,
+    error_from_response,
+)
+from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
+from shared.translator.retry import RetryPolicy, parse_retry_after
+from shared.translator.routes import DEFAULT_API_VERSION, ListQuery, Routes, next_link_of
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+USER_AGENT = "drop-folder-translation/0.1 (+httpx)"
+
+# A POST that failed with one of these may still have created the batch on the service side.
+_UNCERTAIN_SUBMIT_STATUSES = frozenset({500, 502, 503, 504})
+# Transport failures that happen before any byte of the request left: a retry cannot duplicate it.
+_NOT_SENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class DocumentTranslationClient:
+    """Azure AI Document Translation (batch) over httpx.
+
+    Use as a context manager or call `close()`. Every call goes through `retry` (429/5xx/
+    transport errors), except that a batch submission which may have reached the service is
+    never repeated: it raises `SubmissionUncertainError` and the caller reconciles.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: str | TokenCredential,
+        *,
+        region: str | None = None,
+        api_version: str = DEFAULT_API_VERSION,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._routes = Routes(endpoint, api_version)
+        if isinstance(credential, str):
+            auth: httpx.Auth = SubscriptionKeyAuth(credential, region)
+        elif callable(getattr(credential, "get_token", None)):
+            auth = TokenCredentialAuth(credential)
+        else:
+            raise TypeError("credential must be a Translator key (str) or a TokenCredential")
+        self._auth_kind = "key" if isinstance(credential, str) else "token"
+        _redact_http_library_logs()
+        self._retry = retry or RetryPolicy()
+        self._http = httpx.Client(
+            auth=auth,
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, credential: TokenCredential | None = None, **options: Any
+    ) -> DocumentTranslationClient:
+        """Key auth when TRANSLATOR_KEY is set; else `credential`, else the app's managed identity
+        (DefaultAzureCredential, created on the first token request)."""
+        chosen: str | TokenCredential
+        if settings.translator_key:
+            chosen = settings.translator_key
+        elif credential is not None:
+            chosen = credential
+        else:
+            chosen = _LazyDefaultAzureCredential(settings.azure_client_id)
+        return cls(
+            settings.translator_endpoint,
+            chosen,
+            region=settings.translator_region,
+            api_version=settings.translator_api_version,
+            **options,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self._routes.endpoint
+
+    @property
+    def api_version(self) -> str:
+        return self._routes.api_version
+
+    def __repr__(self) -> str:
+        return (
+            f"DocumentTranslationClient(endpoint={redact_url(self.endpoint)!r}, "
+            f"api_version={self.api_version!r}, auth={self._auth_kind!r})"
+        )
+
+    def __enter__(self) -> DocumentTranslationClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # Operations -------------------------------------------------------------------------
+
+    def start_translation(self, inputs: Sequence[TranslationInput]) -> str:
+        """Submits one batch and returns its job id (from the `Operation-Location` header)."""
+        if not inputs:
+            raise ValueError("start_translation needs at least one TranslationInput")
+        body = {"inputs": [item.to_json() for item in inputs]}
+        response = self._request("POST", self._routes.batches(), json_body=body, submission=True)
+        location = response.headers.get("Operation-Location")
+        if not location:
+            raise ServiceError(
+                f"the service answered {response.status_code} to a batch submission without an "
+                "Operation-Location header; the batch may exist: reconcile before submitting again",
+                status_code=response.status_code,
+            )
+        job_id = urlsplit(location.strip()).path.rstrip("/").rsplit("/", 1)[-1]
+        if not job_id:
+            raise ServiceError(
+                f"unreadable Operation-Location {redact_url(location)!r}", status_code=response.status_code
+            )
+        logger.info("Submitted a translation batch of %d input(s): job %s", len(inputs), job_id)
+        return job_id
+
+    def get_job(self, job_id: str) -> JobStatus:
+        response = self._request("GET", self._routes.batch(job_id))
+        return JobStatus.from_json(self._json_object(response), retry_after=_retry_after(response))
+
+    def cancel_job(self, job_id: str) -> JobStatus:
+        """Asks the service to cancel; only NotStarted/Running jobs can be (else InvalidRequestError)."""
+        response = self._request("DELETE", self._routes.batch(job_id))
+        return JobStatus.from_json(self._json_object(response), retry_after=_retry_after(response))
+
+    def iter_job_pages(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        order_by: str | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+        max_page_size: int | None = None,
+    ) -> Iterator[Page[JobStatus]]:
+        """Pages of jobs, one request per page, following the server's next link."""
+        query = ListQuery(ids, statuses, created_after, created_before, order_by, top, skip, max_page_size)
+        return self._pages(self._routes.batches(query), JobStatus.from_json, "list jobs")
+
+    def list_jobs(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        order_by: str | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+        max_page_size: int | None = None,
+    ) -> Iterator[JobStatus]:
+        pages = self.iter_job_pages(
+            ids=ids,
+            statuses=statuses,
+            created_after=created_after,
+            created_before=created_before,
+            order_by=order_by,
+            top=top,
+            skip=skip,
+            max_page_size=max_page_size,
+        )
+        return _items(pages, top)
+
+    def iter_document_pages(
+        self,
+        job_id: str,
+        *,
+        ids: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        order_by: str | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+        max_page_size: int | None = None,
+    ) -> Iterator[Page[DocumentStatus]]:
+        query = ListQuery(ids, statuses, created_after, created_before, order_by, top, skip, max_page_size)
+        return self._pages(self._routes.documents(job_id, query), DocumentStatus.from_json, "list documents")
+
+    def list_documents(
+        self,
+        job_id: str,
+        *,
+        ids: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        order_by: str | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+        max_page_size: int | None = None,
+    ) -> Iterator[DocumentStatus]:
+        pages = self.iter_document_pages(
+            job_id,
+            ids=ids,
+            statuses=statuses,
+            created_after=created_after,
+            created_before=created_before,
+            order_by=order_by,
+            top=top,
+            skip=skip,
+            max_page_size=max_page_size,
+        )
+        return _items(pages, top)
+
+    def get_document(self, job_id: str, document_id: str) -> DocumentStatus:
+        response = self._request("GET", self._routes.document(job_id, document_id))
+        return DocumentStatus.from_json(self._json_object(response))
+
+    def get_supported_document_formats(self) -> list[FileFormat]:
+        return self._formats("document")
+
+    def get_supported_glossary_formats(self) -> list[FileFormat]:
+        return self._formats("glossary")
+
+    # Plumbing ---------------------------------------------------------------------------
+
+    def _formats(self, kind: str) -> list[FileFormat]:
+        body = self._json_object(self._request("GET", self._routes.formats(kind)))
+        values = body.get("value")
+        if not isinstance(values, list):
+            raise ServiceError(f"the {kind} formats answer has no 'value' list", status_code=200)
+        return [FileFormat.from_json(value) for value in values if isinstance(value, Mapping)]
+
+    def _pages(self, first_url: str, parse: Callable[[Mapping[str, Any]], T], description: str) -> Iterator[Page[T]]:
+        url: str | None = first_url
+        seen: set[str] = set()
+        while url is not None:
+            seen.add(url)
+            response = self._request("GET", url, description=description)
+            body = self._json_object(response)
+            values = body.get("value")
+            if values is None:
+                values = []
+            if not isinstance(values, list):
+                raise ServiceError(f"the {description} answer has a 'value' that is not a list", status_code=200)
+            link = next_link_of(body)
+            next_url = self._routes.follow(link) if link else None
+            if next_url is not None and next_url in seen:
+                raise ServiceError(
+                    f"the {description} answer links back to a page already read ({redact_url(next_url)}); "
+                    "stopping rather than looping",
+                    status_code=response.status_code,
+                )
+            yield Page(items=[parse(value) for value in values if isinstance(value, Mapping)], next_link=link)
+            url = next_url
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        submission: bool = False,
+        description: str | None = None,
+    ) -> httpx.Response:
+        description = description or f"{method} {redact_url(url.split('?', 1)[0])}"
+
+        def attempt(number: int) -> httpx.Response:
+            try:
+                response = self._http.request(method, url, json=json_body)
+            except httpx.HTTPError as exc:
+                reason = redact(str(exc)) or type(exc).__name__
+                logger.info("%s %s -> %s (attempt %d)", method, redact_url(url), type(exc).__name__, number)
+                if submission and not isinstance(exc, _NOT_SENT_ERRORS):
+                    raise SubmissionUncertainError(
+                        f"batch submission is uncertain: {type(exc).__name__} ({reason}) after the request "
+                        "may have reached the service; the batch may exist, so reconcile (list recent jobs) "
+                        "before submitting again"
+                    ) from exc
+                raise TransportError(f"{type(exc).__name__}: {reason}") from exc
+            level = logging.DEBUG if response.is_success else logging.INFO
+            logger.log(level, "%s %s -> %d (attempt %d)", method, redact_url(url), response.status_code, number)
+            if response.is_success:
+                return response
+            error = error_from_response(response, retry_after=_retry_after(response))
+            if submission and response.status_code in _UNCERTAIN_SUBMIT_STATUSES:
+                raise SubmissionUncertainError(
+                    f"batch submission is uncertain: the service answered {error}; the batch may exist, "
+                    "so reconcile (list recent jobs) before submitting again",
+                    status_code=error.status_code,
+                    code=error.code,
+                    inner_code=error.inner_code,
+                    target=error.target,
+                    retry_after=error.retry_after,
+                ) from error
+            raise error
+
+        return self._retry.call(attempt, description=description)
+
+    @staticmethod
+    def _json_object(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = json.loads(response.text) if response.content else {}
+        except ValueError as exc:
+            raise ServiceError(
+                f"the service answered {response.status_code} with a body that is not JSON: "
+                f"{' '.join(response.text.split())[:200]!r}",
+                status_code=response.status_code,
+            ) from exc
+        if not isinstance(body, dict):
+            raise ServiceError(
+                f"the service answered {response.status_code} with JSON that is not an object",
+                status_code=response.status_code,
+            )
+        return body
+
+
+def _items(pages: Iterator[Page[T]], top: int | None) -> Iterator[T]:
+    # `top` caps the total across pages; a server that sends more must not make us return more.
+    count = 0
+    for page in pages:
+        for item in page.items:
+            if top is not None and count >= top:
+                return
+            count += 1
+            yield item
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    seconds = parse_retry_after(response.headers.get("Retry-After"))
+    if seconds is None:
+        for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+            milliseconds = parse_retry_after(response.headers.get(name))
+            if milliseconds is not None:
+                return milliseconds / 1000
+    return seconds
+
+
+def _redact_http_library_logs() -> None:
+    # httpx logs every request URL at INFO; a next link handed to us by the server may carry a
+    # token in its query, and these records never pass through our own log calls.
+    for name in ("httpx", "httpcore"):
+        library_logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactingFilter) for existing in library_logger.filters):
+            library_logger.addFilter(RedactingFilter())
+
+
+class _LazyDefaultAzureCredential:
+    """DefaultAzureCredential built on the first token request, never at import or client creation
+    (building it probes the environment, and a failure there must not stop the app from loading)."""
+
+    def __init__(self, managed_identity_client_id: str | None) -> None:
+        self._client_id = managed_identity_client_id
+        self._credential: Any = None
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential(managed_identity_client_id=self._client_id)
+        return self._credential.get_token(*scopes, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"_LazyDefaultAzureCredential(managed_identity_client_id={self._client_id!r})"
