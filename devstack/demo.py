@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "
                   f"Reports are JSON blobs in '{settings.reports_container}'.")
+            target = StorageClients(settings).container(settings.target_container)
+            sample = target.download_blob("fr/welcome.txt").readall().decode("utf-8", errors="replace")
+            print("\nfr/welcome.txt (the emulator's marked pseudo-translation):")
+            print("  " + "\n  ".join(sample.splitlines()[:3]))
     return 0
 
 

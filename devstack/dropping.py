@@ -7,8 +7,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from azure.storage.blob import ContentSettings
+
+from devstack.azurite import ACCOUNT_NAME
 
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
 from shared.settings import Settings
@@ -65,6 +68,16 @@ def wait_for_final_records(
         time.sleep(interval)
 
 
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _container_path(url: str) -> str:
+    """`target/fr/a.txt` from a blob URL (Azurite's URLs carry the account name first)."""
+    parts = unquote(urlsplit(url).path).lstrip("/").split("/")
+    return "/".join(parts[1:]) if parts and parts[0] == ACCOUNT_NAME else "/".join(parts)
+
+
 def outcome_rows(dropped: list[DroppedFile], records: dict[str, FinalRecord]) -> list[tuple[str, str, str, str]]:
     """(source, language, outcome, target path or error) per document and language."""
     rows = []
@@ -74,15 +87,14 @@ def outcome_rows(dropped: list[DroppedFile], records: dict[str, FinalRecord]) ->
             rows.append((item.name, "-", "NOT RECORDED", "no final record yet"))
             continue
         if not record.documents:
-            reason = f"{record.reason_code}: {record.reason_message}" if record.reason_code else "-"
+            reason = _short(f"{record.reason_code}: {record.reason_message}") if record.reason_code else "-"
             rows.append((item.name, ",".join(record.languages) or "-", record.outcome, reason))
             continue
         for document in record.documents:
-            detail = (
-                f"{document.error_code}: {document.error_message}"
-                if document.error_code
-                else document.target_path or "-"
-            )
+            if document.error_code:
+                detail = _short(f"{document.error_code}: {document.error_message}")
+            else:
+                detail = _container_path(document.target_path) if document.target_path else "-"
             rows.append((item.name, document.language, f"{record.outcome} / {document.status}", detail))
     return rows
 
