@@ -1,0 +1,87 @@
+"""`python -m devstack emulator ...`: serve the Document Translation emulator until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+
+from devstack.emulator.app import FLAVOURS_BANNER
+from devstack.emulator.options import EmulatorOptions
+from devstack.emulator.server import EmulatorServer, _bind
+from shared.redaction import install_log_redaction
+
+DEFAULTS = EmulatorOptions()
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0.0..1.0, got {value}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emulator",
+        description="Local emulator of Azure AI Document Translation (marked pseudo-translation; never deployed).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5080, help="0 picks a free port")
+    parser.add_argument("--key", required=True, help="the subscription key clients must send")
+    parser.add_argument("--region", default=None, help="when set, a differing Ocp-Apim-Subscription-Region is refused")
+    parser.add_argument("--bearer-token", default=None, help="also accept 'Authorization: Bearer TOKEN'")
+    parser.add_argument(
+        "--storage-connection-string", default=None,
+        help="credential used for URLs without a SAS (managed-identity mode)",
+    )
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="REQUESTS_PER_SECOND",
+                        help="answer 429 RequestRateTooHigh above this rate")
+    parser.add_argument("--fault-rate", type=_fraction, default=0.0, help="fraction of requests answered 500/503")
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every request")
+    parser.add_argument("--chars-per-second", type=float, default=2000.0, help="translation speed")
+    parser.add_argument("--document-seconds", type=float, default=1.0, help="minimum time per document")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the fault injection")
+    parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="jobs processed in parallel")
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
+    return EmulatorOptions(
+        key=args.key,
+        region=args.region,
+        bearer_token=args.bearer_token,
+        storage_connection_string=args.storage_connection_string,
+        rate_limit=args.rate_limit,
+        fault_rate=args.fault_rate,
+        latency_ms=args.latency_ms,
+        chars_per_second=args.chars_per_second,
+        document_seconds=args.document_seconds,
+        seed=args.seed,
+        workers=args.workers,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
+    options = options_from_args(args)
+    server = EmulatorServer(options, args.host, _bind(args.host, args.port))
+    print(f"Document Translation emulator serving {server.endpoint} (flavours {FLAVOURS_BANNER})", flush=True)
+    # uvicorn re-raises the signal that stopped it once it has shut down; a stop asked for is a clean exit.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _exit_cleanly(signal_number: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

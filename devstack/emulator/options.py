@@ -1,0 +1,58 @@
+"""Every knob of the emulator, with defaults fast enough for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MEGABYTE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    key: str = "emulator-key"
+    region: str | None = None
+    # When set, `Authorization: Bearer <token>` is accepted as well as the key.
+    bearer_token: str | None = None
+    # Credential for managed-identity mode (URLs without a SAS); None: such jobs fail validation.
+    storage_connection_string: str | None = None
+    # Requests per second over all service routes; None: unlimited.
+    rate_limit: float | None = None
+    # Fraction of service requests answered 500/503 instead of being handled.
+    fault_rate: float = 0.0
+    latency_ms: int = 0
+    chars_per_second: float = 1_000_000
+    # Minimum time one document takes, whatever its size.
+    document_seconds: float = 0.05
+    seed: int = 0
+    # Background threads translating documents (jobs run in parallel across them).
+    workers: int = 4
+    # Service limits (SERVICE_NOTES.md); tests shrink them to exercise the errors cheaply.
+    max_document_bytes: int = 40 * MEGABYTE
+    max_batch_bytes: int = 250 * MEGABYTE
+    max_documents: int = 1000
+    max_glossary_bytes: int = 10 * MEGABYTE
+    max_target_languages: int = 10
+    # Retry-After (seconds) answered with job status, 429 and 503.
+    retry_after_seconds: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            raise ValueError("the emulator needs a non-empty key")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be within 0.0..1.0, got {self.fault_rate}")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
+        if self.chars_per_second <= 0:
+            raise ValueError(f"chars_per_second must be positive, got {self.chars_per_second}")
+        if self.document_seconds < 0 or self.latency_ms < 0:
+            raise ValueError("document_seconds and latency_ms cannot be negative")
+        if self.workers < 1:
+            raise ValueError("the emulator needs at least one worker")
+
+    def __repr__(self) -> str:
+        # The key, token and connection string never belong in a log line.
+        return (
+            f"EmulatorOptions(region={self.region!r}, rate_limit={self.rate_limit}, fault_rate={self.fault_rate}, "
+            f"latency_ms={self.latency_ms}, chars_per_second={self.chars_per_second}, "
+            f"document_seconds={self.document_seconds}, seed={self.seed}, workers={self.workers})"
+        )

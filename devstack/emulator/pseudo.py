@@ -1,0 +1,212 @@
+"""The emulator's "translation": a deterministic, visibly marked pseudo-translation.
+
+Each piece of translatable text becomes `[<lang>] <text>` (after glossary terms are replaced),
+and the structure of the format is kept: markdown syntax, HTML/XML tags and attributes,
+CSV/TSV cells, XLIFF units. Formats it cannot read (pdf, docx...) are copied unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from devstack.emulator.formats import extension_of
+
+
+class NoTranslatableText(Exception):
+    """The document holds no text to translate."""
+
+
+@dataclass(frozen=True)
+class PseudoTranslation:
+    content: bytes
+    # Characters of source text translated, what the service charges for.
+    characters: int
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """Source term -> target term, applied before marking."""
+
+    terms: Mapping[str, str]
+
+    def apply(self, text: str) -> str:
+        if not self.terms:
+            return text
+        # Longest terms first so "New York" wins over "New".
+        ordered = sorted(self.terms, key=len, reverse=True)
+        pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(term) for term in ordered) + r")(?!\w)")
+        return pattern.sub(lambda match: self.terms[match.group(1)], text)
+
+
+EMPTY_GLOSSARY = Glossary({})
+
+
+def parse_glossary(content: bytes, format_name: str) -> Glossary:
+    """Terms of a CSV/TSV (two columns: source, target) or XLIFF (source/target units) glossary."""
+    text = _decode(content)
+    terms: dict[str, str] = {}
+    if format_name in ("CSV", "TSV"):
+        delimiter = "," if format_name == "CSV" else "\t"
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+            if len(row) >= 2 and row[0].strip():
+                terms[row[0].strip()] = row[1].strip()
+    else:
+        for unit in _XLIFF_UNIT.finditer(text):
+            source = _XLIFF_SOURCE.search(unit.group(0))
+            target = _XLIFF_TARGET.search(unit.group(0))
+            if source and target and source.group(2).strip():
+                terms[_strip_tags(source.group(2)).strip()] = _strip_tags(target.group(2)).strip()
+    return Glossary(terms)
+
+
+def pseudo_translate(blob_name: str, content: bytes, language: str, glossary: Glossary) -> PseudoTranslation:
+    """Raises NoTranslatableText for an empty document."""
+    translator = _TEXT_TRANSLATORS.get(extension_of(blob_name))
+    if translator is None:
+        if not content:
+            raise NoTranslatableText(blob_name)
+        return PseudoTranslation(content, len(content))
+    text = _decode(content)
+    counter = _CharacterCounter(language, glossary)
+    translated = translator(text, counter)
+    if counter.characters == 0:
+        raise NoTranslatableText(blob_name)
+    return PseudoTranslation(translated.encode("utf-8"), counter.characters)
+
+
+class _CharacterCounter:
+    """Marks text segments and counts the characters it was given."""
+
+    def __init__(self, language: str, glossary: Glossary):
+        self.marker = f"[{language}] "
+        self.glossary = glossary
+        self.characters = 0
+
+    def __call__(self, segment: str) -> str:
+        stripped = segment.strip()
+        if not stripped:
+            return segment
+        self.characters += len(stripped)
+        leading = segment[: len(segment) - len(segment.lstrip())]
+        trailing = segment[len(segment.rstrip()) :]
+        return leading + self.marker + self.glossary.apply(stripped) + trailing
+
+
+def _decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return content.decode("latin-1")
+
+
+def _translate_plain_text(text: str, mark: Callable[[str], str]) -> str:
+    return "".join(mark(line) for line in text.splitlines(keepends=True))
+
+
+# Markdown line prefixes that are syntax, not text: headings, quotes, list bullets, numbers, tables.
+_MARKDOWN_PREFIX = re.compile(
+    r"^(\s*(?:>\s*)*(?:#{1,6}\s+|[-*+]\s+(?:\[[ xX]\]\s+)?|\d+[.)]\s+)?)(.*?)(\s*)$", re.DOTALL
+)
+_MARKDOWN_RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
+_MARKDOWN_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def _translate_markdown(text: str, mark: Callable[[str], str]) -> str:
+    output: list[str] = []
+    in_code_block = False
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_code_block = not in_code_block
+            output.append(line)
+            continue
+        if in_code_block or _MARKDOWN_RULE.match(line) or _MARKDOWN_TABLE_SEPARATOR.match(line):
+            output.append(line)
+            continue
+        if line.lstrip().startswith("|"):
+            cells = line.rstrip("\r\n").split("|")
+            ending = line[len(line.rstrip("\r\n")) :]
+            output.append("|".join(mark(cell) for cell in cells) + ending)
+            continue
+        match = _MARKDOWN_PREFIX.match(line)
+        assert match is not None  # the pattern matches any line
+        prefix, body, ending = match.groups()
+        output.append(prefix + (mark(body) if body else "") + ending)
+    return "".join(output)
+
+
+# Markup that is never text: comments, CDATA, processing instructions, declarations, tags.
+_MARKUP = re.compile(r"(<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<![^>]*>|<[^>]+>)", re.DOTALL)
+_RAW_TEXT_ELEMENTS = re.compile(r"^<(script|style)\b", re.IGNORECASE)
+
+
+def _translate_markup(text: str, mark: Callable[[str], str]) -> str:
+    output: list[str] = []
+    inside_raw_text = False
+    for piece in _MARKUP.split(text):
+        if _MARKUP.fullmatch(piece or " "):
+            if _RAW_TEXT_ELEMENTS.match(piece):
+                inside_raw_text = True
+            elif re.match(r"^</(script|style)\s*>", piece, re.IGNORECASE):
+                inside_raw_text = False
+            output.append(piece)
+        elif inside_raw_text:
+            output.append(piece)
+        else:
+            output.append(mark(piece))
+    return "".join(output)
+
+
+def _delimited(delimiter: str) -> Callable[[str, Callable[[str], str]], str]:
+    def translate(text: str, mark: Callable[[str], str]) -> str:
+        line_ending = "\r\n" if "\r\n" in text else "\n"
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_ending)
+        for row in rows:
+            writer.writerow([mark(cell) for cell in row])
+        result = buffer.getvalue()
+        return result if text.endswith(("\n", "\r")) else result.rstrip("\r\n")
+
+    return translate
+
+
+_XLIFF_UNIT = re.compile(r"<(trans-unit|segment)\b[^>]*>.*?</\1\s*>", re.DOTALL)
+_XLIFF_SOURCE = re.compile(r"<source(\s[^>]*)?>(.*?)</source\s*>", re.DOTALL)
+_XLIFF_TARGET = re.compile(r"<target(\s[^>]*)?>(.*?)</target\s*>|<target(\s[^>]*)?/>", re.DOTALL)
+
+
+def _strip_tags(text: str) -> str:
+    return _MARKUP.sub("", text)
+
+
+def _translate_xliff(text: str, mark: Callable[[str], str]) -> str:
+    def translate_unit(unit: re.Match[str]) -> str:
+        body = unit.group(0)
+        source = _XLIFF_SOURCE.search(body)
+        if source is None:
+            return body
+        target_element = f"<target>{_translate_markup(source.group(2), mark)}</target>"
+        if _XLIFF_TARGET.search(body):
+            return _XLIFF_TARGET.sub(lambda _match: target_element, body, count=1)
+        return body[: source.end()] + target_element + body[source.end() :]
+
+    return _XLIFF_UNIT.sub(translate_unit, text)
+
+
+_TEXT_TRANSLATORS: dict[str, Callable[[str, Callable[[str], str]], str]] = {
+    ".txt": _translate_plain_text,
+    ".md": _translate_markdown,
+    ".markdown": _translate_markdown,
+    ".html": _translate_markup,
+    ".htm": _translate_markup,
+    ".xml": _translate_markup,
+    ".csv": _delimited(","),
+    ".tsv": _delimited("\t"),
+    ".tab": _delimited("\t"),
+    ".xlf": _translate_xliff,
+    ".xliff": _translate_xliff,
+}

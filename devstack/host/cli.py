@@ -1,0 +1,98 @@
+"""`python -m devstack host ...`: serve a function app's triggers locally, in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from devstack.host.config import DEFAULT_APP, HostConfigError
+from devstack.host.host import DEFAULT_PORT, LocalFunctionsHost
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="host",
+        description=(
+            "Run the blob (Event Grid), timer and queue triggers of an Azure Functions Python v2 app "
+            "against Azurite, like the Functions host would."
+        ),
+    )
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
+                        help="folder of function_app.py, host.json and local.settings.json (default: cwd)")
+    parser.add_argument("--app", default=DEFAULT_APP,
+                        help=f"module:attribute of the FunctionApp (default {DEFAULT_APP})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port of the Event Grid webhook (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--host", dest="bind_host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--watch-interval", type=float, default=1.0,
+                        help="seconds between scans of blob trigger containers (default 1.0)")
+    parser.add_argument("--event-deliveries", type=_positive_int, default=1,
+                        help="deliver each blob event N times, to test idempotence (default 1)")
+    parser.add_argument("--concurrent-deliveries", action="store_true",
+                        help="send the N copies of an event at the same time from several threads")
+    parser.add_argument("--no-watch", action="store_true",
+                        help="do not scan containers; blob triggers run only when something POSTs to the webhook")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    # The storage SDKs log every request at INFO; keep the host's own lines readable.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        from shared.redaction import install_log_redaction
+    except ImportError:
+        return
+    install_log_redaction()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    project_dir = args.project_dir.resolve()
+    try:
+        host = LocalFunctionsHost.from_project(
+            project_dir,
+            args.app,
+            port=args.port,
+            bind_host=args.bind_host,
+            watch_interval=args.watch_interval,
+            event_deliveries=args.event_deliveries,
+            concurrent_deliveries=args.concurrent_deliveries,
+            watch=not args.no_watch,
+        )
+        host.start()
+    except (HostConfigError, OSError) as exc:
+        print(f"host: {exc}", file=sys.stderr)
+        return 2
+
+    def request_stop(signum: int, _frame: object) -> None:
+        logger.info("received %s: stopping", signal.Signals(signum).name)
+        host.request_stop()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print(f"Serving {args.app} from {project_dir} ({len(host.functions)} functions):")
+    for line in host.describe():
+        print(f"  {line}")
+    print("Press Ctrl+C to stop.", flush=True)
+    host.wait()
+    host.stop()
+    return 0

@@ -1,0 +1,166 @@
+"""What the local host reads before it serves anything: settings, host.json, the app object.
+
+Mirrors Core Tools: `local.settings.json` "Values" become environment variables (existing
+variables win), `%NAME%` binding expressions resolve against them, and a binding's
+`connection` names the app setting that holds the storage connection string.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+LOCAL_SETTINGS_FILES = ("local.settings.json", "local.settings.sample.json")
+DEFAULT_APP = "function_app:app"
+# The Functions host's fallback when a binding names no connection.
+DEFAULT_CONNECTION = "AzureWebJobsStorage"
+
+_EXPRESSION = re.compile(r"%([^%]+)%")
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?$")
+
+
+class HostConfigError(RuntimeError):
+    """The app, its settings or host.json cannot be served; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """`extensions.queues` of host.json, with the Functions host's defaults."""
+
+    max_dequeue_count: int = 5
+    visibility_timeout_seconds: float = 0.0
+    batch_size: int = 16
+
+    @classmethod
+    def from_host_json(cls, host_json: Mapping[str, Any]) -> QueueOptions:
+        queues = (host_json.get("extensions") or {}).get("queues") or {}
+        try:
+            max_dequeue_count = int(queues.get("maxDequeueCount", cls.max_dequeue_count))
+            batch_size = int(queues.get("batchSize", cls.batch_size))
+        except (TypeError, ValueError) as exc:
+            raise HostConfigError(f"host.json extensions.queues: {exc}") from exc
+        visibility = queues.get("visibilityTimeout")
+        visibility_seconds = parse_timespan(visibility) if visibility else cls.visibility_timeout_seconds
+        if max_dequeue_count < 1:
+            raise HostConfigError(f"host.json maxDequeueCount must be at least 1, got {max_dequeue_count}")
+        # The queue service hands out at most 32 messages per receive, as the real host enforces.
+        if not 1 <= batch_size <= 32:
+            raise HostConfigError(f"host.json batchSize must be 1..32, got {batch_size}")
+        return cls(max_dequeue_count, visibility_seconds, batch_size)
+
+
+def parse_timespan(text: str) -> float:
+    """'hh:mm:ss' (optionally 'd.hh:mm:ss' and fractional seconds), as .NET TimeSpan, in seconds."""
+    match = _TIMESPAN.match(str(text).strip())
+    if not match:
+        raise HostConfigError(f"{text!r} is not a time span like 00:00:30")
+    days, hours, minutes, seconds, fraction = match.groups()
+    total = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds)
+    return total + (float(f"0.{fraction}") if fraction else 0.0)
+
+
+def is_timespan(text: str) -> bool:
+    return bool(_TIMESPAN.match(text.strip()))
+
+
+def load_host_json(project_dir: Path) -> dict[str, Any]:
+    path = project_dir / "host.json"
+    if not path.exists():
+        logger.warning("no host.json in %s: using the Functions host's defaults", project_dir)
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def load_local_settings(project_dir: Path, environ: MutableMapping[str, str] | None = None) -> Path | None:
+    """Copies "Values" of local.settings.json (else the sample) into `environ`; existing variables win.
+
+    Returns the file read, or None when there is neither.
+    """
+    environ = os.environ if environ is None else environ
+    for file_name in LOCAL_SETTINGS_FILES:
+        path = project_dir / file_name
+        if not path.exists():
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
+        values = document.get("Values") or {}
+        if not isinstance(values, dict):
+            raise HostConfigError(f"{path}: \"Values\" must be an object of setting names to strings")
+        for name, value in values.items():
+            if name not in environ:
+                environ[name] = "" if value is None else str(value)
+        logger.info("loaded %d settings from %s (environment variables take precedence)", len(values), path)
+        return path
+    logger.warning("neither %s found in %s: settings come from the environment only", LOCAL_SETTINGS_FILES, project_dir)
+    return None
+
+
+def import_app(spec: str, project_dir: Path) -> Any:
+    """Imports 'module:attribute' with the project directory first on sys.path, like the worker does."""
+    module_name, _, attribute = spec.partition(":")
+    attribute = attribute or "app"
+    if not module_name:
+        raise HostConfigError(f"--app must look like module:attribute, got {spec!r}")
+    project = str(project_dir.resolve())
+    if project not in sys.path:
+        sys.path.insert(0, project)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        # The real host says "No job functions found" here; the cause is more useful.
+        raise HostConfigError(f"importing {module_name!r} from {project} failed: {exc!r}") from exc
+    try:
+        return getattr(module, attribute)
+    except AttributeError as exc:
+        raise HostConfigError(f"module {module_name!r} has no attribute {attribute!r}") from exc
+
+
+def resolve_expression(value: str, env: Mapping[str, str], *, function_name: str, field: str) -> str:
+    """Replaces each %NAME% in a binding value by the app setting NAME."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        setting = env.get(name)
+        if setting is None:
+            raise HostConfigError(
+                f"function {function_name!r}: binding {field!r} uses %{name}%, but app setting {name} is not "
+                "set (add it to local.settings.json Values or the environment)"
+            )
+        return setting
+
+    return _EXPRESSION.sub(substitute, value)
+
+
+def resolve_connection_string(connection: str | None, env: Mapping[str, str], *, function_name: str) -> str:
+    """The connection string an app setting holds, as the host resolves a binding's `connection`."""
+    name = connection or DEFAULT_CONNECTION
+    for candidate in (name, f"AzureWebJobs{name}"):
+        value = (env.get(candidate) or "").strip()
+        if value:
+            return value
+    identity_settings = sorted(key for key in env if key.startswith(f"{name}__"))
+    if identity_settings:
+        raise HostConfigError(
+            f"function {function_name!r}: connection {name!r} is identity-based ({', '.join(identity_settings)}); "
+            "that form works in Azure with a managed identity, the local host needs a connection string in "
+            f"app setting {name} (e.g. Azurite's)"
+        )
+    raise HostConfigError(
+        f"function {function_name!r}: connection {name!r} is not set: put a storage connection string in "
+        f"app setting {name} (local.settings.json Values or the environment)"
+    )

@@ -1,0 +1,252 @@
+"""`LocalFunctionsHost`: serves the blob, timer and queue triggers of a Python v2 app against Azurite."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from devstack.host.bindings import BLOB_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionInfo, discover_functions
+from devstack.host.config import (
+    DEFAULT_APP,
+    QueueOptions,
+    import_app,
+    load_host_json,
+    load_local_settings,
+)
+from devstack.host.invoke import InvocationResult, blob_argument, invoke, redact
+from devstack.host.queues import QueueListener
+from devstack.host.timers import TimerRunner
+from devstack.host.watcher import BlobWatcher, EventGridDelivery
+from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, BlobEvent, WebhookServer, build_webhook_app
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 7071
+STOP_GRACE_SECONDS = 5.0
+
+
+class LocalFunctionsHost:
+    """Runs the functions declared on `app` the way the Functions host would, in background threads.
+
+    `env` resolves %SETTING% expressions and connection names (default: os.environ; the app
+    itself still reads os.environ). `host_json` is the parsed host.json (default: its defaults).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        port: int = 0,
+        env: Mapping[str, str] | None = None,
+        host_json: Mapping[str, Any] | None = None,
+        watch_interval: float = 1.0,
+        event_deliveries: int = 1,
+        concurrent_deliveries: bool = False,
+        watch: bool = True,
+        bind_host: str = "127.0.0.1",
+        max_concurrent_invocations: int = 16,
+    ):
+        if event_deliveries < 1:
+            raise ValueError("event_deliveries must be at least 1")
+        self._env = os.environ if env is None else env
+        self.functions: tuple[FunctionInfo, ...] = discover_functions(app, self._env)
+        self.queue_options = QueueOptions.from_host_json(host_json or {})
+        self.requested_port = port
+        self.bind_host = bind_host
+        self.watch_interval = watch_interval
+        self.event_deliveries = event_deliveries
+        self.concurrent_deliveries = concurrent_deliveries
+        self.watch = watch
+        self._max_concurrent_invocations = max_concurrent_invocations
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._deliveries: list[EventGridDelivery] = []
+        self._in_flight: set[Future[InvocationResult]] = set()
+        self._in_flight_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._server: WebhookServer | None = None
+
+    @classmethod
+    def from_project(cls, project_dir: Path, app_spec: str = DEFAULT_APP, **options: Any) -> LocalFunctionsHost:
+        """Loads local.settings.json into os.environ, then imports the app, as Core Tools does."""
+        load_local_settings(project_dir)
+        host_json = load_host_json(project_dir)
+        app = import_app(app_spec, project_dir)
+        return cls(app, host_json=host_json, **options)
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the host is not started")
+        return self._server.port
+
+    def function(self, name: str) -> FunctionInfo:
+        for function in self.functions:
+            if function.name == name:
+                return function
+        raise KeyError(f"no function named {name!r}; the app declares {[f.name for f in self.functions]}")
+
+    def webhook_url(self, function_name: str) -> str:
+        self.function(function_name)
+        return (
+            f"http://{self.bind_host}:{self.port}{WEBHOOK_PATH}"
+            f"?functionName={quote(FUNCTION_NAME_PREFIX + function_name)}"
+        )
+
+    def describe(self) -> list[str]:
+        """One line per function: what it listens to (and its webhook URL once started)."""
+        lines = []
+        for function in self.functions:
+            line = f"{function.name}: {function.describe()}"
+            if function.is_event_grid_blob_trigger and self._server is not None:
+                line += f"\n    webhook: POST {self.webhook_url(function.name)}"
+            lines.append(line)
+        return lines
+
+    def start(self) -> LocalFunctionsHost:
+        """Starts serving; returns once the webhook listens and every trigger has its thread."""
+        if self._server is not None:
+            raise RuntimeError("the host is already started")
+        self._stop.clear()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self._max_concurrent_invocations, thread_name_prefix="invocation"
+        )
+        by_name = {function.name: function for function in self.functions}
+        self._server = WebhookServer(
+            build_webhook_app(by_name, self._submit_blob_event), host=self.bind_host, port=self.requested_port
+        )
+        self._server.start()
+        try:
+            for function in self.functions:
+                self._start_trigger(function)
+        except Exception:
+            self.stop()
+            raise
+        logger.info("local functions host listening on http://%s:%d", self.bind_host, self.port)
+        return self
+
+    def _start_trigger(self, function: FunctionInfo) -> None:
+        if function.trigger_type == BLOB_TRIGGER:
+            if not self.watch:
+                return
+            if function.is_event_grid_blob_trigger:
+                delivery = EventGridDelivery(
+                    self.webhook_url(function.name),
+                    copies=self.event_deliveries,
+                    concurrent=self.concurrent_deliveries,
+                    stop=self._stop,
+                )
+                self._deliveries.append(delivery)
+                watcher = BlobWatcher(function, delivery, interval=self.watch_interval, stop=self._stop)
+            else:
+                # A polling (LogsAndContainerScan) trigger has no webhook: the host calls it directly.
+                watcher = BlobWatcher(
+                    function, lambda event, f=function: self._submit_raw_event(f, event),
+                    interval=self.watch_interval, stop=self._stop,
+                )
+            self._spawn(f"watch-{function.name}", watcher.run)
+        elif function.trigger_type == TIMER_TRIGGER:
+            self._spawn(f"timer-{function.name}", TimerRunner(function, self._submit, stop=self._stop).run)
+        elif function.trigger_type == QUEUE_TRIGGER:
+            listener = QueueListener(function, self.queue_options, self._invoke_tracked, stop=self._stop)
+            self._spawn(f"queue-{function.name}", listener.run)
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Stops watchers, timers and listeners, and waits a little for running invocations."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(grace_seconds)
+        with self._in_flight_lock:
+            running = set(self._in_flight)
+        if running:
+            logger.info("waiting up to %.0fs for %d running invocations", grace_seconds, len(running))
+            _, unfinished = wait_for(running, timeout=grace_seconds)
+            if unfinished:
+                logger.warning(
+                    "%d invocations still running at shutdown; their triggers will fire again", len(unfinished)
+                )
+        for delivery in self._deliveries:
+            delivery.close()
+        if self._server is not None:
+            self._server.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self._threads.clear()
+        self._deliveries.clear()
+        self._server = None
+        self._executor = None
+
+    def request_stop(self) -> None:
+        """Makes `wait()` return and the triggers wind down; safe to call from a signal handler."""
+        self._stop.set()
+
+    def wait(self) -> None:
+        """Blocks until `stop()` is called (from another thread or a signal handler)."""
+        while not self._stop.wait(0.5):
+            pass
+
+    def __enter__(self) -> LocalFunctionsHost:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # Invocation plumbing -------------------------------------------------------------------------
+
+    def _submit(self, function: FunctionInfo, argument: object, subject: str) -> Future[InvocationResult]:
+        return self._track(self._require_executor().submit(invoke, function, argument, subject=subject))
+
+    def _invoke_tracked(self, function: FunctionInfo, argument: object, subject: str) -> InvocationResult:
+        """Runs on the caller's thread (a queue listener's pool) but counts as running for `stop()`."""
+        marker: Future[InvocationResult] = Future()
+        marker.set_running_or_notify_cancel()
+        self._track(marker)
+        result = invoke(function, argument, subject=subject)  # never raises
+        marker.set_result(result)
+        return result
+
+    def _submit_blob_event(self, function: FunctionInfo, event: BlobEvent) -> Future[InvocationResult]:
+        return self._track(self._require_executor().submit(self._run_blob_event, function, event))
+
+    def _submit_raw_event(self, function: FunctionInfo, raw_event: dict[str, Any]) -> None:
+        event = BlobEvent.parse(raw_event)
+        if event is not None:
+            self._submit_blob_event(function, event)
+
+    def _run_blob_event(self, function: FunctionInfo, event: BlobEvent) -> InvocationResult:
+        subject = f"blob {event.container}/{event.blob_name}, event {event.event_id}"
+        try:
+            argument = blob_argument(function, event.container, event.blob_name)
+        except Exception as exc:
+            message = redact(f"{type(exc).__name__}: {exc}")
+            logger.error("Functions.%s: cannot bind %s: %s", function.name, subject, message)
+            return InvocationResult(function.name, "", False, 0.0, message)
+        return invoke(function, argument, subject=subject)
+
+    def _track(self, future: Future[InvocationResult]) -> Future[InvocationResult]:
+        with self._in_flight_lock:
+            self._in_flight.add(future)
+
+        def forget(done: Future[InvocationResult]) -> None:
+            with self._in_flight_lock:
+                self._in_flight.discard(done)
+
+        future.add_done_callback(forget)
+        return future
+
+    def _require_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            raise RuntimeError("the host is not started")
+        return self._executor

@@ -1,0 +1,152 @@
+"""Queue triggers, processed like the Functions host's queue extension (v5).
+
+- Messages are expected base64-encoded (host.json messageEncoding default). A message that
+  is not valid base64 cannot be bound: it is moved to `<queue>-poison` unchanged without
+  calling the function, as the extension's message-decoding-failure handler does.
+- Success deletes the message. Failure makes it visible again after `visibilityTimeout`;
+  the failure of its `maxDequeueCount`-th dequeue copies it (same content) into
+  `<queue>-poison` and deletes it.
+- A message received while invisible for 10 minutes; a host killed mid-run leaves it to reappear.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import azure.functions as func
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient, QueueMessage
+
+from devstack.host.bindings import FunctionInfo
+from devstack.host.config import QueueOptions
+from devstack.host.invoke import InvocationResult, redact
+
+logger = logging.getLogger(__name__)
+
+POISON_SUFFIX = "-poison"
+# How long a received message stays invisible while the function runs (the real host's default).
+PROCESSING_VISIBILITY_SECONDS = 600
+MIN_POLL_SECONDS = 0.1
+MAX_POLL_SECONDS = 1.0
+
+Invoke = Callable[[FunctionInfo, object, str], InvocationResult]
+
+
+class QueueListener:
+    def __init__(self, function: FunctionInfo, options: QueueOptions, invoke: Invoke, *, stop: threading.Event):
+        self.function = function
+        self.queue_name = function.binding["queueName"]
+        self.poison_queue_name = self.queue_name + POISON_SUFFIX
+        self._options = options
+        self._invoke = invoke
+        self._stop = stop
+        connection_string = function.connection_string or ""
+        self._queue = QueueClient.from_connection_string(connection_string, self.queue_name)
+        self._poison = QueueClient.from_connection_string(connection_string, self.poison_queue_name)
+        self._pool = ThreadPoolExecutor(max_workers=options.batch_size, thread_name_prefix=f"queue-{function.name}")
+        self._failing = False
+
+    def run(self) -> None:
+        delay = MIN_POLL_SECONDS
+        queue_ready = False
+        while not self._stop.is_set():
+            try:
+                if not queue_ready:
+                    _create_if_missing(self._queue)
+                    queue_ready = True
+                processed = self.poll_once()
+                self._recovered()
+            except Exception as exc:
+                self._report_failure("queue %s: cannot receive messages: %s", self.queue_name, redact(str(exc)))
+                processed = 0
+            if processed:
+                delay = MIN_POLL_SECONDS
+                continue
+            self._stop.wait(delay)
+            delay = min(delay * 2, MAX_POLL_SECONDS)
+        self._pool.shutdown(wait=True)
+
+    def poll_once(self) -> int:
+        """Receives one batch and processes it concurrently; returns how many messages it held."""
+        messages = list(
+            self._queue.receive_messages(
+                messages_per_page=self._options.batch_size,
+                max_messages=self._options.batch_size,
+                visibility_timeout=PROCESSING_VISIBILITY_SECONDS,
+            )
+        )
+        if messages:
+            wait([self._pool.submit(self._process, message) for message in messages])
+        return len(messages)
+
+    def _process(self, message: QueueMessage) -> None:
+        try:
+            self._process_unsafe(message)
+        except Exception as exc:  # a storage error must not kill the listener; the message reappears
+            logger.error(
+                "queue %s: message %s could not be settled (%s); it will reappear",
+                self.queue_name, message.id, redact(str(exc)),
+            )
+
+    def _process_unsafe(self, message: QueueMessage) -> None:
+        max_dequeue_count = self._options.max_dequeue_count
+        if message.dequeue_count and message.dequeue_count > max_dequeue_count:
+            # Dequeued too often without an outcome (a host killed mid-run, say).
+            self._move_to_poison(message, f"dequeued {message.dequeue_count} times, more than {max_dequeue_count}")
+            return
+        try:
+            body = base64.b64decode(message.content or "", validate=True)
+        except (binascii.Error, ValueError):
+            self._move_to_poison(message, "its content is not base64 (the queue trigger expects base64 messages)")
+            return
+        argument = func.queue.QueueMessage(
+            id=message.id,
+            body=body,
+            dequeue_count=message.dequeue_count,
+            insertion_time=message.inserted_on,
+            expiration_time=message.expires_on,
+            time_next_visible=message.next_visible_on,
+            pop_receipt=message.pop_receipt,
+        )
+        subject = f"queue {self.queue_name}, MessageId={message.id}, DequeueCount={message.dequeue_count}"
+        result = self._invoke(self.function, argument, subject)
+        if result.succeeded:
+            self._queue.delete_message(message)
+        elif (message.dequeue_count or 0) >= max_dequeue_count:
+            self._move_to_poison(message, f"failed on dequeue {message.dequeue_count} of {max_dequeue_count}")
+        else:
+            self._queue.update_message(message, visibility_timeout=int(self._options.visibility_timeout_seconds))
+            logger.info(
+                "queue %s: message %s will be retried in %ss (dequeue %s of %s)",
+                self.queue_name, message.id, int(self._options.visibility_timeout_seconds),
+                message.dequeue_count, max_dequeue_count,
+            )
+
+    def _move_to_poison(self, message: QueueMessage, reason: str) -> None:
+        _create_if_missing(self._poison)
+        self._poison.send_message(message.content)
+        self._queue.delete_message(message)
+        logger.warning(
+            "queue %s: message %s moved to %s: %s", self.queue_name, message.id, self.poison_queue_name, reason
+        )
+
+    def _recovered(self) -> None:
+        if self._failing:
+            logger.info("queue %s: receiving again", self.queue_name)
+            self._failing = False
+
+    def _report_failure(self, message: str, *args: object) -> None:
+        logger.log(logging.DEBUG if self._failing else logging.WARNING, message, *args)
+        self._failing = True
+
+
+def _create_if_missing(queue: QueueClient) -> None:
+    try:
+        queue.create_queue()
+    except ResourceExistsError:
+        pass

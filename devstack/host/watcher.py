@@ -1,0 +1,184 @@
+"""Stands in for Event Grid: Azurite raises no blob events, so the host polls the container.
+
+Every new or changed (name, ETag) becomes a BlobCreated event (Event Grid schema), POSTed to
+the webhook over HTTP like Event Grid would, with its retries. What was seen is kept in
+memory only: a restarted host announces existing blobs again (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobProperties, ContainerClient
+
+from devstack.host.bindings import FunctionInfo
+from devstack.host.invoke import redact
+from devstack.host.webhook import BLOB_CREATED
+
+logger = logging.getLogger(__name__)
+
+# Event Grid retries a failed delivery on a schedule of its own (10 s, 30 s, 1 min...); shorter here.
+DELIVERY_ATTEMPTS = 5
+FIRST_RETRY_DELAY_SECONDS = 0.5
+# Our webhook answers when the function has finished (the real extension queues and answers 202),
+# so the request may take as long as the function.
+DELIVERY_TIMEOUT_SECONDS = 600.0
+
+Deliver = Callable[[dict[str, Any]], None]
+
+
+def blob_created_event(container_client: ContainerClient, blob: BlobProperties) -> dict[str, Any]:
+    """A Microsoft.Storage.BlobCreated event in Event Grid schema, as the storage account would publish."""
+    account = container_client.account_name or "devstoreaccount1"
+    content_type = blob.content_settings.content_type if blob.content_settings else None
+    return {
+        "topic": (
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
+            f"Microsoft.Storage/storageAccounts/{account}"
+        ),
+        "subject": f"/blobServices/default/containers/{container_client.container_name}/blobs/{blob.name}",
+        "eventType": BLOB_CREATED,
+        "id": str(uuid.uuid4()),
+        "eventTime": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "data": {
+            "api": "PutBlob",
+            "clientRequestId": str(uuid.uuid4()),
+            "requestId": str(uuid.uuid4()),
+            "eTag": blob.etag,
+            "contentType": content_type or "application/octet-stream",
+            "contentLength": blob.size,
+            "blobType": "BlockBlob",
+            "url": container_client.get_blob_client(blob.name).url,
+            "sequencer": f"{uuid.uuid4().int:032x}",
+            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
+        },
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
+
+
+class BlobWatcher:
+    """Polls one blob trigger's container and hands each new or changed blob's event to `deliver`."""
+
+    def __init__(self, function: FunctionInfo, deliver: Deliver, *, interval: float, stop: threading.Event):
+        self.function = function
+        self._deliver = deliver
+        self._interval = interval
+        self._stop = stop
+        self._seen: dict[str, str] = {}
+        self._container = ContainerClient.from_connection_string(
+            function.connection_string or "", function.blob_path.container
+        )
+        self._failing = False
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.scan()
+            self._stop.wait(self._interval)
+
+    def scan(self) -> int:
+        """Announces new and changed blobs once; returns how many were announced."""
+        path = self.function.blob_path
+        try:
+            blobs = list(self._container.list_blobs())
+        except ResourceNotFoundError:
+            self._report_failure("container %s does not exist yet; watching for it", path.container)
+            return 0
+        except Exception as exc:
+            self._report_failure("cannot list container %s: %s", path.container, redact(str(exc)))
+            return 0
+        if self._failing:
+            logger.info("watching container %s again", path.container)
+            self._failing = False
+        current = {blob.name: blob.etag for blob in blobs}
+        # Forget deleted blobs so a blob re-created under the same name is announced.
+        for name in set(self._seen) - set(current):
+            del self._seen[name]
+        announced = 0
+        for blob in blobs:
+            if self._seen.get(blob.name) == blob.etag or path.match(path.container, blob.name) is None:
+                continue
+            self._seen[blob.name] = blob.etag
+            logger.info(
+                "blob %s/%s (ETag %s) is new or changed: raising BlobCreated", path.container, blob.name, blob.etag
+            )
+            self._deliver(blob_created_event(self._container, blob))
+            announced += 1
+        return announced
+
+    def _report_failure(self, message: str, *args: object) -> None:
+        # Once per outage at warning level: the watcher polls every second.
+        logger.log(logging.DEBUG if self._failing else logging.WARNING, message, *args)
+        self._failing = True
+
+
+class EventGridDelivery:
+    """POSTs events to a webhook like Event Grid: N copies each, retried with backoff on failure."""
+
+    def __init__(
+        self,
+        webhook_url: str,
+        *,
+        copies: int = 1,
+        concurrent: bool = False,
+        stop: threading.Event,
+        max_workers: int = 8,
+    ):
+        if copies < 1:
+            raise ValueError("event deliveries must be at least 1")
+        self.webhook_url = webhook_url
+        self._copies = copies
+        self._concurrent = concurrent
+        self._stop = stop
+        self._client = httpx.Client(timeout=httpx.Timeout(DELIVERY_TIMEOUT_SECONDS, connect=5.0))
+        self._pool = ThreadPoolExecutor(max_workers=max(max_workers, copies), thread_name_prefix="eventgrid")
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self._concurrent:
+            for _ in range(self._copies):
+                self._pool.submit(self._deliver_with_retries, event)
+        else:
+            self._pool.submit(self._deliver_copies, event)
+
+    def _deliver_copies(self, event: dict[str, Any]) -> None:
+        for _ in range(self._copies):
+            self._deliver_with_retries(event)
+
+    def _deliver_with_retries(self, event: dict[str, Any]) -> bool:
+        delay = FIRST_RETRY_DELAY_SECONDS
+        last_problem = ""
+        for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+            try:
+                response = self._client.post(
+                    self.webhook_url, json=[event], headers={"aeg-event-type": "Notification"}
+                )
+                if response.is_success:
+                    return True
+                last_problem = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+            if attempt < DELIVERY_ATTEMPTS:
+                logger.warning(
+                    "delivery of event %s (%s) failed (%s); retrying in %.1fs",
+                    event["id"], event["subject"], last_problem, delay,
+                )
+                if self._stop.wait(delay):
+                    break
+                delay *= 2
+        logger.error(
+            "gave up delivering event %s (%s) after %d attempts (last: %s); Event Grid would dead-letter it",
+            event["id"], event["subject"], attempt, last_problem,
+        )
+        return False
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()

@@ -1,0 +1,93 @@
+// Second step, applied after the code is published: the Event Grid subscription that feeds the
+// blob trigger (source=EventGrid). Creating it earlier fails: Event Grid validates the webhook
+// with a handshake that only the running blob extension answers, and the extension's system key
+// (blobs_extension) exists only once the host has loaded the function.
+targetScope = 'resourceGroup'
+
+@description('Name of the function app (output FUNCTION_APP_NAME of main.bicep).')
+param functionAppName string
+
+@description('Name of the Event Grid system topic on the storage account (output EVENT_GRID_SYSTEM_TOPIC_NAME).')
+param systemTopicName string
+
+@description('Name of the storage account (output STORAGE_ACCOUNT_NAME).')
+param storageAccountName string
+
+@description('Container users drop files into (output SOURCE_CONTAINER; app setting SOURCE_CONTAINER).')
+param sourceContainerName string = 'source'
+
+@description('Container that receives events Event Grid could not deliver (output DEAD_LETTER_CONTAINER).')
+param deadLetterContainerName string = 'eventgrid-deadletter'
+
+@description('Name of the blob-trigger function in function_app.py.')
+param blobTriggerFunctionName string = 'submit_on_drop'
+
+@description('Delivery attempts before an event is dead-lettered.')
+@minValue(1)
+@maxValue(30)
+param maxDeliveryAttempts int = 30
+
+@description('Minutes Event Grid keeps retrying an event before dead-lettering it.')
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int = 1440
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: functionAppName
+}
+
+resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+  name: systemTopicName
+}
+
+// The key is read here, at deployment time, and goes straight into the endpoint URL, which Event Grid
+// stores as a secret: it is never a parameter, an output or a value in a script.
+var blobsExtensionKey = listKeys('${functionApp.id}/host/default', '2024-04-01').systemKeys.blobs_extension
+
+resource blobCreatedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+  parent: systemTopic
+  // Event subscription names allow letters, digits and hyphens only.
+  name: '${replace(blobTriggerFunctionName, '_', '-')}-blob-created'
+  properties: {
+    destination: {
+      endpointType: 'WebHook'
+      properties: {
+        endpointUrl: 'https://${functionApp.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${blobTriggerFunctionName}&code=${blobsExtensionKey}'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: [
+        'Microsoft.Storage.BlobCreated'
+      ]
+      // Only drops into the source container; the service's writes to target/reports never trigger.
+      subjectBeginsWith: '/blobServices/default/containers/${sourceContainerName}/'
+    }
+    retryPolicy: {
+      maxDeliveryAttempts: maxDeliveryAttempts
+      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    }
+    // Identity-based: shared keys are off on the account. The topic's identity holds
+    // Storage Blob Data Contributor on this container (modules/roles.bicep).
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: storageAccount.id
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
+  }
+}
+
+output subscriptionName string = blobCreatedSubscription.name

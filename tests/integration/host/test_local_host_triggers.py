@@ -1,0 +1,264 @@
+"""The local functions host serves a toy app's blob, timer and queue triggers against Azurite."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+
+import azure.functions as func
+import httpx
+import pytest
+from azure.storage.blob import BlobClient, BlobServiceClient
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+from devstack.azurite import Azurite
+from devstack.host import HostConfigError, LocalFunctionsHost
+from tests.integration.host import toy_app
+from tests.integration.host.hostkit import at_least, blob_created_event, eventually, unique_name
+
+pytestmark = pytest.mark.integration
+
+FAST_QUEUES = {"extensions": {"queues": {"maxDequeueCount": 2, "visibilityTimeout": "00:00:00", "batchSize": 4}}}
+
+
+@pytest.fixture
+def toy_env(azurite: Azurite) -> dict[str, str]:
+    return {
+        "TOY_CONTAINER": unique_name("drop"),
+        "TOY_QUEUE": unique_name("results"),
+        # Every second of every minute: far off except in the timer test, which waits for it.
+        "TOY_SCHEDULE": "* * * * * *",
+        "TRANSLATION_STORAGE": azurite.connection_string,
+    }
+
+
+@pytest.fixture
+def start_host(toy_env: dict[str, str]) -> Iterator[Callable[..., LocalFunctionsHost]]:
+    started: list[LocalFunctionsHost] = []
+
+    def start(**options: object) -> LocalFunctionsHost:
+        options.setdefault("env", toy_env)
+        options.setdefault("watch", False)
+        host = LocalFunctionsHost(toy_app.app, **options).start()
+        started.append(host)
+        return host
+
+    yield start
+    for host in started:
+        host.stop(grace_seconds=2)
+
+
+@pytest.fixture
+def container(azurite: Azurite, toy_env: dict[str, str]):
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    client = service.create_container(toy_env["TOY_CONTAINER"])
+    yield client
+    client.delete_container()
+
+
+def test_bindings_are_read_from_the_app_object_with_settings_resolved(toy_env):
+    host = LocalFunctionsHost(toy_app.app, env=toy_env)
+
+    by_name = {function.name: function for function in host.functions}
+    assert by_name["on_blob"].trigger_type == "blobTrigger"
+    assert by_name["on_blob"].binding["path"] == f"{toy_env['TOY_CONTAINER']}/{{name}}"
+    assert by_name["on_blob"].is_event_grid_blob_trigger
+    assert by_name["tick"].binding["schedule"] == "* * * * * *"
+    assert by_name["on_message"].binding["queueName"] == toy_env["TOY_QUEUE"]
+    # The connection string stays out of what gets printed or logged.
+    assert "AccountKey" not in repr(host.functions) and "AccountKey" not in "\n".join(host.describe())
+
+
+def test_a_missing_setting_is_named_in_the_error(toy_env):
+    del toy_env["TOY_QUEUE"]
+
+    with pytest.raises(HostConfigError, match=r"on_message.*%TOY_QUEUE%.*TOY_QUEUE is not set"):
+        LocalFunctionsHost(toy_app.app, env=toy_env)
+
+
+def test_an_identity_based_connection_is_explained(toy_env):
+    del toy_env["TRANSLATION_STORAGE"]
+    toy_env["TRANSLATION_STORAGE__blobServiceUri"] = "https://account.blob.core.windows.net"
+
+    with pytest.raises(HostConfigError, match="identity-based.*connection string"):
+        LocalFunctionsHost(toy_app.app, env=toy_env)
+
+
+def test_an_invalid_schedule_is_refused(toy_env):
+    toy_env["TOY_SCHEDULE"] = "*/5 * * * *"  # 5 fields: Unix cron, not NCRONTAB
+
+    with pytest.raises(HostConfigError, match="NCRONTAB"):
+        LocalFunctionsHost(toy_app.app, env=toy_env)
+
+
+def test_event_grid_subscription_validation_handshake(start_host):
+    host = start_host()
+
+    response = httpx.post(
+        host.webhook_url("on_blob"),
+        headers={"aeg-event-type": "SubscriptionValidation"},
+        json=[{
+            "id": "1", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "subject": "", "data": {"validationCode": "ABC-123"}, "eventTime": "2025-01-01T00:00:00Z",
+            "dataVersion": "1", "metadataVersion": "1",
+        }],
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"validationResponse": "ABC-123"}
+
+
+def test_blob_created_event_invokes_the_function_with_a_blob_client(start_host, container):
+    host = start_host()
+    blob = container.upload_blob("docs/report.txt", b"hello")
+
+    response = httpx.post(
+        host.webhook_url("on_blob"),
+        headers={"aeg-event-type": "Notification"},
+        json=[blob_created_event(container.container_name, "docs/report.txt", blob.url)],
+    )
+
+    assert response.status_code == 200
+    [call] = toy_app.calls("on_blob", container=container.container_name)
+    assert issubclass(call.argument_type, BlobClient)
+    assert call.details["blob"] == "docs/report.txt"
+    assert call.details["size"] == 5
+
+
+def test_events_for_other_containers_and_types_are_acknowledged_and_ignored(start_host, container):
+    host = start_host()
+    elsewhere = blob_created_event("another-container", "a.txt", "http://127.0.0.1/devstoreaccount1/another/a.txt")
+    deleted = blob_created_event(container.container_name, "a.txt", "http://x/a.txt")
+    deleted["eventType"] = "Microsoft.Storage.BlobDeleted"
+
+    response = httpx.post(
+        host.webhook_url("on_blob"), headers={"aeg-event-type": "Notification"}, json=[elsewhere, deleted]
+    )
+
+    assert response.status_code == 200
+    assert toy_app.calls("on_blob", container="another-container") == []
+    assert toy_app.calls("on_blob", container=container.container_name) == []
+
+
+def test_unknown_function_is_404(start_host):
+    host = start_host()
+    url = host.webhook_url("on_blob").replace("Host.Functions.on_blob", "Host.Functions.nope")
+
+    response = httpx.post(url, headers={"aeg-event-type": "Notification"}, json=[])
+
+    assert response.status_code == 404
+
+
+def test_a_failing_invocation_answers_500_so_event_grid_retries(start_host, container):
+    host = start_host()
+    blob = container.upload_blob("explode.txt", b"boom!")
+
+    response = httpx.post(
+        host.webhook_url("on_blob"),
+        headers={"aeg-event-type": "Notification"},
+        json=[blob_created_event(container.container_name, "explode.txt", blob.url)],
+    )
+
+    assert response.status_code == 500
+    assert "explode.txt" in json.dumps(response.json())
+
+
+def test_watcher_announces_new_and_changed_blobs(start_host, container):
+    start_host(watch=True, watch_interval=0.1)
+
+    container.upload_blob("new.txt", b"first")
+    first = eventually(lambda: toy_app.calls("on_blob", container=container.container_name), what="first event")
+    container.upload_blob("new.txt", b"second version", overwrite=True)
+    both = eventually(
+        lambda: at_least(2, toy_app.calls("on_blob", container=container.container_name)),
+        what="event for the changed blob",
+    )
+
+    assert [call.details["blob"] for call in both] == ["new.txt", "new.txt"]
+    assert first[0].details["size"] == 5 and both[1].details["size"] == len(b"second version")
+    assert both[0].details["etag"] != both[1].details["etag"]
+
+
+@pytest.mark.parametrize("concurrent", [False, True], ids=["sequential", "concurrent"])
+def test_each_event_is_delivered_n_times_when_asked(start_host, container, concurrent):
+    start_host(watch=True, watch_interval=0.1, event_deliveries=3, concurrent_deliveries=concurrent)
+
+    container.upload_blob("once.txt", b"12345")
+
+    calls = eventually(
+        lambda: at_least(3, toy_app.calls("on_blob", container=container.container_name)),
+        what="three deliveries",
+    )
+    assert {call.details["blob"] for call in calls} == {"once.txt"}
+
+
+def test_timer_fires_with_a_timer_request(start_host):
+    already = len(toy_app.calls("tick"))
+    start_host()
+
+    calls = eventually(lambda: toy_app.calls("tick")[already:], timeout=10, what="a timer tick")
+
+    assert issubclass(calls[0].argument_type, func.TimerRequest)
+
+
+def _queue(azurite: Azurite, name: str, *, base64_encoded: bool) -> QueueClient:
+    policy = TextBase64EncodePolicy() if base64_encoded else None
+    client = QueueClient.from_connection_string(azurite.connection_string, name, message_encode_policy=policy)
+    try:
+        client.create_queue()
+    except Exception:  # created by the host already
+        pass
+    return client
+
+
+def _waiting_messages(client: QueueClient) -> list[str]:
+    # Peeked content is the raw text stored in the queue (no decode policy on these clients).
+    return [message.content for message in client.peek_messages(max_messages=32)]
+
+
+def test_base64_message_is_decoded_and_deleted_after_success(start_host, azurite, toy_env):
+    queue = _queue(azurite, toy_env["TOY_QUEUE"], base64_encoded=True)
+    start_host()
+
+    queue.send_message('{"job": "ok-1"}')
+
+    [call] = eventually(lambda: toy_app.calls("on_message", queue_body=b'{"job": "ok-1"}'), what="the message")
+    assert issubclass(call.argument_type, func.QueueMessage)
+    assert call.details["dequeue_count"] == 1
+    eventually(lambda: queue.get_queue_properties().approximate_message_count == 0, what="the message deleted")
+
+
+def test_failing_message_is_retried_then_moved_to_poison(start_host, azurite, toy_env):
+    queue = _queue(azurite, toy_env["TOY_QUEUE"], base64_encoded=True)
+    plain_poison = QueueClient.from_connection_string(azurite.connection_string, toy_env["TOY_QUEUE"] + "-poison")
+    start_host(host_json=FAST_QUEUES)
+
+    queue.send_message("please fail 7")
+
+    poisoned = eventually(lambda: _waiting_messages(plain_poison) if _poison_exists(plain_poison) else None,
+                          what="the poison queue")
+    assert poisoned == [base64.b64encode(b"please fail 7").decode()]
+    calls = toy_app.calls("on_message", queue_body=b"please fail 7")
+    assert [call.details["dequeue_count"] for call in calls] == [1, 2]
+    assert queue.get_queue_properties().approximate_message_count == 0
+
+
+def test_plain_text_message_goes_to_poison_without_invoking(start_host, azurite, toy_env):
+    plain = _queue(azurite, toy_env["TOY_QUEUE"], base64_encoded=False)
+    poison = QueueClient.from_connection_string(azurite.connection_string, toy_env["TOY_QUEUE"] + "-poison")
+    start_host(host_json=FAST_QUEUES)
+
+    plain.send_message("not base64: plain text!")
+
+    poisoned = eventually(lambda: _waiting_messages(poison) if _poison_exists(poison) else None, what="poison")
+    assert poisoned == ["not base64: plain text!"]
+    assert all(b"plain text" not in call.details["queue_body"] for call in toy_app.calls("on_message"))
+
+
+def _poison_exists(client: QueueClient) -> bool:
+    try:
+        client.get_queue_properties()
+    except Exception:
+        return False
+    return True
