@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
@@ -124,15 +124,7 @@ def _poll_submitted(ctx: PipelineContext, jobs: list[OpenJob], summary: PollSumm
 
 
 def _apply_status(ctx: PipelineContext, job: OpenJob, status: JobStatus, summary: PollSummary) -> None:
-    counts = {
-        "total": status.summary.total,
-        "success": status.summary.success,
-        "failed": status.summary.failed,
-        "inProgress": status.summary.in_progress,
-        "notYetStarted": status.summary.not_yet_started,
-        "cancelled": status.summary.cancelled,
-        "totalCharacterCharged": status.summary.total_character_charged,
-    }
+    counts = asdict(status.summary)
     if is_final_status(status.status):
         _finish(ctx, replace(job, service_status=status.status, summary=counts), summary)
         return
