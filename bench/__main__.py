@@ -128,14 +128,20 @@ def main(argv: list[str] | None = None) -> int:
     _, peak = tracemalloc.get_traced_memory()
 
     all_submits = submit_times + history_submits
-    print(f"submit  {len(all_submits)} files: mean {statistics.mean(all_submits) * 1000:.1f} ms, "
-          f"p95 {percentile(all_submits, 0.95) * 1000:.1f} ms per file")
-    print(f"record  {len(record_times)} jobs: mean {statistics.mean(record_times) * 1000:.1f} ms, "
-          f"p95 {percentile(record_times, 0.95) * 1000:.1f} ms per job")
+    print(
+        f"submit  {len(all_submits)} files: mean {statistics.mean(all_submits) * 1000:.1f} ms, "
+        f"p95 {percentile(all_submits, 0.95) * 1000:.1f} ms per file"
+    )
+    print(
+        f"record  {len(record_times)} jobs: mean {statistics.mean(record_times) * 1000:.1f} ms, "
+        f"p95 {percentile(record_times, 0.95) * 1000:.1f} ms per job"
+    )
     print("poll    outstanding  finished-in-table  list-calls  seconds")
     print(f"        {empty_history[0]:>11}  {0:>17}  {empty_history[1]:>10}  {empty_history[2]:>7.3f}")
-    print(f"        {with_history[0]:>11}  {args.finished + args.outstanding:>17}  {with_history[1]:>10}  "
-          f"{with_history[2]:>7.3f}")
+    print(
+        f"        {with_history[0]:>11}  {args.finished + args.outstanding:>17}  {with_history[1]:>10}  "
+        f"{with_history[2]:>7.3f}"
+    )
     print(f"python  peak traced memory {peak / 1024 / 1024:.1f} MiB (this process: pipeline + in-process emulator)")
     return 0
 

@@ -1,11 +1,11 @@
 """`python -m devstack <command>`: the local stack's entry point.
 
-  emulator   the Document Translation emulator (devstack/emulator/)
-  host       the local functions host running function_app.app (devstack/host/)
-  azurite    Azurite alone, on the standard ports, data in .devstack/azurite
-  up         Azurite + emulator + host in the foreground; prints where to drop files
-  drop       upload files into the source container (optionally with target languages)
-  demo       the product end to end on a fresh stack, then a table of every outcome
+emulator   the Document Translation emulator (devstack/emulator/)
+host       the local functions host running function_app.app (devstack/host/)
+azurite    Azurite alone, on the standard ports, data in .devstack/azurite
+up         Azurite + emulator + host in the foreground; prints where to drop files
+drop       upload files into the source container (optionally with target languages)
+demo       the product end to end on a fresh stack, then a table of every outcome
 """
 
 from __future__ import annotations

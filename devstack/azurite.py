@@ -96,17 +96,24 @@ class Azurite:
             raise RuntimeError("Node.js is needed to run Azurite; install Node 20+.")
         busy = [port for port in ports if port_open(host, port)]
         if busy:
-            raise RuntimeError(
-                f"ports {busy} on {host} are already in use: stop the other Azurite (or program) first."
-            )
+            raise RuntimeError(f"ports {busy} on {host} are already in use: stop the other Azurite (or program) first.")
         location.mkdir(parents=True, exist_ok=True)
         log_path = location / "azurite.log"
         blob_port, queue_port, table_port = ports
         args = [
             str(AZURITE_BIN),
-            "--blobHost", host, "--blobPort", str(blob_port),
-            "--queueHost", host, "--queuePort", str(queue_port),
-            "--tableHost", host, "--tablePort", str(table_port),
+            "--blobHost",
+            host,
+            "--blobPort",
+            str(blob_port),
+            "--queueHost",
+            host,
+            "--queuePort",
+            str(queue_port),
+            "--tableHost",
+            host,
+            "--tablePort",
+            str(table_port),
             "--skipApiVersionCheck",
             "--disableTelemetry",
             "--silent",
@@ -132,9 +139,7 @@ class Azurite:
         ports = (self.endpoints.blob_port, self.endpoints.queue_port, self.endpoints.table_port)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"Azurite exited with code {self.process.returncode}; see {self.log_path}"
-                )
+                raise RuntimeError(f"Azurite exited with code {self.process.returncode}; see {self.log_path}")
             if all(port_open(self.endpoints.host, port) for port in ports):
                 return
             time.sleep(0.1)

@@ -46,20 +46,28 @@ def main(argv: list[str] | None = None) -> int:
                 glossaries.upload_blob(glossary.name, glossary.read_bytes(), overwrite=True)
             documents = sorted((SAMPLES / "documents").iterdir())
             dropped = drop_files(settings, documents)
-            print(f"Dropped {len(dropped)} files into '{settings.source_container}' "
-                  f"(target languages {', '.join(settings.target_languages)}); waiting for their records...")
+            print(
+                f"Dropped {len(dropped)} files into '{settings.source_container}' "
+                f"(target languages {', '.join(settings.target_languages)}); waiting for their records..."
+            )
             records = wait_for_final_records(settings, dropped, timeout=args.timeout)
             elapsed = time.monotonic() - started
             print()
-            print(format_table(outcome_rows(dropped, records), ("source", "language", "outcome", "target path or error")))
+            print(
+                format_table(outcome_rows(dropped, records), ("source", "language", "outcome", "target path or error"))
+            )
             print()
             missing = [item.name for item in dropped if item.key not in records]
             if missing:
-                print(f"FAILED: no final record after {args.timeout:.0f}s for {', '.join(missing)}; logs in {stack.logs}")
+                print(
+                    f"FAILED: no final record after {args.timeout:.0f}s for {', '.join(missing)}; logs in {stack.logs}"
+                )
                 _print_logs(stack.logs)
                 return 1
-            print(f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "
-                  f"Reports are JSON blobs in '{settings.reports_container}'.")
+            print(
+                f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "
+                f"Reports are JSON blobs in '{settings.reports_container}'."
+            )
             target = StorageClients(settings).container(settings.target_container)
             sample = target.download_blob("fr/welcome.txt").readall().decode("utf-8", errors="replace")
             print("\nfr/welcome.txt (the emulator's marked pseudo-translation):")

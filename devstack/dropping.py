@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlsplit
 from azure.storage.blob import ContentSettings
 
 from devstack.azurite import ACCOUNT_NAME
-
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
 from shared.settings import Settings
 from shared.storage.clients import StorageClients

@@ -21,7 +21,9 @@ def load_values(project_dir: Path = PROJECT_ROOT) -> dict[str, str]:
     return {str(name): "" if value is None else str(value) for name, value in data.get("Values", {}).items()}
 
 
-def merged_environment(overrides: Mapping[str, str], base: Mapping[str, str], project_dir: Path = PROJECT_ROOT) -> dict[str, str]:
+def merged_environment(
+    overrides: Mapping[str, str], base: Mapping[str, str], project_dir: Path = PROJECT_ROOT
+) -> dict[str, str]:
     """Settings file values, then `base` (the process environment wins, as with Core Tools), then overrides."""
     values = load_values(project_dir)
     values.update(base)

@@ -93,16 +93,26 @@ class LocalStack:
     def start_emulator(self) -> None:
         args = [
             "emulator",
-            "--host", "127.0.0.1",
-            "--port", str(self.config.emulator_port),
-            "--key", self.config.emulator_key,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.config.emulator_port),
+            "--key",
+            self.config.emulator_key,
             *self.config.emulator_args,
         ]
         self.emulator = self._spawn("emulator", args)
         self._wait_for_port("emulator", self.emulator, self.config.emulator_port)
 
     def start_host(self) -> None:
-        args = ["host", "--project-dir", str(PROJECT_ROOT), "--port", str(self.config.host_port), *self.config.host_args]
+        args = [
+            "host",
+            "--project-dir",
+            str(PROJECT_ROOT),
+            "--port",
+            str(self.config.host_port),
+            *self.config.host_args,
+        ]
         self.host = self._spawn("host", args)
         self._wait_for_port("host", self.host, self.config.host_port)
 
@@ -145,7 +155,9 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"the {name} exited with code {process.returncode}; see {self.logs / (name + '.log')}")
+                raise RuntimeError(
+                    f"the {name} exited with code {process.returncode}; see {self.logs / (name + '.log')}"
+                )
             if port_open("127.0.0.1", port):
                 return
             time.sleep(0.1)

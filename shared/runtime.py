@@ -19,5 +19,7 @@ def max_dequeue_count(host_json: Path = HOST_JSON) -> int:
         config = json.loads(host_json.read_text(encoding="utf-8"))
         return int(config.get("extensions", {}).get("queues", {}).get("maxDequeueCount", DEFAULT_MAX_DEQUEUE_COUNT))
     except (OSError, ValueError, TypeError) as exc:
-        logger.warning("cannot read maxDequeueCount from %s (%s); assuming %d", host_json, exc, DEFAULT_MAX_DEQUEUE_COUNT)
+        logger.warning(
+            "cannot read maxDequeueCount from %s (%s); assuming %d", host_json, exc, DEFAULT_MAX_DEQUEUE_COUNT
+        )
         return DEFAULT_MAX_DEQUEUE_COUNT

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from functools import lru_cache
 
 
@@ -19,14 +19,14 @@ class SettingsError(ValueError):
     """A setting is missing or impossible; the message says what to fix."""
 
 
-class StorageAccessMode(str, Enum):
+class StorageAccessMode(StrEnum):
     # The service reads and writes blobs through short-lived SAS URLs we sign.
     SAS = "sas"
     # Plain URLs; the Translator's system-assigned identity holds a storage role.
     MANAGED_IDENTITY = "managed-identity"
 
 
-class RetranslatePolicy(str, Enum):
+class RetranslatePolicy(StrEnum):
     # A new version of a translated file is translated again; the earlier translation is replaced.
     REPLACE = "replace"
     # A new version of a translated file is rejected; the earlier translation stays.
@@ -58,24 +58,48 @@ class SettingSpec:
 # The one list of settings the code reads (besides the storage connection, above).
 SETTINGS_SPEC: tuple[SettingSpec, ...] = (
     SettingSpec("SOURCE_CONTAINER", "source", "Container users drop files into (blob trigger path)."),
-    SettingSpec("TARGET_CONTAINER", "target", "Container the service writes translations into, as <lang>/<source path>."),
-    SettingSpec("GLOSSARY_CONTAINER", "glossaries", "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>."),
+    SettingSpec(
+        "TARGET_CONTAINER", "target", "Container the service writes translations into, as <lang>/<source path>."
+    ),
+    SettingSpec(
+        "GLOSSARY_CONTAINER", "glossaries", "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>."
+    ),
     SettingSpec("REPORTS_CONTAINER", "reports", "Container of one JSON report per source file."),
     SettingSpec("JOBS_TABLE", "translationjobs", "Table Storage table of job records."),
-    SettingSpec("RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."),
+    SettingSpec(
+        "RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."
+    ),
     SettingSpec("POLL_SCHEDULE", "0 */1 * * * *", "NCRONTAB schedule of the poll function (default every minute)."),
-    SettingSpec("TARGET_LANGUAGES", "fr,de", "Comma-separated target languages (at most 10); blob metadata `targetlanguages` overrides per file."),
+    SettingSpec(
+        "TARGET_LANGUAGES",
+        "fr,de",
+        "Comma-separated target languages (at most 10); blob metadata `targetlanguages` overrides per file.",
+    ),
     SettingSpec("SOURCE_LANGUAGE", "", "Source language code; empty lets the service detect it."),
     SettingSpec("TRANSLATION_CATEGORY", "", "Custom Translator category id; empty for the general model."),
-    SettingSpec("TRANSLATOR_ENDPOINT", None, "Translator custom-domain endpoint, https://<name>.cognitiveservices.azure.com."),
-    SettingSpec("TRANSLATOR_KEY", "", "Translator key; empty authenticates with the app's managed identity (Entra token)."),
+    SettingSpec(
+        "TRANSLATOR_ENDPOINT", None, "Translator custom-domain endpoint, https://<name>.cognitiveservices.azure.com."
+    ),
+    SettingSpec(
+        "TRANSLATOR_KEY", "", "Translator key; empty authenticates with the app's managed identity (Entra token)."
+    ),
     SettingSpec("TRANSLATOR_REGION", "", "Translator region, sent with a key for regional resources."),
     SettingSpec("TRANSLATOR_API_VERSION", "2026-03-01", "Route flavour: 2026-03-01, 2024-05-01 or v1.1."),
     SettingSpec("STORAGE_ACCESS_MODE", "sas", "How the service reaches storage: sas or managed-identity."),
     SettingSpec("SAS_EXPIRY_MINUTES", "240", "Lifetime of the SAS URLs handed to the service."),
-    SettingSpec("RETRANSLATE_POLICY", "replace", "New version of a translated file: replace (translate again) or keep (reject)."),
-    SettingSpec("SUBMIT_RECONCILE_AFTER_SECONDS", "300", "Age after which a submission with no job id is reconciled by the poller."),
-    SettingSpec("AZURE_CLIENT_ID", "", "Client id of the app's user-assigned identity (empty: system identity / developer login)."),
+    SettingSpec(
+        "RETRANSLATE_POLICY", "replace", "New version of a translated file: replace (translate again) or keep (reject)."
+    ),
+    SettingSpec(
+        "SUBMIT_RECONCILE_AFTER_SECONDS",
+        "300",
+        "Age after which a submission with no job id is reconciled by the poller.",
+    ),
+    SettingSpec(
+        "AZURE_CLIENT_ID",
+        "",
+        "Client id of the app's user-assigned identity (empty: system identity / developer login).",
+    ),
 )
 
 
@@ -179,7 +203,9 @@ class Settings:
             )
         jobs_table = value("JOBS_TABLE")
         if not _TABLE_NAME.match(jobs_table):
-            problems.append(f"JOBS_TABLE={jobs_table!r} is not a valid table name (3-63 letters/digits, starting with a letter)")
+            problems.append(
+                f"JOBS_TABLE={jobs_table!r} is not a valid table name (3-63 letters/digits, starting with a letter)"
+            )
         results_queue = value("RESULTS_QUEUE")
         if not _CONTAINER_NAME.match(results_queue) or len(results_queue) > 56:
             problems.append(
@@ -195,7 +221,9 @@ class Settings:
 
         api_version = value("TRANSLATOR_API_VERSION")
         if api_version not in SUPPORTED_API_VERSIONS:
-            problems.append(f"TRANSLATOR_API_VERSION must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}")
+            problems.append(
+                f"TRANSLATOR_API_VERSION must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}"
+            )
 
         endpoint = value("TRANSLATOR_ENDPOINT").rstrip("/")
         if endpoint and not re.match(r"^https?://[^/?#]+(/[^?#]*)?$", endpoint):
@@ -261,7 +289,11 @@ def _storage_connection(env: Mapping[str, str], problems: list[str]) -> StorageC
     if connection_string is None:
         missing = [
             f"{prefix}__{name}"
-            for name, uri in (("blobServiceUri", blob_uri), ("queueServiceUri", queue_uri), ("tableServiceUri", table_uri))
+            for name, uri in (
+                ("blobServiceUri", blob_uri),
+                ("queueServiceUri", queue_uri),
+                ("tableServiceUri", table_uri),
+            )
             if uri is None
         ]
         if missing:

@@ -50,8 +50,7 @@ def check_document(name: str, size: int, supported_extensions: frozenset[str]) -
         shown = extension or "(no extension)"
         return Rejection(
             RejectionCode.UNSUPPORTED_FORMAT,
-            f"{shown} is not a format Document Translation supports "
-            f"({', '.join(sorted(supported_extensions))})",
+            f"{shown} is not a format Document Translation supports ({', '.join(sorted(supported_extensions))})",
         )
     if size <= 0:
         return Rejection(RejectionCode.EMPTY_DOCUMENT, "the file is empty: there is nothing to translate")

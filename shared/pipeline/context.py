@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 
 from shared.settings import Settings, get_settings
@@ -56,7 +56,7 @@ class PipelineContext:
         self.settings = settings
         self.storage = storage or StorageClients(settings)
         self._translator = translator
-        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.now = now or (lambda: datetime.now(UTC))
 
     @cached_property
     def translator(self) -> DocumentTranslationClient:

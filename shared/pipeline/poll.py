@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote
 
 from shared.pipeline.context import PipelineContext
@@ -171,7 +171,9 @@ def _finish(
         return
     results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(job.key, job.source_name))
     summary.finished += 1
-    logger.info("job %s for %s is %s; handed over for recording", job.job_id, job.source_name, job.service_status or outcome)
+    logger.info(
+        "job %s for %s is %s; handed over for recording", job.job_id, job.source_name, job.service_status or outcome
+    )
 
 
 def _reconcile(ctx: PipelineContext, jobs: list[OpenJob], summary: PollSummary) -> None:
@@ -229,7 +231,7 @@ def _documents(ctx: PipelineContext, job_id: str) -> Iterable[str]:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _comparable(url: str) -> str:

@@ -142,11 +142,15 @@ def start_job(ctx: PipelineContext, job: OpenJob) -> SubmitResult:
             job.source_name,
             exc,
         )
-        ctx.jobs.update(replace(job, last_error=redact(str(exc)), needs_attention=True, attention_reason=redact(str(exc))))
+        ctx.jobs.update(
+            replace(job, last_error=redact(str(exc)), needs_attention=True, attention_reason=redact(str(exc)))
+        )
         return SubmitResult("pending", key=job.key, reason="unauthorized")
     except InvalidRequestError as exc:
         # The service refused this batch outright: no job exists and retrying cannot help.
-        return _finish_without_job(ctx, job, Outcome.FAILED, exc.inner_code or exc.code or "InvalidRequest", exc.message)
+        return _finish_without_job(
+            ctx, job, Outcome.FAILED, exc.inner_code or exc.code or "InvalidRequest", exc.message
+        )
     except TranslatorError as exc:
         logger.warning("could not submit %s yet (%s); the poller will retry", job.source_name, exc)
         ctx.jobs.update(replace(job, last_error=redact(str(exc))))

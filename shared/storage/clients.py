@@ -71,7 +71,9 @@ class StorageClients:
         storage = self._settings.storage
         if storage.connection_string:
             return QueueClient.from_connection_string(storage.connection_string, name, **policies)
-        return QueueClient(account_url=storage.queue_service_uri, queue_name=name, credential=self.credential, **policies)
+        return QueueClient(
+            account_url=storage.queue_service_uri, queue_name=name, credential=self.credential, **policies
+        )
 
     @cached_property
     def results_queue(self) -> QueueClient:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from azure.storage.blob import (
@@ -32,7 +32,7 @@ _START_SKEW = timedelta(minutes=5)
 
 
 class ServiceAccess:
-    def __init__(self, settings: Settings, clients: StorageClients, *, now=lambda: datetime.now(timezone.utc)):
+    def __init__(self, settings: Settings, clients: StorageClients, *, now=lambda: datetime.now(UTC)):
         self._settings = settings
         self._clients = clients
         self._now = now
@@ -108,7 +108,11 @@ class ServiceAccess:
         with self._lock:
             now = self._now()
             needed_until = now + timedelta(minutes=self._settings.sas_expiry_minutes)
-            if self._delegation_key is None or self._delegation_key_expiry is None or self._delegation_key_expiry < needed_until:
+            if (
+                self._delegation_key is None
+                or self._delegation_key_expiry is None
+                or self._delegation_key_expiry < needed_until
+            ):
                 expiry = now + timedelta(days=1, minutes=self._settings.sas_expiry_minutes)
                 self._delegation_key = self._clients.blob_service.get_user_delegation_key(now - _START_SKEW, expiry)
                 self._delegation_key_expiry = expiry

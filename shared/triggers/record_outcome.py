@@ -5,7 +5,8 @@ import logging
 import azure.functions as func
 
 from shared.pipeline.context import get_context
-from shared.pipeline.record import mark_needs_attention, record_outcome as record
+from shared.pipeline.record import mark_needs_attention
+from shared.pipeline.record import record_outcome as record
 from shared.runtime import max_dequeue_count
 from shared.settings import STORAGE_CONNECTION
 

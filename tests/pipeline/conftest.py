@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -13,7 +13,7 @@ from tests.pipeline.fake_service import FakeTranslationService
 
 class Clock:
     def __init__(self) -> None:
-        self.moment = datetime.now(timezone.utc)
+        self.moment = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.moment

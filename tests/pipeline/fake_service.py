@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from shared.translator import (
@@ -48,7 +48,9 @@ class FakeTranslationService:
         self.formats_calls = 0
 
     # --- scripting -----------------------------------------------------------------------
-    def finish(self, job_id: str, *, failures: dict[str, tuple[str, str]] | None = None, status: str | None = None) -> None:
+    def finish(
+        self, job_id: str, *, failures: dict[str, tuple[str, str]] | None = None, status: str | None = None
+    ) -> None:
         job = self.jobs[job_id]
         failures = failures or {}
         for target in job.inputs[0].targets:
@@ -65,7 +67,7 @@ class FakeTranslationService:
                 error, self.fail_next_start = self.fail_next_start, None
                 raise error
             job_id = str(uuid.uuid4())
-            self.jobs[job_id] = FakeJob(job_id, datetime.now(timezone.utc), list(inputs), "Running")
+            self.jobs[job_id] = FakeJob(job_id, datetime.now(UTC), list(inputs), "Running")
             if self.create_then_fail is not None:
                 error, self.create_then_fail = self.create_then_fail, None
                 raise error

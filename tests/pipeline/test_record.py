@@ -35,9 +35,7 @@ def test_a_succeeded_job_gets_a_final_record_a_report_and_stamped_translations(c
     assert [doc.target_path.rsplit("/", 2)[-2:] for doc in record.documents] == [["de", "ok.txt"], ["fr", "ok.txt"]]
     assert ctx.jobs.get_open(result.key) is None
     assert ctx.jobs.get_final(result.key).outcome == "Succeeded"
-    report = json.loads(
-        ctx.storage.container(ctx.settings.reports_container).download_blob("ok.txt.json").readall()
-    )
+    report = json.loads(ctx.storage.container(ctx.settings.reports_container).download_blob("ok.txt.json").readall())
     assert report["outcome"] == "Succeeded" and report["job_id"] == result.job_id
     assert {doc["language"] for doc in report["documents"]} == {"fr", "de"}
     target = ctx.storage.container(ctx.settings.target_container)

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -14,7 +14,7 @@ def test_azurite_enforces_sas_permissions(azurite):
         "sas-check",
         account_key=service.credential.account_key,
         permission=ContainerSasPermissions(read=True, list=True),
-        expiry=datetime.now(timezone.utc) + timedelta(minutes=10),
+        expiry=datetime.now(UTC) + timedelta(minutes=10),
     )
     with pytest.raises(HttpResponseError) as caught:
         BlobClient.from_blob_url(f"{container.url}/a.txt?{read_only}").upload_blob(b"x")
