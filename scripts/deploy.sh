@@ -19,7 +19,7 @@ Optional environment (read by infra/main.bicepparam; defaults in brackets):
   POLL_SCHEDULE [0 */1 * * * *]   RETRANSLATE_POLICY [replace|keep]
 
 Needs: az (logged in: az login), Bicep (az bicep install), Azure Functions Core Tools v4 (func).
-See docs/deployment.md.
+See the README, section "Deploying to Azure".
 USAGE
 }
 
@@ -41,7 +41,7 @@ MAIN_DEPLOYMENT="drop-folder-translation"
 
 for tool in az func; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: '$tool' is not on PATH; see docs/deployment.md (Prerequisites)." >&2
+    echo "error: '$tool' is not on PATH; see the README, "Deploying to Azure" / Prerequisites." >&2
     exit 1
   fi
 done
@@ -94,5 +94,5 @@ cat <<DONE
 Drop a file:  az storage blob upload --auth-mode login --account-name $STORAGE_ACCOUNT_NAME \\
                 --container-name $SOURCE_CONTAINER --name hello.docx --file ./hello.docx
 Translations appear in container 'target' and a report in 'reports'.
-(Your own account needs a data role such as Storage Blob Data Contributor to upload: docs/deployment.md.)
+(Your own account needs a data role such as Storage Blob Data Contributor to upload: see the README, "Deploying to Azure".)
 DONE

@@ -10,6 +10,9 @@ from typing import Any
 
 from shared.redaction import strip_query
 
+# Kept apart from shared.translator.models on purpose: the emulator is an independent
+# implementation of the service, so a mistake in the client's constants is not copied into
+# the service the client is tested against.
 NOT_STARTED = "NotStarted"
 RUNNING = "Running"
 SUCCEEDED = "Succeeded"
