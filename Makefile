@@ -20,6 +20,7 @@ $(STAMP_NODE): package.json package-lock.json
 	touch $@
 
 test: install
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 demo: install

@@ -57,7 +57,8 @@ def up(argv: list[str]) -> int:
         print(f"  emulator     {stack.emulator_endpoint} (Document Translation emulator, pseudo-translation)")
         print(f"  host         http://127.0.0.1:{config.host_port}/runtime/webhooks/blobs (function_app.app)")
         print(f"  logs         {stack.logs}")
-        print(f"Drop files:    python -m devstack drop FILE... [--languages fr,es]  (container {settings.source_container})")
+        drop_command = "python -m devstack drop FILE... [--languages fr,es]"
+        print(f"Drop files:    {drop_command}  (container {settings.source_container})")
         print(
             f"Translations:  container '{settings.target_container}' as <lang>/<file>;"
             f" reports: container '{settings.reports_container}'"

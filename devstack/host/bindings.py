@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from croniter import croniter
 
+from devstack.app_index import declared_functions
 from devstack.host.config import HostConfigError, is_timespan, resolve_connection_string, resolve_expression
 
 BLOB_TRIGGER = "blobTrigger"
@@ -92,7 +92,7 @@ def discover_functions(app: Any, env: Mapping[str, str]) -> tuple[FunctionInfo, 
     if not hasattr(app, "get_functions"):
         raise HostConfigError(f"{app!r} is not an azure.functions.FunctionApp (it has no get_functions())")
     functions = []
-    for function in _indexed_functions(app):
+    for function in declared_functions(app):
         name = function.get_function_name()
         bindings = json.loads(function.get_function_json())["bindings"]
         triggers = [binding for binding in bindings if binding.get("type", "").endswith("Trigger")]
@@ -112,16 +112,6 @@ def discover_functions(app: Any, env: Mapping[str, str]) -> tuple[FunctionInfo, 
     if duplicates:
         raise HostConfigError(f"function names must be unique, found duplicates: {duplicates}")
     return tuple(functions)
-
-
-# FunctionApp.get_functions() indexes once: a second call fails its unique-name check.
-_INDEX: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
-
-
-def _indexed_functions(app: Any) -> list[Any]:
-    if app not in _INDEX:
-        _INDEX[app] = list(app.get_functions())
-    return _INDEX[app]
 
 
 def _resolve(

@@ -83,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"host: {exc}", file=sys.stderr)
         return 2
 
+    received: list[str] = []
+
     def request_stop(signum: int, _frame: object) -> None:
-        logger.info("received %s: stopping", signal.Signals(signum).name)
+        # No logging here: a signal handler may interrupt a thread that holds the logging lock.
+        received.append(signal.Signals(signum).name)
         host.request_stop()
 
     signal.signal(signal.SIGINT, request_stop)
@@ -94,5 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {line}")
     print("Press Ctrl+C to stop.", flush=True)
     host.wait()
+    logger.info("received %s: stopping (running invocations get a few seconds)", ", ".join(received) or "stop")
     host.stop()
     return 0

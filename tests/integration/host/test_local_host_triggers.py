@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from threading import Event, Thread
 
 import azure.functions as func
 import httpx
@@ -14,6 +16,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devstack.azurite import Azurite
 from devstack.host import HostConfigError, LocalFunctionsHost
+from devstack.host.timers import TimerRunner
 from tests.integration.host import toy_app
 from tests.integration.host.hostkit import at_least, blob_created_event, eventually, unique_name
 
@@ -81,7 +84,7 @@ def test_an_identity_based_connection_is_explained(toy_env):
     del toy_env["TRANSLATION_STORAGE"]
     toy_env["TRANSLATION_STORAGE__blobServiceUri"] = "https://account.blob.core.windows.net"
 
-    with pytest.raises(HostConfigError, match="identity-based.*connection string"):
+    with pytest.raises(HostConfigError, match=r"identity-based.*connection string"):
         LocalFunctionsHost(toy_app.app, env=toy_env)
 
 
@@ -262,3 +265,44 @@ def _poison_exists(client: QueueClient) -> bool:
     except Exception:
         return False
     return True
+
+
+def test_a_timer_tick_is_skipped_while_the_previous_run_is_still_going(toy_env, caplog):
+    host = LocalFunctionsHost(toy_app.app, env=toy_env)
+    never_finishing: Future = Future()
+    submitted = []
+    stop = Event()
+
+    def submit(function, argument, subject):
+        submitted.append(argument)
+        return never_finishing
+
+    runner = TimerRunner(host.function("tick"), submit, stop=stop)
+    thread = Thread(target=runner.run, daemon=True)
+    with caplog.at_level("WARNING", logger="devstack.host.timers"):
+        thread.start()
+        try:
+            eventually(lambda: "still going; skipping" in caplog.text, timeout=10, what="a skipped tick")
+        finally:
+            stop.set()
+            thread.join(5)
+
+    assert len(submitted) == 1
+    assert isinstance(submitted[0], func.TimerRequest)
+
+
+def test_a_container_scan_blob_trigger_gets_the_content_as_an_input_stream(azurite, toy_env, container):
+    scan_app = func.FunctionApp()
+    received: list[tuple[str, bytes, int]] = []
+
+    @scan_app.blob_trigger(arg_name="stream", path="%TOY_CONTAINER%/in/{name}", connection="TRANSLATION_STORAGE")
+    def scanned(stream: func.InputStream) -> None:
+        received.append((stream.name, stream.read(), stream.length))
+
+    container.upload_blob("in/a.txt", b"abc")
+    container.upload_blob("elsewhere.txt", b"not watched")
+
+    with LocalFunctionsHost(scan_app, env=toy_env, watch_interval=0.1):
+        eventually(lambda: received, what="the scanned blob")
+
+    assert received == [(f"{container.container_name}/in/a.txt", b"abc", 3)]
