@@ -17,7 +17,7 @@ from pathlib import Path
 from devstack.dropping import drop_files, format_table, outcome_rows, wait_for_final_records
 from devstack.local_settings import PROJECT_ROOT
 from devstack.stack import LocalStack, StackConfig
-from shared.redaction import install_log_redaction
+from shared.runtime import configure_logging
 from shared.storage.clients import StorageClients
 
 SAMPLES = PROJECT_ROOT / "samples"
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for every final record")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    install_log_redaction()
+    configure_logging()
 
     with tempfile.TemporaryDirectory(prefix="devstack-demo-") as workdir:
         config = StackConfig.on_free_ports(

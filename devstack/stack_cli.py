@@ -13,7 +13,7 @@ from devstack.azurite import Azurite
 from devstack.dropping import drop_files
 from devstack.local_settings import PROJECT_ROOT, merged_environment
 from devstack.stack import LocalStack, StackConfig
-from shared.redaction import install_log_redaction
+from shared.runtime import configure_logging
 from shared.settings import Settings
 
 WORKDIR = PROJECT_ROOT / ".devstack"
@@ -48,7 +48,7 @@ def up(argv: list[str]) -> int:
     parser.add_argument("--event-deliveries", type=int, default=1, help="deliver each Event Grid event N times")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction()
+    configure_logging()
     config = StackConfig(workdir=WORKDIR, host_args=["--event-deliveries", str(args.event_deliveries)])
     with LocalStack(config) as stack:
         settings = stack.settings

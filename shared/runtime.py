@@ -23,3 +23,16 @@ def max_dequeue_count(host_json: Path = HOST_JSON) -> int:
             "cannot read maxDequeueCount from %s (%s); assuming %d", host_json, exc, DEFAULT_MAX_DEQUEUE_COUNT
         )
         return DEFAULT_MAX_DEQUEUE_COUNT
+
+
+# The storage SDKs log every HTTP exchange (headers included) at INFO.
+SDK_HTTP_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+
+def configure_logging() -> None:
+    """Redact secrets in every log line, and keep the SDKs' per-request lines out of operators' logs.
+    Call after the process's handlers exist (the worker's, or logging.basicConfig)."""
+    from shared.redaction import install_log_redaction
+
+    install_log_redaction()
+    logging.getLogger(SDK_HTTP_LOGGER).setLevel(logging.WARNING)

@@ -1,11 +1,10 @@
 """Fixtures shared by every test folder. Each concern keeps its fixtures in tests/fixtures/."""
 
-import logging
+from shared.runtime import configure_logging
 
 pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.emulator",
 ]
 
-# The storage SDKs log every HTTP exchange at INFO; tests want the app's own lines.
-logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+configure_logging()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from devstack.host.config import DEFAULT_APP, HostConfigError
 from devstack.host.host import DEFAULT_PORT, LocalFunctionsHost
+from shared.runtime import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +54,9 @@ def _configure_logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    # The storage SDKs log every request at INFO; keep the host's own lines readable.
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    # The host's own lines, readable: the SDKs' per-request lines and httpx's stay out.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        from shared.redaction import install_log_redaction
-    except ImportError:
-        return
-    install_log_redaction()
+    configure_logging()
 
 
 def main(argv: list[str] | None = None) -> int:

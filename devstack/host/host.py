@@ -20,11 +20,12 @@ from devstack.host.config import (
     load_host_json,
     load_local_settings,
 )
-from devstack.host.invoke import InvocationResult, blob_argument, invoke, redact
+from devstack.host.invoke import InvocationResult, blob_argument, invoke
 from devstack.host.queues import QueueListener
 from devstack.host.timers import TimerRunner
 from devstack.host.watcher import BlobWatcher, EventGridDelivery
 from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, BlobEvent, WebhookServer, build_webhook_app
+from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
 

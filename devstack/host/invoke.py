@@ -16,17 +16,7 @@ import azure.functions as func
 from azure.storage.blob import BlobClient, ContainerClient, StorageStreamDownloader
 
 from devstack.host.bindings import FunctionInfo
-
-try:
-    from shared.redaction import redact
-except ImportError:  # the host also serves apps that do not ship this project's shared package
-    import re
-
-    _SECRETS = re.compile(r"((?:AccountKey|SharedAccessSignature|sig)=)[^;&\s\"']+", re.IGNORECASE)
-
-    def redact(text: str) -> str:
-        return _SECRETS.sub(r"\1***", text or "")
-
+from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
 

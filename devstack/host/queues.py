@@ -24,7 +24,8 @@ from azure.storage.queue import QueueClient, QueueMessage
 
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import QueueOptions
-from devstack.host.invoke import InvocationResult, redact
+from devstack.host.invoke import InvocationResult
+from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
 
