@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,6 +22,19 @@ from shared.translator.errors import (
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
 from shared.translator.retry import RetryPolicy, parse_retry_after
 from shared.translator.routes import DEFAULT_API_VERSION, ListQuery, Routes, next_link_of
+
+
+class ListFilters(TypedDict, total=False):
+    """Filters and paging of the list calls (the fields of routes.ListQuery)."""
+
+    ids: Sequence[str] | None
+    statuses: Sequence[str] | None
+    created_after: datetime | None
+    created_before: datetime | None
+    order_by: str | None  # "asc" / "desc", or "createdDateTimeUtc asc"
+    top: int | None
+    skip: int | None
+    max_page_size: int | None
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -151,87 +164,20 @@ class DocumentTranslationClient:
         response = self._request("DELETE", self._routes.batch(job_id))
         return JobStatus.from_json(self._json_object(response), retry_after=_retry_after(response))
 
-    def iter_job_pages(
-        self,
-        *,
-        ids: Sequence[str] | None = None,
-        statuses: Sequence[str] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        order_by: str | None = None,
-        top: int | None = None,
-        skip: int | None = None,
-        max_page_size: int | None = None,
-    ) -> Iterator[Page[JobStatus]]:
+    def iter_job_pages(self, **filters: Unpack[ListFilters]) -> Iterator[Page[JobStatus]]:
         """Pages of jobs, one request per page, following the server's next link."""
-        query = ListQuery(ids, statuses, created_after, created_before, order_by, top, skip, max_page_size)
-        return self._pages(self._routes.batches(query), JobStatus.from_json, "list jobs")
+        return self._pages(self._routes.batches(ListQuery(**filters)), JobStatus.from_json, "list jobs")
 
-    def list_jobs(
-        self,
-        *,
-        ids: Sequence[str] | None = None,
-        statuses: Sequence[str] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        order_by: str | None = None,
-        top: int | None = None,
-        skip: int | None = None,
-        max_page_size: int | None = None,
-    ) -> Iterator[JobStatus]:
-        pages = self.iter_job_pages(
-            ids=ids,
-            statuses=statuses,
-            created_after=created_after,
-            created_before=created_before,
-            order_by=order_by,
-            top=top,
-            skip=skip,
-            max_page_size=max_page_size,
+    def list_jobs(self, **filters: Unpack[ListFilters]) -> Iterator[JobStatus]:
+        return _items(self.iter_job_pages(**filters), filters.get("top"))
+
+    def iter_document_pages(self, job_id: str, **filters: Unpack[ListFilters]) -> Iterator[Page[DocumentStatus]]:
+        return self._pages(
+            self._routes.documents(job_id, ListQuery(**filters)), DocumentStatus.from_json, "list documents"
         )
-        return _items(pages, top)
 
-    def iter_document_pages(
-        self,
-        job_id: str,
-        *,
-        ids: Sequence[str] | None = None,
-        statuses: Sequence[str] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        order_by: str | None = None,
-        top: int | None = None,
-        skip: int | None = None,
-        max_page_size: int | None = None,
-    ) -> Iterator[Page[DocumentStatus]]:
-        query = ListQuery(ids, statuses, created_after, created_before, order_by, top, skip, max_page_size)
-        return self._pages(self._routes.documents(job_id, query), DocumentStatus.from_json, "list documents")
-
-    def list_documents(
-        self,
-        job_id: str,
-        *,
-        ids: Sequence[str] | None = None,
-        statuses: Sequence[str] | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        order_by: str | None = None,
-        top: int | None = None,
-        skip: int | None = None,
-        max_page_size: int | None = None,
-    ) -> Iterator[DocumentStatus]:
-        pages = self.iter_document_pages(
-            job_id,
-            ids=ids,
-            statuses=statuses,
-            created_after=created_after,
-            created_before=created_before,
-            order_by=order_by,
-            top=top,
-            skip=skip,
-            max_page_size=max_page_size,
-        )
-        return _items(pages, top)
+    def list_documents(self, job_id: str, **filters: Unpack[ListFilters]) -> Iterator[DocumentStatus]:
+        return _items(self.iter_document_pages(job_id, **filters), filters.get("top"))
 
     def get_document(self, job_id: str, document_id: str) -> DocumentStatus:
         response = self._request("GET", self._routes.document(job_id, document_id))
