@@ -50,57 +50,37 @@ class ServiceAccess:
         return f"{base}/{container}/{quote(name, safe='/~')}"
 
     def source_url(self, container: str, name: str) -> str:
-        url = self.blob_url(container, name)
-        if not self.uses_sas:
-            return url
-        return f"{url}?{self._blob_sas(container, name, BlobSasPermissions(read=True))}"
+        return self._for_service(container, name, generate_blob_sas, BlobSasPermissions(read=True), blob_name=name)
 
     def target_url(self, container: str, name: str) -> str:
         # One file as target: the URL names the file, the SAS is on the container (write+list).
-        url = self.blob_url(container, name)
-        if not self.uses_sas:
-            return url
-        return f"{url}?{self._container_sas(container, ContainerSasPermissions(write=True, list=True))}"
+        return self._for_service(
+            container, name, generate_container_sas, ContainerSasPermissions(write=True, list=True)
+        )
 
     def glossary_url(self, container: str, name: str) -> str:
+        return self._for_service(container, name, generate_container_sas, ContainerSasPermissions(read=True, list=True))
+
+    def _for_service(self, container: str, name: str, generate, permission, **scope: str) -> str:
         url = self.blob_url(container, name)
         if not self.uses_sas:
             return url
-        return f"{url}?{self._container_sas(container, ContainerSasPermissions(read=True, list=True))}"
-
-    def _window(self) -> tuple[datetime, datetime]:
         now = self._now()
-        return now - _START_SKEW, now + timedelta(minutes=self._settings.sas_expiry_minutes)
-
-    def _signing(self) -> dict:
-        if self._clients.uses_account_key:
-            return {"account_key": self._clients.blob_service.credential.account_key}
-        return {"user_delegation_key": self._user_delegation_key()}
-
-    def _blob_sas(self, container: str, name: str, permission: BlobSasPermissions) -> str:
-        start, expiry = self._window()
-        return generate_blob_sas(
-            account_name=self._clients.blob_service.account_name,
-            container_name=container,
-            blob_name=name,
-            permission=permission,
-            start=start,
-            expiry=expiry,
-            protocol=None if self._clients.uses_account_key else "https",
-            **self._signing(),
+        signing = (
+            {"account_key": self._clients.blob_service.credential.account_key}
+            if self._clients.uses_account_key
+            else {"user_delegation_key": self._user_delegation_key(), "protocol": "https"}
         )
-
-    def _container_sas(self, container: str, permission: ContainerSasPermissions) -> str:
-        start, expiry = self._window()
-        return generate_container_sas(
+        sas = generate(
             account_name=self._clients.blob_service.account_name,
             container_name=container,
             permission=permission,
-            start=start,
-            expiry=expiry,
-            protocol=None if self._clients.uses_account_key else "https",
-            **self._signing(),
+            start=now - _START_SKEW,
+            expiry=now + timedelta(minutes=self._settings.sas_expiry_minutes),
+            **scope,
+            **signing,
         )
+        return f"{url}?{sas}"
 
     def _user_delegation_key(self) -> UserDelegationKey:
         # A delegation key may be valid for up to 7 days; we ask for one a day and renew it
