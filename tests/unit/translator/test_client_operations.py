@@ -26,30 +26,14 @@ from tests.unit.translator.conftest import (
     TARGET_SAS_URL,
     json_response,
 )
+from tests.unit.translator.reference_examples import JOB_EXAMPLE, JOB_ID
 
-JOB_ID = "727bf148-f327-47a0-9481-abae6362f11e"
 DOC_ID = "273622bd-835c-4946-9798-fd8f19f6bbf2"
 
 BASE = {
     "2026-03-01": f"{ENDPOINT}/translator/document",
     "2024-05-01": f"{ENDPOINT}/translator/document",
     "v1.1": f"{ENDPOINT}/translator/text/batch/v1.1",
-}
-
-JOB_BODY = {
-    "id": JOB_ID,
-    "createdDateTimeUtc": "2020-03-26T00:00:00Z",
-    "lastActionDateTimeUtc": "2020-03-26T01:00:00Z",
-    "status": "Succeeded",
-    "summary": {
-        "total": 10,
-        "failed": 1,
-        "success": 9,
-        "inProgress": 0,
-        "notYetStarted": 0,
-        "cancelled": 0,
-        "totalCharacterCharged": 0,
-    },
 }
 
 DOCUMENT_BODY = {
@@ -144,7 +128,7 @@ def test_start_translation_refuses_an_empty_batch(make_client):
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_get_job_reads_the_status_and_the_retry_after_hint(flavour, service, make_client):
-    service.add(json_response(200, JOB_BODY, headers={"Retry-After": "7"}))
+    service.add(json_response(200, JOB_EXAMPLE, headers={"Retry-After": "7"}))
 
     job = make_client(flavour).get_job(JOB_ID)
 
@@ -167,7 +151,7 @@ def test_get_job_reads_the_status_and_the_retry_after_hint(flavour, service, mak
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_cancel_job_deletes_the_batch_and_returns_its_status(flavour, service, make_client):
-    service.add(json_response(200, {**JOB_BODY, "status": "Cancelling"}))
+    service.add(json_response(200, {**JOB_EXAMPLE, "status": "Cancelling"}))
 
     job = make_client(flavour).cancel_job(JOB_ID)
 
@@ -267,7 +251,7 @@ def test_a_success_answer_that_is_not_json_raises_service_error(service, make_cl
 
 
 def test_job_ids_cannot_escape_their_path_segment(service, make_client):
-    service.add(json_response(200, JOB_BODY))
+    service.add(json_response(200, JOB_EXAMPLE))
     make_client().get_job("../formats?x=1")
     assert (
         service.requests[0].url.raw_path == b"/translator/document/batches/..%2Fformats%3Fx%3D1?api-version=2026-03-01"

@@ -121,50 +121,23 @@ CREATED_AFTER = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
 CREATED_BEFORE = datetime(2024, 5, 2, 10, 0, tzinfo=timezone(timedelta(hours=2)))  # 08:00 UTC
 
 
+# The 2024+ flavours spell paging without `$`; v1.1 keeps the reference pages' `$` names.
+FILTERS = {
+    "ids": "a,b",
+    "statuses": "Succeeded,Cancelled",
+    "createdDateTimeUtcStart": "2024-05-01T08:30:00Z",
+    "createdDateTimeUtcEnd": "2024-05-02T08:00:00Z",
+}
+CURRENT_PAGING = {"top": "10", "skip": "5", "maxpagesize": "3", "orderby": "createdDateTimeUtc asc"}
+LEGACY_PAGING = {"$top": "10", "$skip": "5", "$maxpagesize": "3", "$orderBy": "createdDateTimeUtc asc"}
+
+
 @pytest.mark.parametrize(
     ("flavour", "expected"),
     [
-        (
-            "2026-03-01",
-            {
-                "api-version": "2026-03-01",
-                "top": "10",
-                "skip": "5",
-                "maxpagesize": "3",
-                "ids": "a,b",
-                "statuses": "Succeeded,Cancelled",
-                "createdDateTimeUtcStart": "2024-05-01T08:30:00Z",
-                "createdDateTimeUtcEnd": "2024-05-02T08:00:00Z",
-                "orderby": "createdDateTimeUtc asc",
-            },
-        ),
-        (
-            "2024-05-01",
-            {
-                "api-version": "2024-05-01",
-                "top": "10",
-                "skip": "5",
-                "maxpagesize": "3",
-                "ids": "a,b",
-                "statuses": "Succeeded,Cancelled",
-                "createdDateTimeUtcStart": "2024-05-01T08:30:00Z",
-                "createdDateTimeUtcEnd": "2024-05-02T08:00:00Z",
-                "orderby": "createdDateTimeUtc asc",
-            },
-        ),
-        (
-            "v1.1",
-            {
-                "$top": "10",
-                "$skip": "5",
-                "$maxpagesize": "3",
-                "ids": "a,b",
-                "statuses": "Succeeded,Cancelled",
-                "createdDateTimeUtcStart": "2024-05-01T08:30:00Z",
-                "createdDateTimeUtcEnd": "2024-05-02T08:00:00Z",
-                "$orderBy": "createdDateTimeUtc asc",
-            },
-        ),
+        ("2026-03-01", {"api-version": "2026-03-01", **CURRENT_PAGING, **FILTERS}),
+        ("2024-05-01", {"api-version": "2024-05-01", **CURRENT_PAGING, **FILTERS}),
+        ("v1.1", {**LEGACY_PAGING, **FILTERS}),
     ],
 )
 def test_list_filters_are_encoded_per_flavour(flavour, expected, service, make_client):

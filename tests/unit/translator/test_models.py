@@ -20,6 +20,7 @@ from shared.translator import (
 )
 from shared.translator.routes import next_link_of
 from tests.unit.translator.conftest import SAS_SIG, SOURCE_SAS_URL, TARGET_SAS_URL
+from tests.unit.translator.reference_examples import JOB_EXAMPLE
 
 # The example answer of "Get translations status" (reference page 001, v1.1), with its
 # stray quote before @nextLink fixed.
@@ -83,23 +84,6 @@ ERROR_EXAMPLE = {
         "target": "Operation",
         "innerError": {"code": "InternalServerError", "message": "Unexpected internal server error has occurred"},
     }
-}
-
-# The example answer of "Get operation status" (reference page 002).
-JOB_EXAMPLE = {
-    "id": "727bf148-f327-47a0-9481-abae6362f11e",
-    "createdDateTimeUtc": "2020-03-26T00:00:00Z",
-    "lastActionDateTimeUtc": "2020-03-26T01:00:00Z",
-    "status": "Succeeded",
-    "summary": {
-        "total": 10,
-        "failed": 1,
-        "success": 9,
-        "inProgress": 0,
-        "notYetStarted": 0,
-        "cancelled": 0,
-        "totalCharacterCharged": 0,
-    },
 }
 
 
