@@ -1,13 +1,26 @@
-"""The function app: three triggers, each a blueprint in shared/triggers/. No work here."""
+"""The function app: one blueprint per trigger, in shared/triggers/. No work here."""
 
 import azure.functions as func
 
 from shared.runtime import configure_logging
-from shared.triggers import poll_outstanding_jobs, record_outcome, submit_on_drop
+from shared.triggers import (
+    catch_up_missed_drops,
+    poll_outstanding_jobs,
+    record_outcome,
+    record_poisoned_drop,
+    record_poisoned_result,
+    submit_on_drop,
+)
 
 configure_logging()
 
 app = func.FunctionApp()
-app.register_functions(submit_on_drop.bp)
-app.register_functions(poll_outstanding_jobs.bp)
-app.register_functions(record_outcome.bp)
+for trigger in (
+    submit_on_drop,
+    poll_outstanding_jobs,
+    record_outcome,
+    record_poisoned_result,
+    record_poisoned_drop,
+    catch_up_missed_drops,
+):
+    app.register_functions(trigger.bp)

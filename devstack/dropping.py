@@ -7,15 +7,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from azure.storage.blob import ContentSettings
 
-from devstack.azurite import ACCOUNT_NAME
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
 from shared.settings import Settings
 from shared.storage.clients import StorageClients
-from shared.storage.job_table import FinalRecord, JobTable, source_key
+from shared.storage.record_table import FinalRecord, RecordTable, record_key
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def drop_files(
             content_settings=ContentSettings(content_type=content_type),
         )
         etag = str(result["etag"]).strip('"')
-        dropped.append(DroppedFile(name, etag, source_key(settings.source_container, name, etag)))
+        dropped.append(DroppedFile(name, etag, record_key(settings.source_container, name, etag)))
     return dropped
 
 
@@ -53,13 +51,13 @@ def wait_for_final_records(
     settings: Settings, dropped: list[DroppedFile], *, timeout: float, interval: float = 0.5
 ) -> dict[str, FinalRecord]:
     """Key -> final record, once every dropped file has one (or what there is at the timeout)."""
-    jobs = JobTable(StorageClients(settings).jobs_table)
+    records = RecordTable(StorageClients(settings).records_table)
     found: dict[str, FinalRecord] = {}
     deadline = time.monotonic() + timeout
     while True:
         for item in dropped:
             if item.key not in found:
-                record = jobs.get_final(item.key)
+                record = records.get_final(item.key)
                 if record is not None:
                     found[item.key] = record
         if len(found) == len(dropped) or time.monotonic() >= deadline:
@@ -71,12 +69,6 @@ def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _container_path(url: str) -> str:
-    """`target/fr/a.txt` from a blob URL (Azurite's URLs carry the account name first)."""
-    parts = unquote(urlsplit(url).path).lstrip("/").split("/")
-    return "/".join(parts[1:]) if parts and parts[0] == ACCOUNT_NAME else "/".join(parts)
-
-
 def outcome_rows(dropped: list[DroppedFile], records: dict[str, FinalRecord]) -> list[tuple[str, str, str, str]]:
     """(source, language, outcome, target path or error) per document and language."""
     rows = []
@@ -85,16 +77,16 @@ def outcome_rows(dropped: list[DroppedFile], records: dict[str, FinalRecord]) ->
         if record is None:
             rows.append((item.name, "-", "NOT RECORDED", "no final record yet"))
             continue
-        if not record.documents:
+        if not record.language_outcomes:
             reason = _short(f"{record.reason_code}: {record.reason_message}") if record.reason_code else "-"
             rows.append((item.name, ",".join(record.languages) or "-", record.outcome, reason))
             continue
-        for document in record.documents:
-            if document.error_code:
-                detail = _short(f"{document.error_code}: {document.error_message}")
+        for language in record.language_outcomes:
+            if language.error_code:
+                detail = _short(f"{language.error_code}: {language.error_message}")
             else:
-                detail = _container_path(document.target_path) if document.target_path else "-"
-            rows.append((item.name, document.language, f"{record.outcome} / {document.status}", detail))
+                detail = f"{language.language}/{item.name}" if language.published else "-"
+            rows.append((item.name, language.language, f"{record.outcome} / {language.status}", detail))
     return rows
 
 

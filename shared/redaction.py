@@ -1,17 +1,27 @@
-"""Masking of secrets (SAS signatures, account and subscription keys, bearer tokens, function keys).
+"""Masking of secrets: SAS signatures, account and subscription keys, bearer tokens, function keys.
 
 Everything that may reach a log line, an exception message or a repr goes through `redact`
 or `redact_url` first. The mask keeps the name of what was hidden (`sig=***`) so an operator
-still sees which kind of credential a URL carried.
+still sees which kind of credential a URL carried. Values are masked where they appear as
+values (a `sig=` in a query string, a key in a header or connection string, a secret this
+process was configured with); a file that is merely *named* `sig=x.txt` keeps its name.
+
+Log records are masked when they are created (`install_log_redaction` wraps the record
+factory), so every handler gets masked text, however late it was added.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
+# A configured secret shorter than this is not masked by value: too likely to occur by chance.
+MIN_REGISTERED_SECRET_LENGTH = 8
 
 # Query parameters whose value is a secret. SAS fields other than `sig` (sv, se, sp, sr...)
 # say what the token allows and until when, which is what an operator needs to debug access.
@@ -31,13 +41,19 @@ SECRET_QUERY_PARAMS = frozenset(
     }
 )
 
+# A query parameter starts the text, or follows `?`, `&` or `;` (never `/`, a space or a letter:
+# that is a path or a sentence, e.g. a file named `sig=x.txt`).
+_QUERY_START = r"(?:^|(?<=[?&;]))"
+_VALUE = r"(?!\*\*\*)[^&\s\"'<>;#]+"
+
 # (pattern, replacement) applied in order; each keeps the name and masks the value.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # A whole SAS in a connection string; runs before `sig=` so the value is masked up to `;`.
     (re.compile(r"(SharedAccessSignature=)[^;\s\"'<>]+", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"(AccountKey=)[^;\s\"'<>]+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(r"((?<![A-Za-z0-9_-])sig=)(?!\*\*\*)[^&\s\"'<>;#]+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(r"([?&;]code=)(?!\*\*\*)[^&\s\"'<>;#]+", re.IGNORECASE), r"\1" + MASK),
+    (re.compile(_QUERY_START + r"((?:sig|code|subscription-key|access_token)=)" + _VALUE, re.IGNORECASE), r"\1" + MASK),
+    # Query dicts printed by a library: {'sig': 'value'}.
+    (re.compile(r"(['\"](?:sig|code)['\"]\s*:\s*['\"])(?!\*\*\*)[^'\"]+", re.IGNORECASE), r"\1" + MASK),
     # Header forms: "Ocp-Apim-Subscription-Key: v", "...Key=v", and dict reprs "'...Key': 'v'".
     (
         re.compile(r"(Ocp-Apim-Subscription-Key['\"]?\s*[:=]\s*['\"]?)(?!\*\*\*)[^\s,;'\"&}\]]+", re.IGNORECASE),
@@ -46,11 +62,32 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(Bearer\s+)(?!\*\*\*)[A-Za-z0-9\-._~+/]+=*", re.IGNORECASE), r"\1" + MASK),
 )
 
+_registered: set[str] = set()
+_registered_pattern: re.Pattern[str] | None = None
+_registered_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Masks every literal occurrence of `value` from now on (a configured key, an account key)."""
+    global _registered_pattern
+    if not value or len(value) < MIN_REGISTERED_SECRET_LENGTH:
+        return
+    with _registered_lock:
+        if value in _registered:
+            return
+        _registered.add(value)
+        # Longest first, so a secret that contains another is masked whole.
+        alternatives = sorted(_registered, key=len, reverse=True)
+        _registered_pattern = re.compile("|".join(re.escape(secret) for secret in alternatives))
+
 
 def redact(text: str) -> str:
     """`text` with every secret value it contains replaced by `***`."""
     if not text:
         return text
+    registered = _registered_pattern
+    if registered is not None:
+        text = registered.sub(MASK, text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -86,39 +123,46 @@ def strip_query(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
-class RedactingFilter(logging.Filter):
-    """Formats each record's message with its args, then masks secrets in the result.
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Formats the record's message with its args, masks secrets in it, and does the same for
+    its exception and stack text (a handler would otherwise render those from `exc_info` later)."""
+    if getattr(record, "_redacted", False):
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string must not lose the record
+        message = f"{record.msg!r} {record.args!r}"
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    record._redacted = True  # type: ignore[attr-defined]  # a marker attribute, as logging allows
+    return record
 
-    Exception text is formatted and masked here too, because a handler's formatter would
-    otherwise render it from `exc_info` after every filter has run.
-    """
+
+class RedactingFilter(logging.Filter):
+    """Masks a record that did not pass through the redacting record factory (one built by hand)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not lose the record
-            message = f"{record.msg!r} {record.args!r}"
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+        redact_record(record)
         return True
 
 
-def install_log_redaction(logger: logging.Logger | None = None) -> None:
-    """Adds a `RedactingFilter` to `logger` (default: the root logger) and to the root logger's handlers.
+class _RedactingRecordFactory:
+    def __init__(self, wrapped: Callable[..., logging.LogRecord]):
+        self.wrapped = wrapped
 
-    Idempotent. Records from child loggers reach the root's handlers without passing the
-    root logger's own filters, hence the filter on each handler as well.
-    """
-    root = logging.getLogger()
-    targets: list[logging.Filterer] = [logger or root, *root.handlers]
-    if logger is not None:
-        targets.extend(logger.handlers)
-    for target in targets:
-        if not any(isinstance(existing, RedactingFilter) for existing in target.filters):
-            target.addFilter(RedactingFilter())
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        return redact_record(self.wrapped(*args, **kwargs))
+
+
+def install_log_redaction() -> None:
+    """Every log record of this process is masked when it is created, whichever logger made it
+    and whichever handler (added now or later) receives it. Idempotent."""
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _RedactingRecordFactory):
+        logging.setLogRecordFactory(_RedactingRecordFactory(factory))

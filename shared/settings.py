@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import StrEnum
 from functools import lru_cache
+
+from shared.redaction import register_secret
 
 
 class SettingsError(ValueError):
@@ -39,6 +41,7 @@ class RetranslatePolicy(StrEnum):
 STORAGE_CONNECTION = "TRANSLATION_STORAGE"
 
 MAX_TARGET_LANGUAGES = 10  # per batch, SERVICE_NOTES.md
+POISON_SUFFIX = "-poison"  # the queue extension moves a message that failed maxDequeueCount times here
 SUPPORTED_API_VERSIONS = ("2026-03-01", "2024-05-01", "v1.1")
 
 # Blob and queue names: 3-63 lowercase letters, digits and single hyphens.
@@ -65,11 +68,15 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
         "GLOSSARY_CONTAINER", "glossaries", "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>."
     ),
     SettingSpec("REPORTS_CONTAINER", "reports", "Container of one JSON report per source file."),
-    SettingSpec("JOBS_TABLE", "translationjobs", "Table Storage table of job records."),
+    SettingSpec("RECORDS_TABLE", "translationrecords", "Table Storage table of records (one per source version)."),
     SettingSpec(
         "RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."
     ),
-    SettingSpec("POLL_SCHEDULE", "0 */1 * * * *", "NCRONTAB schedule of the poll function (default every minute)."),
+    SettingSpec(
+        "POLL_SCHEDULE",
+        "*/5 * * * * *",
+        "NCRONTAB schedule of the poll function; each tick checks only the jobs that are due.",
+    ),
     SettingSpec(
         "TARGET_LANGUAGES",
         "fr,de",
@@ -93,7 +100,28 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
     SettingSpec(
         "SUBMIT_RECONCILE_AFTER_SECONDS",
         "300",
-        "Age after which a submission with no job id is reconciled by the poller.",
+        "Age of a submission attempt with no job id after which it is submitted again if the service has no job"
+        " for it; at least 3 x TRANSLATOR_TIMEOUT_SECONDS.",
+    ),
+    SettingSpec(
+        "TRANSLATOR_TIMEOUT_SECONDS",
+        "30",
+        "Timeout of one call to the Translator; retries of a call stop after twice this.",
+    ),
+    SettingSpec(
+        "STUCK_JOB_AFTER_MINUTES",
+        "120",
+        "A job not final after this long is flagged as needing attention; less than SAS_EXPIRY_MINUTES.",
+    ),
+    SettingSpec(
+        "CATCH_UP_SCHEDULE",
+        "0 */10 * * * *",
+        "NCRONTAB schedule of the catch-up that submits source blobs whose event never arrived.",
+    ),
+    SettingSpec(
+        "CATCH_UP_AFTER_SECONDS",
+        "600",
+        "Age of a source blob with no record after which the catch-up submits it.",
     ),
     SettingSpec(
         "AZURE_CLIENT_ID",
@@ -125,9 +153,8 @@ class Settings:
     target_container: str
     glossary_container: str
     reports_container: str
-    jobs_table: str
+    records_table: str
     results_queue: str
-    poll_schedule: str
     target_languages: tuple[str, ...]
     source_language: str | None
     translation_category: str | None
@@ -139,11 +166,24 @@ class Settings:
     sas_expiry_minutes: int
     retranslate_policy: RetranslatePolicy
     submit_reconcile_after_seconds: int
+    translator_timeout_seconds: int
+    stuck_job_after_minutes: int
+    catch_up_after_seconds: int
     azure_client_id: str | None
 
     @property
     def poison_queue(self) -> str:
-        return f"{self.results_queue}-poison"
+        return f"{self.results_queue}{POISON_SUFFIX}"
+
+    @property
+    def translator_retry_budget_seconds(self) -> int:
+        """How long one call to the Translator may keep retrying (429, 5xx, connection refused)."""
+        return 2 * self.translator_timeout_seconds
+
+    @property
+    def submission_max_seconds(self) -> int:
+        """After this long a submission attempt can no longer create a job: its last retry has timed out."""
+        return self.translator_retry_budget_seconds + self.translator_timeout_seconds
 
     def __repr__(self) -> str:  # the key must never reach a log line
         return (
@@ -178,14 +218,14 @@ class Settings:
                 problems.append(f"{name} must be at least {minimum}, got {number}")
             return number
 
-        def choice(name: str, enum: type[Enum]) -> Enum:
-            raw = value(name).lower()
-            try:
-                return enum(raw)
-            except ValueError:
-                allowed = ", ".join(member.value for member in enum)
-                problems.append(f"{name} must be one of {allowed}, got {raw!r}")
-                return next(iter(enum))
+        def schedule(name: str) -> None:
+            # NCRONTAB has six fields (seconds first); a five-field cron line is the usual mistake.
+            fields = value(name).split()
+            if len(fields) != 6:
+                problems.append(
+                    f"{name}={value(name)!r} is not an NCRONTAB schedule: it needs six fields "
+                    "(second minute hour day month weekday), e.g. '*/5 * * * * *'"
+                )
 
         containers = {
             name: value(name)
@@ -201,23 +241,32 @@ class Settings:
                 "SOURCE_CONTAINER, TARGET_CONTAINER, GLOSSARY_CONTAINER and REPORTS_CONTAINER must all differ "
                 f"(got {containers}): translations written into the source would be translated again"
             )
-        jobs_table = value("JOBS_TABLE")
-        if not _TABLE_NAME.match(jobs_table):
+        records_table = value("RECORDS_TABLE")
+        if not _TABLE_NAME.match(records_table):
             problems.append(
-                f"JOBS_TABLE={jobs_table!r} is not a valid table name (3-63 letters/digits, starting with a letter)"
+                f"RECORDS_TABLE={records_table!r} is not a valid table name "
+                "(3-63 letters/digits, starting with a letter)"
             )
         results_queue = value("RESULTS_QUEUE")
-        if not _CONTAINER_NAME.match(results_queue) or len(results_queue) > 56:
+        if not _CONTAINER_NAME.match(results_queue) or len(results_queue) > 63 - len(POISON_SUFFIX):
             problems.append(
-                f"RESULTS_QUEUE={results_queue!r} is not a valid queue name with room for '-poison' "
+                f"RESULTS_QUEUE={results_queue!r} is not a valid queue name with room for '{POISON_SUFFIX}' "
                 "(3-56 lowercase letters, digits, hyphens)"
             )
+        schedule("POLL_SCHEDULE")
+        schedule("CATCH_UP_SCHEDULE")
 
         try:
             languages = parse_languages(value("TARGET_LANGUAGES"))
         except ValueError as exc:
             problems.append(f"TARGET_LANGUAGES: {exc}")
             languages = ()
+        source_language = value("SOURCE_LANGUAGE") or None
+        if source_language is not None:
+            if _LANGUAGE_CODE.match(source_language):
+                source_language = canonical_language(source_language)
+            else:
+                problems.append(f"SOURCE_LANGUAGE={source_language!r} is not a language code (like en, zh-Hans)")
 
         api_version = value("TRANSLATOR_API_VERSION")
         if api_version not in SUPPORTED_API_VERSIONS:
@@ -226,10 +275,30 @@ class Settings:
             )
 
         endpoint = value("TRANSLATOR_ENDPOINT").rstrip("/")
-        if endpoint and not re.match(r"^https?://[^/?#]+(/[^?#]*)?$", endpoint):
-            problems.append(f"TRANSLATOR_ENDPOINT must be an http(s) URL, got {endpoint!r}")
+        if endpoint and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", endpoint):
+            problems.append(
+                f"TRANSLATOR_ENDPOINT must be the Translator's http(s) URL "
+                f"(https://<name>.cognitiveservices.azure.com), got {endpoint!r}"
+            )
 
-        access_mode = choice("STORAGE_ACCESS_MODE", StorageAccessMode)
+        access_mode = StorageAccessMode(choice(value, problems, "STORAGE_ACCESS_MODE", StorageAccessMode))
+        retranslate = RetranslatePolicy(choice(value, problems, "RETRANSLATE_POLICY", RetranslatePolicy))
+        sas_expiry = integer("SAS_EXPIRY_MINUTES", 5)
+        timeout = integer("TRANSLATOR_TIMEOUT_SECONDS", 1)
+        reconcile_after = integer("SUBMIT_RECONCILE_AFTER_SECONDS", 0)
+        if reconcile_after < 3 * timeout:
+            problems.append(
+                f"SUBMIT_RECONCILE_AFTER_SECONDS={reconcile_after} is shorter than a submission can take "
+                f"({3 * timeout} s: TRANSLATOR_TIMEOUT_SECONDS={timeout} per call, retried for twice that): "
+                "a job could appear after it was submitted again. Raise it to at least "
+                f"{3 * timeout} or lower TRANSLATOR_TIMEOUT_SECONDS"
+            )
+        stuck_after = integer("STUCK_JOB_AFTER_MINUTES", 1)
+        if stuck_after >= sas_expiry:
+            problems.append(
+                f"STUCK_JOB_AFTER_MINUTES={stuck_after} must be less than SAS_EXPIRY_MINUTES={sas_expiry}: "
+                "a job still running when its SAS expires can no longer write its translations"
+            )
         storage = _storage_connection(env, problems)
         settings = cls(
             storage=storage or StorageConnection(None, None, None, None, None),
@@ -237,32 +306,69 @@ class Settings:
             target_container=containers["TARGET_CONTAINER"],
             glossary_container=containers["GLOSSARY_CONTAINER"],
             reports_container=containers["REPORTS_CONTAINER"],
-            jobs_table=jobs_table,
+            records_table=records_table,
             results_queue=results_queue,
-            poll_schedule=value("POLL_SCHEDULE"),
             target_languages=languages,
-            source_language=value("SOURCE_LANGUAGE") or None,
+            source_language=source_language,
             translation_category=value("TRANSLATION_CATEGORY") or None,
             translator_endpoint=endpoint,
             translator_key=value("TRANSLATOR_KEY") or None,
             translator_region=value("TRANSLATOR_REGION") or None,
             translator_api_version=api_version,
-            storage_access_mode=access_mode,  # type: ignore[arg-type]
-            sas_expiry_minutes=integer("SAS_EXPIRY_MINUTES", 5),
-            retranslate_policy=choice("RETRANSLATE_POLICY", RetranslatePolicy),  # type: ignore[arg-type]
-            submit_reconcile_after_seconds=integer("SUBMIT_RECONCILE_AFTER_SECONDS", 0),
+            storage_access_mode=access_mode,
+            sas_expiry_minutes=sas_expiry,
+            retranslate_policy=retranslate,
+            submit_reconcile_after_seconds=reconcile_after,
+            translator_timeout_seconds=timeout,
+            stuck_job_after_minutes=stuck_after,
+            catch_up_after_seconds=integer("CATCH_UP_AFTER_SECONDS", 0),
             azure_client_id=value("AZURE_CLIENT_ID") or None,
         )
         if problems:
             raise SettingsError("Invalid settings:\n- " + "\n- ".join(problems))
+        register_secret(settings.translator_key)
+        if settings.storage.connection_string:
+            register_secret(_connection_string_field(settings.storage.connection_string, "AccountKey"))
         return settings
+
+
+def choice(value: Callable[[str], str], problems: list[str], name: str, enum: type[StrEnum]) -> str:
+    raw = value(name).lower()
+    allowed = [member.value for member in enum]
+    if raw not in allowed:
+        problems.append(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+        return allowed[0]
+    return raw
+
+
+def _connection_string_field(connection_string: str, field: str) -> str | None:
+    for part in connection_string.split(";"):
+        name, _, content = part.partition("=")
+        if name.strip().lower() == field.lower():
+            return content.strip() or None
+    return None
 
 
 _SPEC_BY_NAME = {spec.name: spec for spec in SETTINGS_SPEC}
 
 
+def canonical_language(code: str) -> str:
+    """A BCP 47 code in its canonical case, as the Translator spells it: `FR` -> `fr`,
+    `zh-hans` -> `zh-Hans`, `fr-ca` -> `fr-CA`, `sr-latn` -> `sr-Latn`, `tlh-latn` -> `tlh-Latn`."""
+    parts = code.strip().split("-")
+    spelled = [parts[0].lower()]
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            spelled.append(part.title())  # script
+        elif len(part) in (2, 3) and (part.isalpha() or part.isdigit()):
+            spelled.append(part.upper())  # region
+        else:
+            spelled.append(part.lower())
+    return "-".join(spelled)
+
+
 def parse_languages(raw: str) -> tuple[str, ...]:
-    """'fr, de,fr' -> ('fr', 'de'); raises ValueError with the reason for an unusable list."""
+    """'fr, DE,fr' -> ('fr', 'de'), in canonical case; raises ValueError with the reason for an unusable list."""
     languages: list[str] = []
     for part in raw.replace(";", ",").split(","):
         code = part.strip()
@@ -270,7 +376,8 @@ def parse_languages(raw: str) -> tuple[str, ...]:
             continue
         if not _LANGUAGE_CODE.match(code):
             raise ValueError(f"{code!r} is not a language code (like fr, de, zh-Hans)")
-        if code.lower() not in (known.lower() for known in languages):
+        code = canonical_language(code)
+        if code not in languages:
             languages.append(code)
     if not languages:
         raise ValueError("no target language given")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -11,6 +12,9 @@ from concurrent.futures import wait as wait_for
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from devstack.host.bindings import BLOB_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionInfo, discover_functions
 from devstack.host.config import (
@@ -29,6 +33,8 @@ from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
 
+# The blobs extension's poison queue, in the storage account of the triggering blob.
+BLOB_TRIGGER_POISON_QUEUE = "webjobs-blobtrigger-poison"
 DEFAULT_PORT = 7071
 STOP_GRACE_SECONDS = 5.0
 
@@ -149,8 +155,10 @@ class LocalFunctionsHost:
             else:
                 # A polling (LogsAndContainerScan) trigger has no webhook: the host calls it directly.
                 watcher = BlobWatcher(
-                    function, lambda event, f=function: self._submit_raw_event(f, event),
-                    interval=self.watch_interval, stop=self._stop,
+                    function,
+                    lambda event, f=function: self._submit_raw_event(f, event),
+                    interval=self.watch_interval,
+                    stop=self._stop,
                 )
             self._spawn(f"watch-{function.name}", watcher.run)
         elif function.trigger_type == TIMER_TRIGGER:
@@ -227,14 +235,65 @@ class LocalFunctionsHost:
             self._submit_blob_event(function, event)
 
     def _run_blob_event(self, function: FunctionInfo, event: BlobEvent) -> InvocationResult:
+        """Runs a blob trigger like the blobs extension: a failure is retried (after the queues'
+        visibilityTimeout) up to maxDequeueCount times, then the blob goes to the poison queue."""
         subject = f"blob {event.container}/{event.blob_name}, event {event.event_id}"
+        attempts = self.queue_options.max_dequeue_count
+        result = InvocationResult(function.name, "", False, 0.0, "not run")
+        for attempt in range(1, attempts + 1):
+            try:
+                argument = blob_argument(function, event.container, event.blob_name)
+            except Exception as exc:
+                message = redact(f"{type(exc).__name__}: {exc}")
+                logger.error("Functions.%s: cannot bind %s: %s", function.name, subject, message)
+                result = InvocationResult(function.name, "", False, 0.0, message)
+            else:
+                result = invoke(function, argument, subject=f"{subject}, DequeueCount={attempt}")
+            if result.succeeded or self._stop.is_set():
+                return result
+            if attempt < attempts and self._stop.wait(self.queue_options.visibility_timeout_seconds):
+                return result
+        self._poison_blob(function, event)
+        return result
+
+    def _poison_blob(self, function: FunctionInfo, event: BlobEvent) -> None:
+        message = {
+            "Type": "BlobTrigger",
+            "FunctionId": FUNCTION_NAME_PREFIX + function.name,
+            "BlobType": "BlockBlob",
+            "ContainerName": event.container,
+            "BlobName": event.blob_name,
+            "ETag": event.etag or "",
+        }
         try:
-            argument = blob_argument(function, event.container, event.blob_name)
+            queue = QueueClient.from_connection_string(
+                function.connection_string or "",
+                BLOB_TRIGGER_POISON_QUEUE,
+                message_encode_policy=TextBase64EncodePolicy(),
+            )
+            try:
+                queue.create_queue()
+            except ResourceExistsError:
+                pass
+            queue.send_message(json.dumps(message))
         except Exception as exc:
-            message = redact(f"{type(exc).__name__}: {exc}")
-            logger.error("Functions.%s: cannot bind %s: %s", function.name, subject, message)
-            return InvocationResult(function.name, "", False, 0.0, message)
-        return invoke(function, argument, subject=subject)
+            logger.error(
+                "Functions.%s: could not move %s/%s to %s: %s",
+                function.name,
+                event.container,
+                event.blob_name,
+                BLOB_TRIGGER_POISON_QUEUE,
+                redact(str(exc)),
+            )
+            return
+        logger.error(
+            "Functions.%s: %s/%s failed %d times; moved to the %s queue",
+            function.name,
+            event.container,
+            event.blob_name,
+            self.queue_options.max_dequeue_count,
+            BLOB_TRIGGER_POISON_QUEUE,
+        )
 
     def _track(self, future: Future[InvocationResult]) -> Future[InvocationResult]:
         with self._in_flight_lock:

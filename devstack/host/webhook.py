@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -107,7 +106,7 @@ def build_webhook_app(functions: dict[str, FunctionInfo], invoke_blob: InvokeBlo
             return JSONResponse({"validationResponse": code})
 
         path = function.blob_path
-        pending: list[tuple[BlobEvent, Future[InvocationResult]]] = []
+        accepted = 0
         for raw_event in events:
             event = BlobEvent.parse(raw_event) if isinstance(raw_event, dict) else None
             if event is None:
@@ -119,18 +118,13 @@ def build_webhook_app(functions: dict[str, FunctionInfo], invoke_blob: InvokeBlo
                 )
                 continue
             try:
-                pending.append((event, invoke_blob(function, event)))
+                invoke_blob(function, event)
             except RuntimeError:  # the host is shutting down; Event Grid will deliver again
                 return JSONResponse({"error": "the host is stopping"}, status_code=503)
-        failures = []
-        for event, future in pending:
-            result = await asyncio.wrap_future(future)
-            if not result.succeeded:
-                failures.append({"blob": f"{event.container}/{event.blob_name}", "error": result.error})
-        if failures:
-            # Event Grid retries a delivery answered with 5xx.
-            return JSONResponse({"failed": failures}, status_code=500)
-        return Response(status_code=200)
+            accepted += 1
+        # As the blobs extension does: the event is accepted for processing at once; a failing
+        # invocation is retried by the host, then goes to webjobs-blobtrigger-poison.
+        return Response(status_code=202 if accepted else 200)
 
     return Starlette(routes=[Route(WEBHOOK_PATH, blobs, methods=["POST", "OPTIONS"])])
 

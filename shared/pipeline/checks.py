@@ -1,29 +1,37 @@
-"""Checks made before spending a service call: a file that fails one is rejected with a reason."""
+"""Checks made before spending a service call: a file that fails one is rejected with a reason.
+
+Pure functions of the file's properties and what the service supports, so each rule is unit-tested
+on its own.
+"""
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
-from shared.settings import parse_languages
+from shared.settings import canonical_language, parse_languages
+from shared.storage.blob_names import MAX_BLOB_NAME_LENGTH, target_blob_name
 
 MAX_DOCUMENT_BYTES = 40 * 1024 * 1024  # per document, SERVICE_NOTES.md
 # Operators set this blob metadata to choose a file's languages without redeploying.
 LANGUAGES_METADATA_KEY = "targetlanguages"
 
 
-class RejectionCode:
+class RejectionCode(StrEnum):
     UNSUPPORTED_FORMAT = "UnsupportedFormat"
     DOCUMENT_TOO_LARGE = "DocumentTooLarge"
     EMPTY_DOCUMENT = "EmptyDocument"
     INVALID_TARGET_LANGUAGES = "InvalidTargetLanguages"
+    UNSUPPORTED_LANGUAGE = "UnsupportedLanguage"
+    NAME_TOO_LONG = "NameTooLong"
     ALREADY_TRANSLATED = "AlreadyTranslated"
 
 
 @dataclass(frozen=True)
 class Rejection:
-    code: str
+    code: RejectionCode
     message: str
 
 
@@ -31,7 +39,8 @@ def extension_of(name: str) -> str:
     return posixpath.splitext(name)[1].lower()
 
 
-def target_languages(metadata: Mapping[str, str], default: tuple[str, ...]) -> tuple[str, ...] | Rejection:
+def requested_languages(metadata: Mapping[str, str], default: tuple[str, ...]) -> tuple[str, ...] | Rejection:
+    """The file's target languages: blob metadata `targetlanguages` when set, else the setting."""
     override = next((value for key, value in metadata.items() if key.lower() == LANGUAGES_METADATA_KEY), None)
     if override is None:
         return default
@@ -42,6 +51,36 @@ def target_languages(metadata: Mapping[str, str], default: tuple[str, ...]) -> t
             RejectionCode.INVALID_TARGET_LANGUAGES,
             f"blob metadata {LANGUAGES_METADATA_KEY}={override!r} is unusable: {exc}",
         )
+
+
+def supported_languages(languages: tuple[str, ...], supported: Mapping[str, str]) -> tuple[str, ...] | Rejection:
+    """Each code in the service's own spelling (`FR` -> `fr`, `zh-hans` -> `zh-Hans`), or a rejection
+    naming every code the service does not translate into. `supported`: lower-cased code -> spelling."""
+    spelled: list[str] = []
+    unknown: list[str] = []
+    for code in languages:
+        known = supported.get(code.lower())
+        if known is None:
+            unknown.append(code)
+        elif known not in spelled:
+            spelled.append(known)
+    if unknown:
+        return Rejection(
+            RejectionCode.UNSUPPORTED_LANGUAGE,
+            f"Document Translation does not translate into {', '.join(repr(code) for code in unknown)}; "
+            "use the service's language codes (like fr, de, zh-Hans, pt-PT)",
+        )
+    return tuple(spelled)
+
+
+def canonical_languages(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """Codes in BCP 47 case when the service's list cannot be had (its own check then applies)."""
+    spelled: list[str] = []
+    for code in languages:
+        canonical = canonical_language(code)
+        if canonical not in spelled:
+            spelled.append(canonical)
+    return tuple(spelled)
 
 
 def check_document(name: str, size: int, supported_extensions: frozenset[str]) -> Rejection | None:
@@ -60,3 +99,41 @@ def check_document(name: str, size: int, supported_extensions: frozenset[str]) -
             f"the file is {size:,} bytes; the service accepts at most {MAX_DOCUMENT_BYTES:,} bytes per document",
         )
     return None
+
+
+def check_target_names(source_name: str, languages: tuple[str, ...]) -> Rejection | None:
+    """Every translation is named `<lang>/<source path>`; a blob name holds at most 1,024 characters."""
+    for language in languages:
+        name = target_blob_name(language, source_name)
+        if len(name) > MAX_BLOB_NAME_LENGTH:
+            return Rejection(
+                RejectionCode.NAME_TOO_LONG,
+                f"the {language} translation would be named {len(name):,} characters long "
+                f"({language}/ + the source path); blob names hold at most {MAX_BLOB_NAME_LENGTH:,}: "
+                "shorten the file's path",
+            )
+    return None
+
+
+def choose_glossaries(
+    names: frozenset[str],
+    languages: tuple[str, ...],
+    source_language: str | None,
+    glossary_formats: Mapping[str, str],
+) -> dict[str, str]:
+    """Language -> glossary blob name, for the languages that have one: `<source>-<target>.<ext>`
+    when a source language is set, else `<target>.<ext>`, in a glossary format the service reads."""
+    by_stem: dict[str, str] = {}
+    for name in sorted(names):
+        if "/" in name or extension_of(name) not in glossary_formats:
+            continue
+        by_stem.setdefault(name.rsplit(".", 1)[0].lower(), name)
+    found: dict[str, str] = {}
+    for language in languages:
+        candidates = [f"{source_language}-{language}".lower()] if source_language else []
+        candidates.append(language.lower())
+        for stem in candidates:
+            if stem in by_stem:
+                found[language] = by_stem[stem]
+                break
+    return found

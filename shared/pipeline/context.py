@@ -4,44 +4,65 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Generic, TypeVar
 
 from shared.settings import Settings, get_settings
 from shared.storage.clients import StorageClients
-from shared.storage.job_table import JobTable
+from shared.storage.record_table import RecordTable
 from shared.storage.service_access import ServiceAccess
-from shared.translator import DocumentTranslationClient
+from shared.translator import DocumentTranslationClient, TranslatorError, TranslatorService
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-@dataclass
-class SupportedFormats:
-    """The service's supported extensions, asked once per process."""
+# How long a looked-up answer is reused by every invocation of this process.
+FORMATS_TTL_SECONDS = 3600.0
+LANGUAGES_TTL_SECONDS = 3600.0
+# When the service's language list cannot be had, codes are only put in canonical case (the
+# service still refuses an unknown one) and the list is asked for again after this long.
+LANGUAGES_RETRY_SECONDS = 300.0
+# A glossary uploaded (or removed) takes effect within this long.
+GLOSSARY_NAMES_TTL_SECONDS = 60.0
 
-    client: DocumentTranslationClient
-    _documents: frozenset[str] | None = None
-    _glossaries: dict[str, str] | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def document_extensions(self) -> frozenset[str]:
+class TimedCache(Generic[T]):
+    """One value, loaded on first use and again once it is older than `ttl_seconds`.
+    A failed load is not cached: the next caller tries again."""
+
+    def __init__(
+        self,
+        load: Callable[[], T],
+        ttl_seconds: float,
+        *,
+        none_ttl_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._load = load
+        self._ttl = ttl_seconds
+        # A loader may answer None for "not available now": kept for a shorter time.
+        self._none_ttl = ttl_seconds if none_ttl_seconds is None else none_ttl_seconds
+        self._clock = clock
+        self._value: T | None = None
+        self._loaded_at: float | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
         with self._lock:
-            if self._documents is None:
-                formats = self.client.get_supported_document_formats()
-                self._documents = frozenset(ext.lower() for fmt in formats for ext in fmt.file_extensions)
-                logger.info("service supports %d document extensions", len(self._documents))
-            return self._documents
+            now = self._clock()
+            ttl = self._none_ttl if self._value is None else self._ttl
+            if self._loaded_at is None or now - self._loaded_at >= ttl:
+                self._value = self._load()
+                self._loaded_at = now
+            return self._value  # type: ignore[return-value]  # set just above when it was None
 
-    def glossary_formats(self) -> dict[str, str]:
-        """Extension -> the format name the service expects in a glossary reference."""
+    def clear(self) -> None:
         with self._lock:
-            if self._glossaries is None:
-                formats = self.client.get_supported_glossary_formats()
-                self._glossaries = {ext.lower(): fmt.format for fmt in formats for ext in fmt.file_extensions}
-            return dict(self._glossaries)
+            self._loaded_at = None
 
 
 class PipelineContext:
@@ -50,31 +71,68 @@ class PipelineContext:
         settings: Settings,
         *,
         storage: StorageClients | None = None,
-        translator: DocumentTranslationClient | None = None,
+        translator: TranslatorService | None = None,
         now: Callable[[], datetime] | None = None,
     ):
         self.settings = settings
         self.storage = storage or StorageClients(settings)
         self._translator = translator
         self.now = now or (lambda: datetime.now(UTC))
+        self.document_extensions = TimedCache(self._load_document_extensions, FORMATS_TTL_SECONDS)
+        self.glossary_formats = TimedCache(self._load_glossary_formats, FORMATS_TTL_SECONDS)
+        self.languages = TimedCache(
+            self._load_languages, LANGUAGES_TTL_SECONDS, none_ttl_seconds=LANGUAGES_RETRY_SECONDS
+        )
+        self.glossary_names = TimedCache(self._load_glossary_names, GLOSSARY_NAMES_TTL_SECONDS)
 
     @cached_property
-    def translator(self) -> DocumentTranslationClient:
+    def translator(self) -> TranslatorService:
         if self._translator is None:
             self._translator = DocumentTranslationClient.from_settings(self.settings)
         return self._translator
 
     @cached_property
-    def jobs(self) -> JobTable:
-        return JobTable(self.storage.jobs_table)
+    def records(self) -> RecordTable:
+        return RecordTable(self.storage.records_table)
 
     @cached_property
     def access(self) -> ServiceAccess:
         return ServiceAccess(self.settings, self.storage, now=self.now)
 
-    @cached_property
-    def formats(self) -> SupportedFormats:
-        return SupportedFormats(self.translator)
+    def _load_document_extensions(self) -> frozenset[str]:
+        formats = self.translator.get_supported_document_formats()
+        extensions = frozenset(ext.lower() for fmt in formats for ext in fmt.file_extensions)
+        logger.info("the service supports %d document extensions", len(extensions))
+        return extensions
+
+    def _load_glossary_formats(self) -> dict[str, str]:
+        """Extension -> the format name the service expects in a glossary reference."""
+        formats = self.translator.get_supported_glossary_formats()
+        return {ext.lower(): fmt.format for fmt in formats for ext in fmt.file_extensions}
+
+    def _load_languages(self) -> dict[str, str] | None:
+        """Lower-cased code -> the service's spelling of every language it translates into."""
+        try:
+            return self.translator.get_supported_languages()
+        except TranslatorError as exc:
+            logger.warning(
+                "cannot read the service's languages (%s); codes are checked by the service itself for now", exc
+            )
+            return None
+
+    def _load_glossary_names(self) -> frozenset[str]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        container = self.storage.container(self.settings.glossary_container)
+        try:
+            # Glossaries sit at the container's root; one listing page holds 5,000 names.
+            return frozenset(blob.name for blob in container.list_blobs() if "/" not in blob.name)
+        except ResourceNotFoundError:
+            logger.warning(
+                "glossary container %s does not exist; translating without glossaries",
+                self.settings.glossary_container,
+            )
+            return frozenset()
 
 
 _context: PipelineContext | None = None

@@ -1,173 +1,270 @@
 """Record outcome: the one writer of final records and reports.
 
-Safe to run twice on the same message: the final record is upserted, the report overwritten,
-and a message whose record is already final is acknowledged without doing anything.
+The poller hands over a record whose outcome is decided (its job is final, or there is no job and
+the record says why). This step reads the job's documents, publishes the translations (newest
+version wins, see publish.py), writes the report, then the final record, and removes the open one.
+Safe to run twice on the same message: every write is idempotent or conditional, and a message
+whose record is already final is acknowledged without doing anything.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import replace
-from urllib.parse import unquote, urlsplit
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContentSettings
-
+from shared.pipeline import lifecycle, publish
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.submit import TRANSLATED_FROM_METADATA_KEY
 from shared.redaction import redact, strip_query
-from shared.storage.job_table import DocumentOutcome, FinalRecord, OpenJob, Outcome
+from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix
+from shared.storage.record_table import FinalRecord, LanguageOutcome, OpenRecord, Outcome, State, cut
 from shared.storage.results_queue import ResultMessage
-from shared.translator import JobStatus, Status
+from shared.telemetry import Event, file_fields, metrics
+from shared.translator import DocumentStatus, NotFoundError, Status
 
 logger = logging.getLogger(__name__)
+
+JOB_NOT_FOUND = "JobNotFound"
 
 
 class RecordNotFound(LookupError):
     """A results message for a record that is neither open nor final."""
 
 
-def report_blob_name(source_name: str) -> str:
-    return f"{source_name}.json"
+@dataclass
+class DocumentDetail:
+    """One translated document, as the report shows it."""
+
+    language: str
+    status: str
+    path: str | None  # where the translation is (published name, or staging name when it stays there)
+    published: bool = False
+    document_id: str | None = None
+    characters_charged: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    note: str | None = None
 
 
 def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | None:
     message = ResultMessage.from_text(message_text)
-    job = ctx.jobs.get_open(message.key)
-    if job is None:
-        if ctx.jobs.get_final(message.key) is not None:
+    record = ctx.records.get_open(message.key)
+    if record is None:
+        if ctx.records.get_final(message.key) is not None:
             logger.info("%s (%s) is already recorded; repeated message acknowledged", message.source_name, message.key)
             return None
-        raise RecordNotFound(f"no job record {message.key} for {message.source_name!r}")
+        raise RecordNotFound(f"no record {message.key} for {message.source_name!r}")
+    if record.state != State.FINISHING:
+        logger.warning(
+            "%s (%s) is %s, not ready to be recorded; message acknowledged",
+            record.source_name,
+            record.key,
+            record.state,
+            extra=file_fields(record, event=Event.FINISHING),
+        )
+        return None
 
-    record = _final_record(ctx, job)
-    _write_report(ctx, record)
-    ctx.jobs.put_final(record)
-    _mark_translations(ctx, job, record)
-    ctx.jobs.delete_open(job.key)
+    documents = _documents(ctx, record)
+    outcome, reason_code, reason_message = decide_outcome(record, documents)
+    keep: set[str] = set()
+    if outcome in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED):
+        documents = [_publish(ctx, record, document, keep) for document in documents]
+        outcome, reason_code, reason_message = decide_outcome(record, documents)
+    final = _final_record(ctx, record, documents, outcome, reason_code, reason_message)
+    publish.write_report(ctx, record, report_body(final, documents))
+    lifecycle.finalise(ctx, record, final)
+    for attempt in range(1, record.attempt + 1):
+        publish.delete_staging(ctx, staging_prefix(record.key, attempt), keep)
+
+    seconds = (final.finished_at - record.intent_at).total_seconds()
     logger.info(
         "recorded %s (version %s): %s, %d/%d documents translated, %d characters charged",
-        job.source_name,
-        job.source_etag,
-        record.outcome,
-        record.succeeded,
-        record.total,
-        record.characters_charged,
+        record.source_name,
+        record.source_etag,
+        final.outcome,
+        final.succeeded,
+        final.total,
+        final.characters_charged,
+        extra=file_fields(
+            record,
+            event=Event.RECORDED,
+            outcome=final.outcome,
+            reason_code=final.reason_code,
+            characters_charged=final.characters_charged,
+            drop_to_record_seconds=round(seconds, 3),
+        ),
     )
-    return record
+    metrics.count("translation.files.recorded", outcome=final.outcome, reason_code=final.reason_code)
+    metrics.count("translation.characters.charged", final.characters_charged, unit="characters")
+    metrics.record("translation.drop_to_record.seconds", seconds, unit="s")
+    for document in documents:
+        metrics.count("translation.documents", status=document.status, reason_code=document.error_code)
+    return final
 
 
-def mark_needs_attention(message_text: str, error: BaseException, ctx: PipelineContext) -> None:
-    """Called when a message fails for the last time, before the host moves it to the poison queue."""
-    reason = redact(f"recording failed repeatedly ({type(error).__name__}: {error}); message moved to the poison queue")
-    try:
-        message = ResultMessage.from_text(message_text)
-    except ValueError:
-        logger.error("unreadable results message goes to the poison queue: %s", redact(message_text[:200]))
-        return
-    job = ctx.jobs.get_open(message.key)
-    if job is None:
-        logger.error("results message for unknown record %s goes to the poison queue", message.key)
-        return
-    ctx.jobs.update(replace(job, needs_attention=True, attention_reason=reason))
-    logger.error("%s (%s) needs attention: %s", job.source_name, job.key, reason)
+def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple[Outcome, str | None, str | None]:
+    """The version's outcome and the reason an operator reads first, from the job and its documents."""
+    if record.superseded_by is not None and record.outcome is None:
+        return (
+            Outcome.SUPERSEDED,
+            "NewerVersion",
+            "a newer version of the file arrived while this one was being translated; its job was cancelled "
+            "and nothing of it was published",
+        )
+    if record.outcome is not None and record.reason_code != JOB_NOT_FOUND:
+        return record.outcome, record.reason_code, record.reason_message
+    failed = next((document for document in documents if document.error_code), None)
+    reason_code = record.job_error_code or (failed.error_code if failed else None)
+    reason_message = record.job_error_message or (failed.error_message if failed else None)
+    if record.reason_code == JOB_NOT_FOUND and failed is None:
+        reason_code, reason_message = record.reason_code, record.reason_message
+    if record.service_status == Status.CANCELLED:
+        return Outcome.CANCELLED, reason_code or "Cancelled", reason_message or "the job was cancelled"
+    if record.service_status in (Status.FAILED, Status.VALIDATION_FAILED):
+        return Outcome.FAILED, reason_code, reason_message
+    succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
+    if succeeded == 0:
+        return Outcome.FAILED, reason_code or "NoDocumentTranslated", reason_message or "no document was translated"
+    if succeeded < max(len(documents), len(record.languages)):
+        return Outcome.PARTIALLY_SUCCEEDED, reason_code, reason_message
+    return Outcome.SUCCEEDED, None, None
 
 
-def _final_record(ctx: PipelineContext, job: OpenJob) -> FinalRecord:
-    documents: list[DocumentOutcome] = []
-    status: JobStatus | None = None
-    outcome, reason_code, reason_message = job.outcome, job.reason_code, job.reason_message
-    if outcome is None and job.job_id:
-        status = ctx.translator.get_job(job.job_id)
-        documents = [
-            DocumentOutcome(
-                language=doc.language,
-                status=doc.status,
-                target_path=strip_query(doc.target_path) if doc.target_path else None,
-                source_path=strip_query(doc.source_path) if doc.source_path else None,
-                document_id=doc.id,
-                characters_charged=doc.characters_charged,
-                error_code=(doc.error.inner_code or doc.error.code) if doc.error else None,
-                error_message=redact(doc.error.inner_message or doc.error.message) if doc.error else None,
+def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]:
+    if record.job_id is None or (record.outcome is not None and record.reason_code != JOB_NOT_FOUND):
+        return []
+    if record.reason_code != JOB_NOT_FOUND:
+        try:
+            listed = list(ctx.translator.list_documents(record.job_id))
+        except NotFoundError:
+            listed = None
+        if listed is not None:
+            return sorted((_detail(document) for document in listed), key=lambda detail: detail.language)
+    # The service no longer knows the job: what it wrote is all there is to go on.
+    details = []
+    for language in record.languages:
+        staging = staging_blob_name(record.key, record.attempt, language, record.source_name)
+        if publish.staging_exists(ctx, staging):
+            details.append(
+                DocumentDetail(
+                    language, Status.SUCCEEDED, staging, note="the service no longer knows the job; its output was"
+                )
             )
-            for doc in ctx.translator.list_documents(job.job_id)
-        ]
-        documents.sort(key=lambda doc: doc.language)
-        outcome = _outcome(status, documents)
-        if status.error is not None:
-            reason_code = status.error.inner_code or status.error.code
-            reason_message = redact(status.error.inner_message or status.error.message)
         else:
-            failed = next((doc for doc in documents if doc.error_code), None)
-            if failed is not None:
-                reason_code, reason_message = failed.error_code, failed.error_message
-    succeeded = sum(1 for doc in documents if doc.status == Status.SUCCEEDED)
-    failed_count = sum(1 for doc in documents if doc.status in (Status.FAILED, Status.VALIDATION_FAILED))
-    cancelled = sum(1 for doc in documents if doc.status == Status.CANCELLED)
-    characters = sum(doc.characters_charged for doc in documents)
-    if status is not None and status.summary.total_character_charged:
-        characters = max(characters, status.summary.total_character_charged)
+            details.append(
+                DocumentDetail(
+                    language,
+                    Status.FAILED,
+                    None,
+                    error_code=JOB_NOT_FOUND,
+                    error_message=f"the service no longer knows job {record.job_id} and wrote no {language} "
+                    "translation",
+                )
+            )
+    return details
+
+
+def _detail(document: DocumentStatus) -> DocumentDetail:
+    error = document.error
+    return DocumentDetail(
+        language=document.language or "",
+        status=str(document.status),
+        path=strip_query(document.target_path) if document.target_path else None,
+        document_id=document.id,
+        characters_charged=document.characters_charged,
+        error_code=(error.inner_code or error.code) if error else None,
+        error_message=cut(redact(error.inner_message or error.message)) if error else None,
+    )
+
+
+def _publish(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail, keep: set[str]) -> DocumentDetail:
+    if document.status != Status.SUCCEEDED:
+        return document
+    staging = staging_blob_name(record.key, record.attempt, document.language, record.source_name)
+    publication = publish.publish_translation(ctx, record, document.language, staging)
+    container = ctx.settings.target_container
+    if publication.error_code is not None:
+        keep.add(staging)
+        return DocumentDetail(
+            document.language,
+            Status.FAILED,
+            f"{container}/{publication.path}",
+            document_id=document.document_id,
+            characters_charged=document.characters_charged,
+            error_code=publication.error_code,
+            error_message=publication.error_message,
+        )
+    return DocumentDetail(
+        document.language,
+        document.status,
+        f"{container}/{publication.path}",
+        published=publication.published,
+        document_id=document.document_id,
+        characters_charged=document.characters_charged,
+        note=publication.note,
+    )
+
+
+def _final_record(
+    ctx: PipelineContext,
+    record: OpenRecord,
+    documents: list[DocumentDetail],
+    outcome: Outcome,
+    reason_code: str | None,
+    reason_message: str | None,
+) -> FinalRecord:
+    succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
+    failed = sum(1 for document in documents if document.status in (Status.FAILED, Status.VALIDATION_FAILED))
+    cancelled = sum(1 for document in documents if document.status == Status.CANCELLED)
+    characters = sum(document.characters_charged for document in documents)
+    characters = max(characters, int(record.summary.get("total_character_charged", 0) or 0))
+    ended_well = outcome in (Outcome.SUCCEEDED, Outcome.REJECTED, Outcome.SUPERSEDED)
     return FinalRecord(
-        key=job.key,
-        source_container=job.source_container,
-        source_name=job.source_name,
-        source_etag=job.source_etag,
-        outcome=outcome or Outcome.FAILED,
-        languages=list(job.languages),
-        job_id=job.job_id,
-        job_status=status.status if status else None,
+        key=record.key,
+        source_container=record.source_container,
+        source_name=record.source_name,
+        source_etag=record.source_etag,
+        source_modified=record.source_modified,
+        outcome=outcome,
+        languages=list(record.languages),
+        job_id=record.job_id,
+        job_status=record.service_status,
         reason_code=reason_code,
-        reason_message=reason_message,
+        reason_message=cut(reason_message),
         total=len(documents),
         succeeded=succeeded,
-        failed=failed_count,
+        failed=failed,
         cancelled=cancelled,
         characters_charged=characters,
-        documents=documents,
-        report_blob=f"{ctx.settings.reports_container}/{report_blob_name(job.source_name)}",
-        intent_at=job.intent_at,
+        language_outcomes=[
+            LanguageOutcome(
+                language=document.language,
+                status=document.status,
+                characters_charged=document.characters_charged,
+                error_code=document.error_code,
+                error_message=cut(document.error_message, 500),
+                published=document.published,
+            )
+            for document in documents
+        ],
+        report_blob=f"{ctx.settings.reports_container}/{report_blob_name(record.source_container, record.source_name)}",
+        intent_at=record.intent_at,
+        submitted_at=record.submitted_at,
         finished_at=ctx.now(),
-        needs_attention=job.needs_attention,
-        attention_reason=job.attention_reason,
+        attempts=record.attempt,
+        # A flag whose cause passed (credentials fixed, a slow job that finished) ends with the file.
+        needs_attention=record.needs_attention and not ended_well,
+        attention_reason=record.attention_reason if record.needs_attention and not ended_well else None,
+        superseded_by=record.superseded_by,
     )
 
 
-def _outcome(status: JobStatus, documents: list[DocumentOutcome]) -> str:
-    if status.status == Status.CANCELLED:
-        return Outcome.CANCELLED
-    if status.status in (Status.FAILED, Status.VALIDATION_FAILED):
-        return Outcome.FAILED
-    succeeded = sum(1 for doc in documents if doc.status == Status.SUCCEEDED)
-    if succeeded == 0:
-        return Outcome.FAILED
-    if succeeded < len(documents) or status.summary.failed > 0:
-        return Outcome.PARTIALLY_SUCCEEDED
-    return Outcome.SUCCEEDED
-
-
-def _write_report(ctx: PipelineContext, record: FinalRecord) -> None:
-    blob = ctx.storage.container(ctx.settings.reports_container).get_blob_client(report_blob_name(record.source_name))
-    body = json.dumps(record.to_json(), indent=2, sort_keys=True)
-    blob.upload_blob(
-        body.encode("utf-8"),
-        overwrite=True,
-        content_settings=ContentSettings(content_type="application/json"),
-    )
-
-
-def _mark_translations(ctx: PipelineContext, job: OpenJob, record: FinalRecord) -> None:
-    """Stamp each translation with the source version it came from (see the retranslate policy)."""
-    target = ctx.storage.container(ctx.settings.target_container)
-    prefix = f"/{ctx.settings.target_container}/"
-    for document in record.documents:
-        if document.status != Status.SUCCEEDED or not document.target_path:
-            continue
-        path = unquote(urlsplit(document.target_path).path)
-        if prefix not in path:
-            continue
-        name = path.split(prefix, 1)[1]
-        try:
-            target.get_blob_client(name).set_blob_metadata({TRANSLATED_FROM_METADATA_KEY: job.source_etag})
-        except ResourceNotFoundError:
-            logger.warning("translation %s reported by the service is not in %s", name, ctx.settings.target_container)
+def report_body(final: FinalRecord, documents: list[DocumentDetail]) -> dict[str, Any]:
+    body: dict[str, Any] = asdict(final)
+    del body["language_outcomes"]  # the documents below say the same, and more
+    for name, value in body.items():
+        if isinstance(value, datetime):
+            body[name] = value.isoformat()
+    body["documents"] = [asdict(document) for document in documents]
+    return body

@@ -1,31 +1,42 @@
-"""Submit on drop: one translation batch per dropped source version, exactly once.
+"""Submit on drop: one translation job per dropped source version, exactly once.
 
 Event Grid delivers at least once, sometimes concurrently. The open record inserted in the
-job table before the service is called is the claim: only the delivery that inserts it goes
-on; every other delivery of the same (container, name, ETag) stops there.
+records table is the claim: only the delivery that inserts it goes on; every other delivery of
+the same (container, name, ETag) stops there. The claim comes first, before anything that can
+fail for reasons outside the file (the service refusing our credentials, say), so every drop has
+a record that says what happened or what it waits for.
+
+Storage calls around the one POST: read the blob's properties, insert the claim, check no final
+record exists, write the job id. The service's formats and languages and the glossary names are
+looked up once per process for a bounded time (see PipelineContext).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
+from shared.pipeline import lifecycle
 from shared.pipeline.checks import (
     Rejection,
     RejectionCode,
+    canonical_languages,
     check_document,
+    check_target_names,
+    choose_glossaries,
     extension_of,
-    target_languages,
+    requested_languages,
+    supported_languages,
 )
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.glossaries import find_glossaries
-from shared.redaction import redact
+from shared.pipeline.lifecycle import SourceVersion
 from shared.settings import RetranslatePolicy
-from shared.storage import results_queue
-from shared.storage.job_table import OpenJob, Outcome, State, source_key
+from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, staging_blob_name, target_blob_name
+from shared.storage.record_table import OpenRecord, Outcome
 from shared.translator import (
     AuthenticationError,
     Glossary,
@@ -39,21 +50,26 @@ from shared.translator import (
 
 logger = logging.getLogger(__name__)
 
-# Set by the record function on every translation it recorded: which source version made it.
-TRANSLATED_FROM_METADATA_KEY = "translatedfrom"
+CREDENTIALS_REFUSED = (
+    "the Translator refused the app's credentials: check TRANSLATOR_KEY (and TRANSLATOR_REGION), or the app "
+    "identity's Cognitive Services User role; waiting files are submitted once it works"
+)
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    action: str  # submitted | rejected | duplicate | ignored | pending
+    action: str  # submitted | rejected | failed | duplicate | ignored | pending
     key: str | None = None
     job_id: str | None = None
     reason: str | None = None
 
 
-def target_blob_name(language: str, source_name: str) -> str:
-    """`<lang>/<source path>`: languages never collide in the target container."""
-    return f"{language}/{source_name}"
+@dataclass(frozen=True)
+class Plan:
+    """What one attempt sends: the languages (in the service's spelling) and their glossaries."""
+
+    languages: list[str]
+    glossaries: dict[str, str]
 
 
 def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
@@ -66,176 +82,154 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
         properties = blob.get_blob_properties()
     except ResourceNotFoundError:
         # Deleted between the event and now: nothing left to translate, nothing to record.
-        logger.warning("%s/%s was deleted before it could be submitted; nothing to do", container, name)
+        logger.info("%s/%s was deleted before it could be submitted; nothing to do", container, name)
         return SubmitResult("ignored", reason="deleted before submission")
 
-    etag = str(properties.etag).strip('"')
-    key = source_key(container, name, etag)
-    if ctx.jobs.get_final(key) is not None:
-        logger.info("%s (version %s) already recorded; duplicate event ignored", name, etag)
-        return SubmitResult("duplicate", key=key)
-
-    size = int(properties.size or 0)
-    languages = target_languages(properties.metadata or {}, settings.target_languages)
-    rejection = languages if isinstance(languages, Rejection) else None
-    if rejection is None:
-        rejection = check_document(name, size, ctx.formats.document_extensions())
-    glossaries: dict[str, str] = {}
-    if rejection is None:
-        glossaries = find_glossaries(
-            ctx.storage.container(settings.glossary_container),
-            languages,  # type: ignore[arg-type]
-            settings.source_language,
-            ctx.formats.glossary_formats(),
-        )
-
-    now = ctx.now()
-    job = OpenJob(
-        key=key,
-        source_container=container,
-        source_name=name,
-        source_etag=etag,
-        source_url=ctx.access.blob_url(container, name),
-        content_length=size,
-        languages=[] if rejection else list(languages),  # type: ignore[arg-type]
-        glossaries=glossaries,
-        state=State.FINISHING if rejection else State.SUBMITTING,
-        intent_at=now,
-        outcome=Outcome.REJECTED if rejection else None,
-        reason_code=rejection.code if rejection else None,
-        reason_message=rejection.message if rejection else None,
-        enqueued_at=now if rejection else None,
+    source = SourceVersion(
+        container=container,
+        name=name,
+        etag=str(properties.etag).strip('"'),
+        modified=properties.last_modified,
+        size=int(properties.size or 0),
     )
-    claimed = ctx.jobs.claim(job)
+    claimed = lifecycle.claim(ctx, source)
     if claimed is None:
-        logger.info("%s (version %s) is already being handled; duplicate event ignored", name, etag)
-        return SubmitResult("duplicate", key=key)
-    if ctx.jobs.get_final(key) is not None:
-        # A slow duplicate can claim after the first delivery finished and removed its claim.
-        ctx.jobs.delete_open(key)
-        logger.info("%s (version %s) was recorded meanwhile; duplicate event ignored", name, etag)
-        return SubmitResult("duplicate", key=key)
-
-    if rejection:
-        logger.warning("rejected %s before submission: %s (%s)", name, rejection.code, rejection.message)
-        results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(key, name))
-        return SubmitResult("rejected", key=key, reason=rejection.code)
-    return start_job(ctx, claimed)
+        logger.info("%s (version %s) is already claimed; duplicate event ignored", name, source.etag)
+        return SubmitResult("duplicate", key=source.key)
+    if ctx.records.get_final(source.key) is not None:
+        # A late duplicate: this version was recorded and its open record removed before this delivery.
+        ctx.records.delete_open(source.key, claimed.etag)
+        logger.info("%s (version %s) was recorded already; duplicate event ignored", name, source.etag)
+        return SubmitResult("duplicate", key=source.key)
+    return start_attempt(ctx, claimed, properties.metadata or {})
 
 
-def start_job(ctx: PipelineContext, job: OpenJob) -> SubmitResult:
-    """Call the service for a claimed record and record what came of it. Never raises for the
-    service's answers: the record says what happened, and the poller carries on from there."""
-    rejection = _apply_retranslate_policy(ctx, job)
-    if rejection is not None:
-        return _finish_without_job(ctx, job, Outcome.REJECTED, rejection.code, rejection.message)
+def start_attempt(ctx: PipelineContext, record: OpenRecord, metadata: Mapping[str, str]) -> SubmitResult:
+    """Plan and submit one attempt of a claimed record, and record what came of it. Never raises for
+    the service's answers: the record says what happened, and the poller carries on from there."""
     try:
-        job_id = ctx.translator.start_translation([_translation_input(ctx, job)])
-    except SubmissionUncertainError as exc:
-        logger.warning("submission of %s is uncertain (%s); the poller will reconcile it", job.source_name, exc)
-        ctx.jobs.update(replace(job, state=State.UNCERTAIN, last_error=redact(str(exc))))
-        return SubmitResult("pending", key=job.key, reason="uncertain")
+        plan = _plan(ctx, record, metadata)
     except (AuthenticationError, PermissionDeniedError) as exc:
-        logger.error(
-            "the service refused our credentials for %s (%s): check TRANSLATOR_KEY / the app identity's role; "
-            "the poller will retry",
-            job.source_name,
-            exc,
-        )
-        ctx.jobs.update(
-            replace(job, last_error=redact(str(exc)), needs_attention=True, attention_reason=redact(str(exc)))
-        )
-        return SubmitResult("pending", key=job.key, reason="unauthorized")
-    except InvalidRequestError as exc:
-        # The service refused this batch outright: no job exists and retrying cannot help.
-        return _finish_without_job(
-            ctx, job, Outcome.FAILED, exc.inner_code or exc.code or "InvalidRequest", exc.message
-        )
+        lifecycle.wait(ctx, record, exc, attention=CREDENTIALS_REFUSED)
+        return SubmitResult("pending", key=record.key, reason="credentials refused")
     except TranslatorError as exc:
-        logger.warning("could not submit %s yet (%s); the poller will retry", job.source_name, exc)
-        ctx.jobs.update(replace(job, last_error=redact(str(exc))))
-        return SubmitResult("pending", key=job.key, reason="service unavailable")
+        lifecycle.wait(ctx, record, exc)
+        return SubmitResult("pending", key=record.key, reason="service unavailable")
+    if isinstance(plan, Rejection):
+        lifecycle.reject(ctx, record, plan)
+        return SubmitResult("rejected", key=record.key, reason=plan.code)
 
-    updated = ctx.jobs.update(
-        replace(job, state=State.SUBMITTED, job_id=job_id, submitted_at=ctx.now(), last_error=None)
-    )
-    if updated is None:
-        _undo_duplicate_job(ctx, job, job_id)
-        return SubmitResult("duplicate", key=job.key, job_id=job_id)
-    logger.info(
-        "submitted %s (version %s) as job %s: %s",
-        job.source_name,
-        job.source_etag,
-        job_id,
-        ", ".join(job.languages),
-    )
-    return SubmitResult("submitted", key=job.key, job_id=job_id)
-
-
-def _finish_without_job(ctx: PipelineContext, job: OpenJob, outcome: str, code: str, message: str) -> SubmitResult:
-    logger.warning("%s ends %s without a job: %s (%s)", job.source_name, outcome, code, message)
-    finishing = replace(
-        job,
-        state=State.FINISHING,
-        outcome=outcome,
-        reason_code=code,
-        reason_message=redact(message),
-        enqueued_at=ctx.now(),
-    )
-    if ctx.jobs.update(finishing) is not None:
-        results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(job.key, job.source_name))
-    return SubmitResult("rejected" if outcome == Outcome.REJECTED else "failed", key=job.key, reason=code)
-
-
-def _undo_duplicate_job(ctx: PipelineContext, job: OpenJob, job_id: str) -> None:
-    # Someone else took this record over while our start call was running (it outlived the
-    # reconcile delay). Their job stands; ours would translate the file twice.
-    current = ctx.jobs.get_open(job.key)
-    if current is not None and current.job_id == job_id:
-        return
-    logger.error("job %s for %s duplicates another submission; cancelling it", job_id, job.source_name)
     try:
-        ctx.translator.cancel_job(job_id)
+        job_id = ctx.translator.start_translation([_translation_input(ctx, record, plan)])
+    except SubmissionUncertainError as exc:
+        lifecycle.uncertain(ctx, record, exc, languages=plan.languages, glossaries=plan.glossaries)
+        return SubmitResult("pending", key=record.key, reason="uncertain")
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        lifecycle.wait(ctx, record, exc, attention=CREDENTIALS_REFUSED)
+        return SubmitResult("pending", key=record.key, reason="credentials refused")
+    except InvalidRequestError as exc:
+        # The service refused this job outright: none exists, and the same request would be refused again.
+        code = exc.inner_code or exc.code or "InvalidRequest"
+        lifecycle.finish(ctx, record, outcome=Outcome.FAILED, code=code, message=str(exc))
+        return SubmitResult("failed", key=record.key, reason=code)
     except TranslatorError as exc:
-        logger.error("could not cancel duplicate job %s: %s", job_id, exc)
+        # Refused before a job was made (429 past the retry budget, connection refused): try again later.
+        lifecycle.wait(ctx, record, exc)
+        return SubmitResult("pending", key=record.key, reason="service unavailable")
+
+    updated = lifecycle.submitted(ctx, record, job_id, languages=plan.languages, glossaries=plan.glossaries)
+    if updated is None:
+        _undo_duplicate_job(ctx, record, job_id)
+        return SubmitResult("duplicate", key=record.key, job_id=job_id)
+    return SubmitResult("submitted", key=record.key, job_id=job_id)
 
 
-def _apply_retranslate_policy(ctx: PipelineContext, job: OpenJob) -> Rejection | None:
-    """The service fails a document whose target exists. Translations this app recorded for an
-    earlier version of the file carry `translatedfrom`; they are replaced or kept as the policy
-    says. A target file the app did not write is never touched: the service reports it."""
+def retry_submission(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
+    """Submit a record again (the poller does, when it is due): its last attempt made no job, or
+    made none the service can find after the attempt could no longer create one."""
+    blob = ctx.storage.container(record.source_container).get_blob_client(record.source_name)
+    try:
+        properties = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        lifecycle.finish(
+            ctx,
+            record,
+            outcome=Outcome.CANCELLED,
+            code="SourceDeleted",
+            message="the file was deleted before it could be translated",
+        )
+        return SubmitResult("failed", key=record.key, reason="SourceDeleted")
+    if str(properties.etag).strip('"') != record.source_etag:
+        # The blob now holds a newer version, which has a record of its own.
+        lifecycle.finish(
+            ctx,
+            record,
+            outcome=Outcome.SUPERSEDED,
+            code="NewerVersion",
+            message=f"the file was replaced (now version {str(properties.etag).strip(chr(34))}) before this "
+            "version could be translated",
+        )
+        return SubmitResult("failed", key=record.key, reason="NewerVersion")
+    attempt = lifecycle.begin_attempt(ctx, record)
+    if attempt is None:
+        return SubmitResult("duplicate", key=record.key)
+    logger.info("submitting %s (version %s) again: attempt %d", record.source_name, record.source_etag, attempt.attempt)
+    return start_attempt(ctx, attempt, properties.metadata or {})
+
+
+def _plan(ctx: PipelineContext, record: OpenRecord, metadata: Mapping[str, str]) -> Plan | Rejection:
+    """Languages and glossaries for this version, or why it is rejected. Raises TranslatorError when
+    the service cannot be asked what it supports."""
     settings = ctx.settings
-    target = ctx.storage.container(settings.target_container)
-    for language in job.languages:
-        blob = target.get_blob_client(target_blob_name(language, job.source_name))
+    requested = requested_languages(metadata, settings.target_languages)
+    if isinstance(requested, Rejection):
+        return requested
+    supported = ctx.languages.get()
+    languages = canonical_languages(requested) if supported is None else supported_languages(requested, supported)
+    if isinstance(languages, Rejection):
+        return languages
+    rejection = check_document(record.source_name, record.content_length, ctx.document_extensions.get())
+    rejection = rejection or check_target_names(record.source_name, languages)
+    rejection = rejection or _retranslate_policy(ctx, record, languages)
+    if rejection is not None:
+        return rejection
+    glossary_names = ctx.glossary_names.get()
+    glossaries = (
+        choose_glossaries(glossary_names, languages, settings.source_language, ctx.glossary_formats.get())
+        if glossary_names
+        else {}
+    )
+    return Plan(list(languages), glossaries)
+
+
+def _retranslate_policy(ctx: PipelineContext, record: OpenRecord, languages: tuple[str, ...]) -> Rejection | None:
+    """With RETRANSLATE_POLICY=keep, a new version of a file this app translated before is rejected.
+    (With `replace`, the default, the new translations replace the old ones when they are complete.)"""
+    if ctx.settings.retranslate_policy is not RetranslatePolicy.KEEP:
+        return None
+    target = ctx.storage.container(ctx.settings.target_container)
+    for language in languages:
+        blob = target.get_blob_client(target_blob_name(language, record.source_name))
         try:
-            metadata = blob.get_blob_properties().metadata or {}
+            made_from = (blob.get_blob_properties().metadata or {}).get(TRANSLATED_FROM_METADATA_KEY)
         except ResourceNotFoundError:
             continue
-        made_from = metadata.get(TRANSLATED_FROM_METADATA_KEY)
-        if made_from is None or made_from == job.source_etag:
-            continue
-        if settings.retranslate_policy is RetranslatePolicy.KEEP:
+        if made_from is not None and made_from != record.source_etag:
             return Rejection(
                 RejectionCode.ALREADY_TRANSLATED,
                 f"{blob.blob_name} holds the translation of an earlier version and RETRANSLATE_POLICY=keep",
             )
-        logger.info("replacing %s (translated from version %s)", blob.blob_name, made_from)
-        try:
-            blob.delete_blob()
-        except ResourceNotFoundError:
-            pass
     return None
 
 
-def _translation_input(ctx: PipelineContext, job: OpenJob) -> TranslationInput:
+def _translation_input(ctx: PipelineContext, record: OpenRecord, plan: Plan) -> TranslationInput:
     settings = ctx.settings
     access = ctx.access
-    glossary_formats = ctx.formats.glossary_formats() if job.glossaries else {}
+    glossary_formats = ctx.glossary_formats.get() if plan.glossaries else {}
     targets = []
-    for language in job.languages:
+    for language in plan.languages:
         glossaries: tuple[Glossary, ...] = ()
-        glossary_name = job.glossaries.get(language)
+        glossary_name = plan.glossaries.get(language)
         if glossary_name:
             glossaries = (
                 Glossary(
@@ -243,17 +237,31 @@ def _translation_input(ctx: PipelineContext, job: OpenJob) -> TranslationInput:
                     format=glossary_formats[extension_of(glossary_name)],
                 ),
             )
+        staging = staging_blob_name(record.key, record.attempt, language, record.source_name)
         targets.append(
             TranslationTarget(
-                url=access.target_url(settings.target_container, target_blob_name(language, job.source_name)),
+                url=access.target_url(settings.target_container, staging),
                 language=language,
                 category=settings.translation_category,
                 glossaries=glossaries,
             )
         )
     return TranslationInput(
-        source_url=access.source_url(job.source_container, job.source_name),
+        source_url=access.source_url(record.source_container, record.source_name),
         targets=tuple(targets),
         storage_type="File",
         source_language=settings.source_language,
     )
+
+
+def _undo_duplicate_job(ctx: PipelineContext, record: OpenRecord, job_id: str) -> None:
+    # Someone else took this record over while our start call was running (it outlived the
+    # reconcile delay). Their attempt stands; ours would translate the file twice.
+    current = ctx.records.get_open(record.key)
+    if current is not None and current.job_id == job_id:
+        return
+    logger.error("job %s for %s duplicates another attempt; cancelling it", job_id, record.source_name)
+    try:
+        ctx.translator.cancel_job(job_id)
+    except TranslatorError as exc:
+        logger.error("could not cancel duplicate job %s: %s", job_id, exc)

@@ -19,6 +19,10 @@ from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# The blobs extension moves a blob whose trigger failed maxDequeueCount times to this queue, in
+# the storage account of the triggering blob (the documents account here).
+BLOB_TRIGGER_POISON_QUEUE = "webjobs-blobtrigger-poison"
+
 
 class StorageClients:
     """Lazily built clients for the containers, the jobs table and the results queues."""
@@ -54,13 +58,13 @@ class StorageClients:
         return self.blob_service.get_container_client(name)
 
     @cached_property
-    def jobs_table(self) -> TableClient:
+    def records_table(self) -> TableClient:
         storage = self._settings.storage
         if storage.connection_string:
             service = TableServiceClient.from_connection_string(storage.connection_string)
         else:
             service = TableServiceClient(endpoint=storage.table_service_uri, credential=self.credential)
-        return service.get_table_client(self._settings.jobs_table)
+        return service.get_table_client(self._settings.records_table)
 
     def _queue(self, name: str) -> QueueClient:
         # The Functions host expects base64 messages; plain text would land in the poison queue.
@@ -83,6 +87,10 @@ class StorageClients:
     def poison_queue(self) -> QueueClient:
         return self._queue(self._settings.poison_queue)
 
+    @cached_property
+    def blob_trigger_poison_queue(self) -> QueueClient:
+        return self._queue(BLOB_TRIGGER_POISON_QUEUE)
+
     def ensure_resources(self) -> None:
         """Create containers, table and queues if missing (local stack; infra/ creates them in Azure)."""
         from azure.core.exceptions import ResourceExistsError
@@ -99,10 +107,10 @@ class StorageClients:
             except ResourceExistsError:
                 pass
         try:
-            self.jobs_table.create_table()
+            self.records_table.create_table()
         except ResourceExistsError:
             pass
-        for queue in (self.results_queue, self.poison_queue):
+        for queue in (self.results_queue, self.poison_queue, self.blob_trigger_poison_queue):
             try:
                 queue.create_queue()
             except ResourceExistsError:

@@ -8,7 +8,7 @@ with DocumentTranslationClient.from_settings(get_settings()) as client:
 """
 
 from shared.translator.auth import SCOPE, SubscriptionKeyAuth, TokenCredentialAuth
-from shared.translator.client import DocumentTranslationClient
+from shared.translator.client import DocumentTranslationClient, Pageable
 from shared.translator.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -36,6 +36,7 @@ from shared.translator.models import (
     is_known_status,
     normalize_status,
 )
+from shared.translator.protocol import TranslatorService
 from shared.translator.retry import RetryPolicy
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "JobStatus",
     "NotFoundError",
     "Page",
+    "Pageable",
     "PermissionDeniedError",
     "RateLimitedError",
     "RetryPolicy",
@@ -63,6 +65,7 @@ __all__ = [
     "TranslationInput",
     "TranslationTarget",
     "TranslatorError",
+    "TranslatorService",
     "TransportError",
     "is_final_status",
     "is_known_status",

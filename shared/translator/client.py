@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,6 +36,7 @@ class ListFilters(TypedDict, total=False):
     top: int | None
     skip: int | None
     max_page_size: int | None
+
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -80,6 +82,7 @@ class DocumentTranslationClient:
         self._auth_kind = "key" if isinstance(credential, str) else "token"
         _redact_http_library_logs()
         self._retry = retry or RetryPolicy()
+        self._clock_offset: timedelta | None = None
         self._http = httpx.Client(
             auth=auth,
             timeout=httpx.Timeout(timeout),
@@ -101,6 +104,8 @@ class DocumentTranslationClient:
             chosen = credential
         else:
             chosen = _LazyDefaultAzureCredential(settings.azure_client_id)
+        options.setdefault("timeout", float(settings.translator_timeout_seconds))
+        options.setdefault("retry", RetryPolicy(total_budget_seconds=float(settings.translator_retry_budget_seconds)))
         return cls(
             settings.translator_endpoint,
             chosen,
@@ -164,20 +169,14 @@ class DocumentTranslationClient:
         response = self._request("DELETE", self._routes.batch(job_id))
         return JobStatus.from_json(self._json_object(response), retry_after=_retry_after(response))
 
-    def iter_job_pages(self, **filters: Unpack[ListFilters]) -> Iterator[Page[JobStatus]]:
-        """Pages of jobs, one request per page, following the server's next link."""
-        return self._pages(self._routes.batches(ListQuery(**filters)), JobStatus.from_json, "list jobs")
+    def list_jobs(self, **filters: Unpack[ListFilters]) -> Pageable[JobStatus]:
+        """Jobs, newest first unless `order_by` says otherwise; `.by_page()` gives one request per page."""
+        url = self._routes.batches(ListQuery(**filters))
+        return Pageable(lambda: self._pages(url, JobStatus.from_json, "list jobs"), filters.get("top"))
 
-    def list_jobs(self, **filters: Unpack[ListFilters]) -> Iterator[JobStatus]:
-        return _items(self.iter_job_pages(**filters), filters.get("top"))
-
-    def iter_document_pages(self, job_id: str, **filters: Unpack[ListFilters]) -> Iterator[Page[DocumentStatus]]:
-        return self._pages(
-            self._routes.documents(job_id, ListQuery(**filters)), DocumentStatus.from_json, "list documents"
-        )
-
-    def list_documents(self, job_id: str, **filters: Unpack[ListFilters]) -> Iterator[DocumentStatus]:
-        return _items(self.iter_document_pages(job_id, **filters), filters.get("top"))
+    def list_documents(self, job_id: str, **filters: Unpack[ListFilters]) -> Pageable[DocumentStatus]:
+        url = self._routes.documents(job_id, ListQuery(**filters))
+        return Pageable(lambda: self._pages(url, DocumentStatus.from_json, "list documents"), filters.get("top"))
 
     def get_document(self, job_id: str, document_id: str) -> DocumentStatus:
         response = self._request("GET", self._routes.document(job_id, document_id))
@@ -188,6 +187,20 @@ class DocumentTranslationClient:
 
     def get_supported_glossary_formats(self) -> list[FileFormat]:
         return self._formats("glossary")
+
+    def get_supported_languages(self) -> dict[str, str]:
+        """The languages the service translates into: lower-cased code -> the code as it spells it.
+        Asked of the Translator's text API on the same resource (`/translator/text/v3.0/languages`)."""
+        body = self._json_object(self._request("GET", self._routes.languages(), description="list languages"))
+        languages = body.get("translation")
+        if not isinstance(languages, Mapping):
+            raise ServiceError("the languages answer has no 'translation' object", status_code=200)
+        return {str(code).lower(): str(code) for code in languages}
+
+    @property
+    def clock_offset(self) -> timedelta | None:
+        """The service's clock minus ours, from the Date header of its last answer (None before one)."""
+        return self._clock_offset
 
     # Plumbing ---------------------------------------------------------------------------
 
@@ -233,6 +246,7 @@ class DocumentTranslationClient:
         description = description or f"{method} {redact_url(url.split('?', 1)[0])}"
 
         def attempt(number: int) -> httpx.Response:
+            sent_at = datetime.now(UTC)
             try:
                 response = self._http.request(method, url, json=json_body)
             except httpx.HTTPError as exc:
@@ -245,6 +259,7 @@ class DocumentTranslationClient:
                         "before submitting again"
                     ) from exc
                 raise TransportError(f"{type(exc).__name__}: {reason}") from exc
+            self._note_clock(response, sent_at)
             level = logging.DEBUG if response.is_success else logging.INFO
             logger.log(level, "%s %s -> %d (attempt %d)", method, redact_url(url), response.status_code, number)
             if response.is_success:
@@ -264,6 +279,18 @@ class DocumentTranslationClient:
 
         return self._retry.call(attempt, description=description)
 
+    def _note_clock(self, response: httpx.Response, sent_at: datetime) -> None:
+        date = response.headers.get("Date")
+        if not date:
+            return
+        try:
+            server_time = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        received_at = datetime.now(UTC)
+        # The header has a second's resolution: compare it with the middle of the exchange.
+        self._clock_offset = server_time - (sent_at + (received_at - sent_at) / 2)
+
     @staticmethod
     def _json_object(response: httpx.Response) -> dict[str, Any]:
         try:
@@ -280,6 +307,21 @@ class DocumentTranslationClient:
                 status_code=response.status_code,
             )
         return body
+
+
+class Pageable(Generic[T]):
+    """The items of a list operation, read page by page as they are iterated (like azure-core's
+    ItemPaged); `by_page()` gives the pages themselves, one request each."""
+
+    def __init__(self, pages: Callable[[], Iterator[Page[T]]], top: int | None = None) -> None:
+        self._pages = pages
+        self._top = top
+
+    def by_page(self) -> Iterator[Page[T]]:
+        return self._pages()
+
+    def __iter__(self) -> Iterator[T]:
+        return _items(self._pages(), self._top)
 
 
 def _items(pages: Iterator[Page[T]], top: int | None) -> Iterator[T]:

@@ -124,6 +124,10 @@ class Routes:
             return self._url("/documents/formats" if kind == "document" else "/glossaries/formats")
         return self._url("/formats", [("type", kind)])
 
+    def languages(self) -> str:
+        """The text API's language list on the same resource; one route whatever the document API version."""
+        return f"{self.endpoint}/translator/text/v3.0/languages?api-version=3.0&scope=translation"
+
     def list_params(self, query: ListQuery) -> Query:
         dollar = "$" if self.is_legacy else ""
         order_name = "$orderBy" if self.is_legacy else "orderby"

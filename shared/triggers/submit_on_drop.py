@@ -1,7 +1,5 @@
 """Blob trigger (Event Grid source): a file landed in the source container."""
 
-import logging
-
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob
 
@@ -9,12 +7,11 @@ from shared.pipeline.context import get_context
 from shared.pipeline.submit import submit_dropped_blob
 from shared.settings import STORAGE_CONNECTION
 
-logger = logging.getLogger(__name__)
-
 bp = func.Blueprint()
 
 
 # The SDK-type binding hands us a BlobClient: the document's bytes never reach the worker.
+# A failure is retried by the host, then lands in webjobs-blobtrigger-poison (record_poisoned_drop).
 @bp.blob_trigger(
     arg_name="source",
     path="%SOURCE_CONTAINER%/{name}",
@@ -22,5 +19,4 @@ bp = func.Blueprint()
     source=func.BlobSource.EVENT_GRID,
 )
 def submit_on_drop(source: blob.BlobClient) -> None:
-    result = submit_dropped_blob(source, get_context())
-    logger.info("%s: %s (%s)", source.blob_name, result.action, result.job_id or result.reason or "-")
+    submit_dropped_blob(source, get_context())

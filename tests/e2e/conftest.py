@@ -19,7 +19,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         Path(tmp_path_factory.mktemp("stack")),
         settings_overrides={
             "POLL_SCHEDULE": "*/1 * * * * *",
-            "SUBMIT_RECONCILE_AFTER_SECONDS": "5",
+            "SUBMIT_RECONCILE_AFTER_SECONDS": "6",
+            "TRANSLATOR_TIMEOUT_SECONDS": "2",
             "TARGET_LANGUAGES": "fr,de",
         },
         # Event Grid delivers at least once: here every event arrives three times, concurrently.
@@ -45,10 +46,3 @@ def start_batch_counts(stack: LocalStack) -> Counter[str]:
         for url in batch["sourceUrls"]:
             counts[unquote(urlsplit(url).path).split("/", 3)[-1]] += 1
     return counts
-
-
-def blob_path(url: str) -> str:
-    """Container-relative name of a blob URL (Azurite URLs carry the account name first)."""
-    path = unquote(urlsplit(url).path).lstrip("/")
-    parts = path.split("/")
-    return "/".join(parts[2:]) if parts[0] == "devstoreaccount1" else "/".join(parts[1:])

@@ -8,8 +8,8 @@ import pytest
 
 from devstack.dropping import DroppedFile, drop_files, wait_for_final_records
 from shared.storage.clients import StorageClients
-from shared.storage.job_table import JobTable, State
-from tests.e2e.conftest import blob_path, start_batch_counts
+from shared.storage.record_table import RecordTable, State
+from tests.e2e.conftest import start_batch_counts
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +48,15 @@ def test_every_dropped_file_ends_with_one_record_and_one_batch(stack, tmp_path):
     for name in TEXTS:
         record = by_name[f"run1/{name}"]
         assert record.outcome == "Succeeded", (name, record)
-        assert {doc.language for doc in record.documents} == {"fr", "de"}
-        for document in record.documents:
-            assert blob_path(document.target_path) == f"{document.language}/run1/{name}"
-            translated = target.download_blob(blob_path(document.target_path)).readall()
+        assert {outcome.language for outcome in record.language_outcomes} == {"fr", "de"}
+        for outcome in record.language_outcomes:
+            assert outcome.published
+            translated = target.download_blob(f"{outcome.language}/run1/{name}").readall()
             assert translated and translated != TEXTS[name]  # the emulator's marked pseudo-translation
 
     taken = by_name["run1/taken.txt"]
     assert taken.outcome == "PartiallySucceeded"
-    assert {doc.language: doc.error_code for doc in taken.documents} == {"fr": None, "de": "TargetFileAlreadyExists"}
+    assert {o.language: o.error_code for o in taken.language_outcomes} == {"fr": None, "de": "TargetFileAlreadyExists"}
     assert target.download_blob("de/run1/taken.txt").readall() == b"someone else's file"
 
     assert (by_name["run1/archive.zip"].outcome, by_name["run1/archive.zip"].reason_code) == (
@@ -90,17 +90,19 @@ def test_a_new_version_replaces_the_translation(stack, tmp_path):
 
 def test_a_host_killed_mid_run_loses_nothing_and_submits_nothing_twice(stack, tmp_path):
     settings = stack.settings
-    jobs = JobTable(StorageClients(settings).jobs_table)
+    records = RecordTable(StorageClients(settings).records_table)
     names = {f"doc{index}.txt": f"Document number {index}.".encode() for index in range(8)}
     dropped: list[DroppedFile] = drop_files(settings, write_files(tmp_path, "before", names), prefix="run3/")
 
     # Kill the host as soon as the first submissions are on record, before the work is done.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if any((job := jobs.get_open(item.key)) and job.state == State.SUBMITTED for item in dropped):
+        if any((record := records.get_open(item.key)) and record.state == State.SUBMITTED for item in dropped):
             break
         time.sleep(0.1)
     stack.stop_host(kill=True)
+    outstanding = [item.name for item in dropped if records.get_open(item.key) is not None]
+    assert outstanding, "the host died after every file was recorded: this test proved nothing"
     # Files dropped while no host runs are not lost either.
     later = {f"late{index}.txt": f"Late document {index}.".encode() for index in range(3)}
     dropped += drop_files(settings, write_files(tmp_path, "during", later), prefix="run3/")

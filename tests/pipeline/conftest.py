@@ -48,11 +48,11 @@ def make_context(azurite, service, clock):
             "TARGET_CONTAINER": f"target-{suffix}",
             "GLOSSARY_CONTAINER": f"glossaries-{suffix}",
             "REPORTS_CONTAINER": f"reports-{suffix}",
-            "JOBS_TABLE": f"jobs{suffix}",
+            "RECORDS_TABLE": f"records{suffix}",
             "RESULTS_QUEUE": f"results-{suffix}",
             **overrides,
         }
-        ctx = PipelineContext(Settings.from_env(env), translator=service, now=clock)  # type: ignore[arg-type]
+        ctx = PipelineContext(Settings.from_env(env), translator=service, now=clock)
         ctx.storage.ensure_resources()
         return ctx
 
@@ -77,3 +77,12 @@ def drain_results(ctx: PipelineContext) -> list[str]:
         messages.append(message.content)
         ctx.storage.results_queue.delete_message(message)
     return messages
+
+
+def target_names(ctx: PipelineContext) -> set[str]:
+    return {blob.name for blob in ctx.storage.container(ctx.settings.target_container).list_blobs()}
+
+
+def read_target(ctx: PipelineContext, name: str) -> tuple[bytes, dict[str, str]]:
+    blob = ctx.storage.container(ctx.settings.target_container).get_blob_client(name)
+    return blob.download_blob().readall(), blob.get_blob_properties().metadata

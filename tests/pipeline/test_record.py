@@ -1,12 +1,16 @@
+"""The record step on Azurite: final records, reports, and publishing the newest version only."""
+
 import json
 
 import pytest
 
 from shared.pipeline.poll import poll_outstanding_jobs
-from shared.pipeline.record import RecordNotFound, mark_needs_attention, record_outcome
-from shared.pipeline.submit import TRANSLATED_FROM_METADATA_KEY, submit_dropped_blob
+from shared.pipeline.record import RecordNotFound, record_outcome
+from shared.pipeline.submit import submit_dropped_blob
+from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY
+from shared.storage.record_table import MAX_TEXT_LENGTH
 from shared.storage.results_queue import MalformedResultMessage
-from tests.pipeline.conftest import drain_results, upload
+from tests.pipeline.conftest import drain_results, read_target, target_names, upload
 
 pytestmark = pytest.mark.integration
 
@@ -15,59 +19,105 @@ def record_all(ctx):
     return [record_outcome(text, ctx) for text in drain_results(ctx)]
 
 
-def finished(ctx, service, name, **finish):
-    result = submit_dropped_blob(upload(ctx, name, b"Hello world"), ctx)
-    target = ctx.storage.container(ctx.settings.target_container)
-    for language in ("fr", "de"):
-        if language not in finish.get("failures", {}):
-            target.upload_blob(f"{language}/{name}", b"translated", overwrite=True)
+def finished(ctx, service, clock, name, data=b"Hello world", metadata=None, **finish):
+    result = submit_dropped_blob(upload(ctx, name, data, metadata), ctx)
     service.finish(result.job_id, **finish)
+    clock.advance(5)
     poll_outstanding_jobs(ctx)
     return result
 
 
-def test_a_succeeded_job_gets_a_final_record_a_report_and_stamped_translations(ctx, service):
-    result = finished(ctx, service, "ok.txt")
+def report(ctx, name):
+    blob = ctx.storage.container(ctx.settings.reports_container).download_blob(name)
+    return json.loads(blob.readall())
+
+
+def test_a_succeeded_job_is_published_stamped_reported_and_recorded(ctx, service, clock):
+    result = finished(ctx, service, clock, "docs/ok.txt")
     [record] = record_all(ctx)
 
     assert record.outcome == "Succeeded"
     assert (record.total, record.succeeded, record.failed, record.characters_charged) == (2, 2, 0, 200)
-    assert [doc.target_path.rsplit("/", 2)[-2:] for doc in record.documents] == [["de", "ok.txt"], ["fr", "ok.txt"]]
-    assert ctx.jobs.get_open(result.key) is None
-    assert ctx.jobs.get_final(result.key).outcome == "Succeeded"
-    report = json.loads(ctx.storage.container(ctx.settings.reports_container).download_blob("ok.txt.json").readall())
-    assert report["outcome"] == "Succeeded" and report["job_id"] == result.job_id
-    assert {doc["language"] for doc in report["documents"]} == {"fr", "de"}
-    target = ctx.storage.container(ctx.settings.target_container)
-    stamp = target.get_blob_client("fr/ok.txt").get_blob_properties().metadata[TRANSLATED_FROM_METADATA_KEY]
-    assert stamp == record.source_etag
+    assert [(o.language, o.published) for o in record.language_outcomes] == [("de", True), ("fr", True)]
+    assert ctx.records.get_open(result.key) is None
+    assert ctx.records.get_final(result.key).outcome == "Succeeded"
+    content, metadata = read_target(ctx, "fr/docs/ok.txt")
+    assert content == b"[fr] translated" and metadata[TRANSLATED_FROM_METADATA_KEY] == record.source_etag
+    assert target_names(ctx) == {"fr/docs/ok.txt", "de/docs/ok.txt"}  # the staging copies are gone
+    body = report(ctx, "docs/ok.txt.json")
+    assert body["outcome"] == "Succeeded" and body["job_id"] == result.job_id
+    assert {doc["language"]: doc["path"] for doc in body["documents"]} == {
+        "fr": f"{ctx.settings.target_container}/fr/docs/ok.txt",
+        "de": f"{ctx.settings.target_container}/de/docs/ok.txt",
+    }
 
 
-def test_some_documents_failing_is_partial_success_with_each_reason(ctx, service):
-    finished(ctx, service, "part.txt", failures={"de": ("TargetFileAlreadyExists", "exists")})
+def test_some_documents_failing_is_partial_success_with_each_reason(ctx, service, clock):
+    finished(ctx, service, clock, "part.txt", failures={"de": ("NoTranslatableText", "empty")})
     [record] = record_all(ctx)
-    assert record.outcome == "PartiallySucceeded"
-    by_language = {doc.language: doc for doc in record.documents}
-    assert by_language["de"].error_code == "TargetFileAlreadyExists"
+    assert (record.outcome, record.reason_code) == ("PartiallySucceeded", "NoTranslatableText")
+    by_language = {outcome.language: outcome for outcome in record.language_outcomes}
+    assert by_language["de"].error_code == "NoTranslatableText" and not by_language["de"].published
     assert by_language["fr"].status == "Succeeded"
 
 
-def test_every_document_failing_is_failed(ctx, service):
+def test_every_document_failing_is_failed(ctx, service, clock):
     failures = {"fr": ("NoTranslatableText", "empty"), "de": ("NoTranslatableText", "empty")}
-    finished(ctx, service, "fail.txt", failures=failures)
+    finished(ctx, service, clock, "fail.txt", failures=failures)
     [record] = record_all(ctx)
     assert (record.outcome, record.reason_code) == ("Failed", "NoTranslatableText")
+
+
+def test_a_file_the_app_did_not_write_is_never_overwritten(ctx, service, clock):
+    target = ctx.storage.container(ctx.settings.target_container)
+    target.upload_blob("de/taken.txt", b"someone else's file")
+    result = finished(ctx, service, clock, "taken.txt")
+    [record] = record_all(ctx)
+    assert record.outcome == "PartiallySucceeded" and record.reason_code == "TargetFileAlreadyExists"
+    assert target.download_blob("de/taken.txt").readall() == b"someone else's file"
+    kept = f".inflight/{result.key}-1/de.txt"
+    assert kept in target_names(ctx)  # the translation stays where the report says
+    [german] = [doc for doc in report(ctx, "taken.txt.json")["documents"] if doc["language"] == "de"]
+    assert german["path"].endswith(kept) and kept in german["error_message"]
 
 
 def test_a_rejection_is_recorded_by_the_same_function(ctx, service):
     result = submit_dropped_blob(upload(ctx, "bad.exe", b"MZ"), ctx)
     [record] = record_all(ctx)
     assert (record.outcome, record.reason_code) == ("Rejected", "UnsupportedFormat")
-    assert ctx.jobs.get_final(result.key).reason_code == "UnsupportedFormat"
+    assert ctx.records.get_final(result.key).reason_code == "UnsupportedFormat"
+    assert report(ctx, "bad.exe.json")["outcome"] == "Rejected"
 
 
-def test_recording_twice_is_harmless(ctx, service):
-    finished(ctx, service, "twice.txt")
+def test_a_long_non_ascii_name_with_ten_languages_fits_the_table(ctx, service, clock):
+    name = "日本語" * 300 + ".txt"  # 904 characters: legal, and 8 KB once URL-encoded
+    languages = "fr,de,es,it,ja,zh-Hans,zh-Hant,pt,nl,pl"
+    finished(ctx, service, clock, name, metadata={"targetlanguages": languages})
+    [record] = record_all(ctx)
+    assert record.outcome == "Succeeded" and len(record.language_outcomes) == 10
+    assert ctx.records.get_final(record.key).source_name == name
+    assert report(ctx, name + ".json")["source_name"] == name
+    assert read_target(ctx, f"zh-Hans/{name}")[1][TRANSLATED_FROM_METADATA_KEY] == record.source_etag
+
+
+def test_a_report_whose_name_would_be_too_long_goes_under_its_digest(ctx, service):
+    name = "y" * 1020 + ".txt"  # rejected (its translations could not be named), and still reported
+    submit_dropped_blob(upload(ctx, name, b"Hello"), ctx)
+    [record] = record_all(ctx)
+    assert record.reason_code == "NameTooLong"
+    assert record.report_blob.startswith(f"{ctx.settings.reports_container}/.long-names/")
+    assert report(ctx, record.report_blob.split("/", 1)[1])["source_name"] == name
+
+
+def test_huge_service_messages_are_cut_to_fit_the_record(ctx, service, clock):
+    huge = "x" * (MAX_TEXT_LENGTH * 3)
+    finished(ctx, service, clock, "huge.txt", failures={"fr": ("Odd", huge), "de": ("Odd", huge)})
+    [record] = record_all(ctx)
+    assert record.outcome == "Failed" and len(record.reason_message) < MAX_TEXT_LENGTH
+
+
+def test_recording_twice_is_harmless(ctx, service, clock):
+    finished(ctx, service, clock, "twice.txt")
     [text] = drain_results(ctx)
     first = record_outcome(text, ctx)
     assert first.outcome == "Succeeded"
@@ -81,11 +131,36 @@ def test_a_message_for_an_unknown_record_fails_so_it_reaches_the_poison_queue(ct
         record_outcome("not json", ctx)
 
 
-def test_a_message_failing_for_the_last_time_marks_the_job_as_needing_attention(ctx, service):
-    result = finished(ctx, service, "poison.txt")
-    [text] = drain_results(ctx)
-    mark_needs_attention(text, RuntimeError("storage down"), ctx)
-    record = ctx.jobs.get_open(result.key)
-    assert record.needs_attention and "poison queue" in record.attention_reason
-    # A flagged record is not handed over again and again by the poller.
-    assert poll_outstanding_jobs(ctx).requeued == 0
+def test_publishing_an_older_version_over_a_newer_one_is_refused(ctx, service, clock):
+    from dataclasses import replace
+
+    from shared.pipeline.publish import publish_translation
+
+    new = finished(ctx, service, clock, "order.txt", b"New")
+    record_all(ctx)
+    newer = ctx.records.get_final(new.key)
+    target = ctx.storage.container(ctx.settings.target_container)
+    target.upload_blob(".inflight/old-1/fr.txt", b"[fr] old")
+    older = replace(
+        ctx.records.outstanding()[0] if ctx.records.outstanding() else _open_like(newer),
+        source_etag="0xOLDER",
+        source_modified=newer.source_modified.replace(year=newer.source_modified.year - 1),
+    )
+    publication = publish_translation(ctx, older, "fr", ".inflight/old-1/fr.txt")
+    assert not publication.published and "newer version" in publication.note
+    assert read_target(ctx, "fr/order.txt")[0] == b"[fr] translated"
+
+
+def _open_like(final):
+    from shared.storage.record_table import OpenRecord, State
+
+    return OpenRecord(
+        key=final.key,
+        source_container=final.source_container,
+        source_name=final.source_name,
+        source_etag=final.source_etag,
+        source_modified=final.source_modified,
+        content_length=1,
+        state=State.FINISHING,
+        intent_at=final.intent_at,
+    )

@@ -1,10 +1,13 @@
+"""Submit on drop, on Azurite with a scripted service: claims, checks, staging targets, refusals."""
+
 import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from shared.pipeline.submit import TRANSLATED_FROM_METADATA_KEY, submit_dropped_blob
-from shared.storage.job_table import State
+from shared.pipeline.submit import submit_dropped_blob
+from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY
+from shared.storage.record_table import State
 from shared.translator import AuthenticationError, InvalidRequestError, SubmissionUncertainError
 from tests.pipeline.conftest import drain_results, upload
 
@@ -15,26 +18,28 @@ def permissions(url: str) -> str:
     return parse_qs(urlsplit(url).query)["sp"][0]
 
 
-def test_a_dropped_file_becomes_one_batch_with_one_target_per_language(ctx, service):
+def test_a_dropped_file_becomes_one_job_writing_to_staging_names_of_its_version(ctx, service):
     blob = upload(ctx, "docs/hello.txt", b"Hello")
     result = submit_dropped_blob(blob, ctx)
 
     assert result.action == "submitted"
     [inputs] = service.start_calls
-    [batch] = inputs
-    assert batch.storage_type == "File"
-    assert urlsplit(batch.source_url).path.endswith(f"/{ctx.settings.source_container}/docs/hello.txt")
-    assert permissions(batch.source_url) == "r"  # least privilege: read the one blob
-    assert [t.language for t in batch.targets] == ["fr", "de"]
-    for target in batch.targets:
+    [job] = inputs
+    assert job.storage_type == "File"
+    assert urlsplit(job.source_url).path.endswith(f"/{ctx.settings.source_container}/docs/hello.txt")
+    assert permissions(job.source_url) == "r"  # least privilege: read the one blob
+    assert "st=" not in urlsplit(job.source_url).query  # no start time: clock skew cannot make it "not yet valid"
+    assert [t.language for t in job.targets] == ["fr", "de"]
+    for target in job.targets:
         path = urlsplit(target.url).path
-        assert path.endswith(f"/{ctx.settings.target_container}/{target.language}/docs/hello.txt")
+        assert path.endswith(f"/{ctx.settings.target_container}/.inflight/{result.key}-1/{target.language}.txt")
         assert permissions(target.url) == "wl"
-    record = ctx.jobs.get_open(result.key)
+    record = ctx.records.get_open(result.key)
     assert record.state == State.SUBMITTED and record.job_id == result.job_id
+    assert record.languages == ["fr", "de"]
 
 
-def test_the_same_version_delivered_again_never_starts_a_second_batch(ctx, service):
+def test_the_same_version_delivered_again_never_starts_a_second_job(ctx, service):
     blob = upload(ctx, "a.txt", b"Hello")
     first = submit_dropped_blob(blob, ctx)
     again = submit_dropped_blob(blob, ctx)
@@ -42,7 +47,7 @@ def test_the_same_version_delivered_again_never_starts_a_second_batch(ctx, servi
     assert len(service.start_calls) == 1
 
 
-def test_concurrent_deliveries_start_exactly_one_batch(ctx, service):
+def test_concurrent_deliveries_start_exactly_one_job(ctx, service):
     blob = upload(ctx, "concurrent.txt", b"Hello")
     results = []
     barrier = threading.Barrier(8)
@@ -60,29 +65,43 @@ def test_concurrent_deliveries_start_exactly_one_batch(ctx, service):
     assert len(service.start_calls) == 1
 
 
-def test_a_new_version_is_a_new_submission(ctx, service):
-    upload(ctx, "a.txt", b"Hello")
-    submit_dropped_blob(upload(ctx, "a.txt", b"Hello"), ctx)
-    blob = upload(ctx, "a.txt", b"Hello again")
-    assert submit_dropped_blob(blob, ctx).action == "submitted"
+def test_a_new_version_is_a_new_record_and_a_new_job(ctx, service):
+    first = submit_dropped_blob(upload(ctx, "a.txt", b"Hello"), ctx)
+    second = submit_dropped_blob(upload(ctx, "a.txt", b"Hello again"), ctx)
+    assert second.action == "submitted" and second.key != first.key
+    assert second.key.split("-")[0] == first.key.split("-")[0]  # same file, another version
     assert len(service.start_calls) == 2
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "code"),
+    ("name", "data", "metadata", "code"),
     [
-        ("picture.bmp", b"BM....", "UnsupportedFormat"),
-        ("noextension", b"text", "UnsupportedFormat"),
-        ("empty.txt", b"", "EmptyDocument"),
+        ("picture.bmp", b"BM....", None, "UnsupportedFormat"),
+        ("noextension", b"text", None, "UnsupportedFormat"),
+        ("empty.txt", b"", None, "EmptyDocument"),
+        ("langs.txt", b"Hi", {"targetlanguages": "fr,not a language"}, "InvalidTargetLanguages"),
+        ("unknown.txt", b"Hi", {"targetlanguages": "fr,xx-yy"}, "UnsupportedLanguage"),
+        ("x" * 1020 + ".txt", b"Hi", None, "NameTooLong"),
     ],
 )
-def test_files_failing_a_check_are_rejected_without_a_service_call(ctx, service, name, data, code):
-    result = submit_dropped_blob(upload(ctx, name, data), ctx)
+def test_files_failing_a_check_are_rejected_without_a_job(ctx, service, name, data, metadata, code):
+    result = submit_dropped_blob(upload(ctx, name, data, metadata), ctx)
     assert (result.action, result.reason) == ("rejected", code)
     assert service.start_calls == []
-    record = ctx.jobs.get_open(result.key)
-    assert record.state == State.FINISHING and record.reason_code == code
+    record = ctx.records.get_open(result.key)
+    assert record.state == State.FINISHING and record.reason_code == code and record.reason_message
     assert len(drain_results(ctx)) == 1  # the record function writes the final record
+
+
+def test_an_unsupported_language_is_named_in_the_reason(ctx, service):
+    result = submit_dropped_blob(upload(ctx, "u.txt", b"Hi", {"targetlanguages": "fr,xx-yy,qq"}), ctx)
+    message = ctx.records.get_open(result.key).reason_message
+    assert "'xx-yy'" in message.lower() and "'qq'" in message
+
+
+def test_language_codes_take_the_service_spelling(ctx, service):
+    submit_dropped_blob(upload(ctx, "c.txt", b"Hi", {"targetlanguages": "FR,De,zh-hans,fr,sr-latn"}), ctx)
+    assert [t.language for t in service.start_calls[0][0].targets] == ["fr", "de", "zh-Hans", "sr-Latn"]
 
 
 def test_too_large_a_document_is_rejected(ctx, service, monkeypatch):
@@ -91,21 +110,10 @@ def test_too_large_a_document_is_rejected(ctx, service, monkeypatch):
     assert result.reason == "DocumentTooLarge"
 
 
-def test_supported_formats_are_asked_once(ctx, service):
+def test_what_the_service_supports_is_asked_once_per_process(ctx, service):
     for index in range(3):
         submit_dropped_blob(upload(ctx, f"f{index}.txt", b"Hello"), ctx)
-    assert service.formats_calls == 1
-
-
-def test_blob_metadata_overrides_the_target_languages(ctx, service):
-    submit_dropped_blob(upload(ctx, "es.txt", b"Hola", {"targetlanguages": "es, it"}), ctx)
-    assert [t.language for t in service.start_calls[0][0].targets] == ["es", "it"]
-
-
-def test_an_unusable_language_override_is_rejected_with_the_reason(ctx, service):
-    result = submit_dropped_blob(upload(ctx, "x.txt", b"Hi", {"targetlanguages": "fr,not a language"}), ctx)
-    assert result.reason == "InvalidTargetLanguages"
-    assert "not a language" in ctx.jobs.get_open(result.key).reason_message
+    assert service.calls["formats"] == 1 and service.calls["languages"] == 1
 
 
 def test_a_glossary_for_the_language_is_attached(ctx, service):
@@ -119,14 +127,16 @@ def test_a_glossary_for_the_language_is_attached(ctx, service):
     assert by_language["de"].glossaries == ()
 
 
-def test_an_uncertain_submission_is_left_for_reconciliation(ctx, service):
+def test_an_uncertain_submission_is_left_for_reconciliation_with_what_it_sent(ctx, service):
     service.fail_next_start = SubmissionUncertainError("lost answer", status_code=503)
     result = submit_dropped_blob(upload(ctx, "u.txt", b"Hello"), ctx)
     assert result.action == "pending"
-    assert ctx.jobs.get_open(result.key).state == State.UNCERTAIN
+    record = ctx.records.get_open(result.key)
+    assert record.state == State.UNCERTAIN and record.languages == ["fr", "de"]
+    assert record.attempt_started_at <= record.attempt_ended_at
 
 
-def test_a_refused_batch_ends_failed_with_the_service_reason(ctx, service):
+def test_a_refused_job_ends_failed_with_the_service_reason(ctx, service):
     service.fail_next_start = InvalidRequestError(
         "Target language xx is invalid", status_code=400, code="InvalidRequest", inner_code="InvalidTargetLanguage"
     )
@@ -135,20 +145,12 @@ def test_a_refused_batch_ends_failed_with_the_service_reason(ctx, service):
     assert len(drain_results(ctx)) == 1
 
 
-def test_refused_credentials_flag_the_record_and_leave_it_for_the_poller(ctx, service):
-    service.fail_next_start = AuthenticationError("Unauthorized", status_code=401, code="Unauthorized")
+def test_a_wrong_key_still_leaves_a_record_that_waits_with_the_reason(ctx, service):
+    service.refuse_everything = AuthenticationError("Access denied", status_code=401, code="Unauthorized")
     result = submit_dropped_blob(upload(ctx, "k.txt", b"Hello"), ctx)
-    record = ctx.jobs.get_open(result.key)
-    assert record.state == State.SUBMITTING and record.needs_attention
-
-
-def test_replace_policy_deletes_only_translations_the_app_recorded(ctx, service):
-    target = ctx.storage.container(ctx.settings.target_container)
-    target.upload_blob("fr/p.txt", b"old translation", metadata={TRANSLATED_FROM_METADATA_KEY: "0xOLD"})
-    target.upload_blob("de/p.txt", b"someone else's file")
-    submit_dropped_blob(upload(ctx, "p.txt", b"Hello"), ctx)
-    names = {blob.name for blob in target.list_blobs()}
-    assert names == {"de/p.txt"}  # the foreign file stays; the service will report it
+    record = ctx.records.get_open(result.key)
+    assert record.state == State.WAITING and record.needs_attention
+    assert "TRANSLATOR_KEY" in record.attention_reason and "401" in record.last_error
 
 
 def test_keep_policy_rejects_a_new_version_of_a_translated_file(make_context, service):
@@ -160,7 +162,20 @@ def test_keep_policy_rejects_a_new_version_of_a_translated_file(make_context, se
     assert service.start_calls == []
 
 
+def test_replace_policy_leaves_the_published_translation_until_the_new_one_is_ready(ctx, service):
+    target = ctx.storage.container(ctx.settings.target_container)
+    target.upload_blob("fr/p.txt", b"old translation", metadata={TRANSLATED_FROM_METADATA_KEY: "0xOLD"})
+    submit_dropped_blob(upload(ctx, "p.txt", b"Hello"), ctx)
+    assert target.download_blob("fr/p.txt").readall() == b"old translation"
+
+
 def test_a_blob_outside_the_source_container_is_ignored(ctx, service):
     other = ctx.storage.container(ctx.settings.reports_container).get_blob_client("x.txt")
     other.upload_blob(b"hi")
     assert submit_dropped_blob(other, ctx).action == "ignored"
+
+
+def test_a_blob_deleted_before_its_event_is_handled_is_ignored(ctx, service):
+    blob = upload(ctx, "gone.txt", b"Hello")
+    blob.delete_blob()
+    assert submit_dropped_blob(blob, ctx).action == "ignored"

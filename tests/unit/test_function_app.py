@@ -1,7 +1,8 @@
-"""The app object declares exactly the three triggers, with the bindings the Functions host expects."""
+"""The app object declares its triggers with the bindings the Functions host expects."""
 
 import inspect
 import json
+from pathlib import Path
 
 import azurefunctions.extensions.bindings.blob as blob_extension
 
@@ -17,8 +18,15 @@ def bindings(fn):
     return json.loads(fn.get_function_json())["bindings"]
 
 
-def test_exactly_three_functions():
-    assert set(declared()) == {"submit_on_drop", "poll_outstanding_jobs", "record_outcome"}
+def test_the_app_declares_its_six_functions():
+    assert set(declared()) == {
+        "submit_on_drop",
+        "poll_outstanding_jobs",
+        "record_outcome",
+        "record_poisoned_result",
+        "record_poisoned_drop",
+        "catch_up_missed_drops",
+    }
     for fn in declared().values():
         assert len(bindings(fn)) == 1, "each function has only its trigger binding"
 
@@ -53,15 +61,43 @@ def test_record_outcome_reads_the_results_queue():
     assert binding["connection"] == "TRANSLATION_STORAGE"
 
 
-def test_importing_the_app_reads_no_settings_and_creates_no_clients():
-    from shared.pipeline import context
+def test_every_poison_queue_has_a_function_that_records_what_reached_it():
+    poisoned_result = bindings(declared()["record_poisoned_result"])[0]
+    poisoned_drop = bindings(declared()["record_poisoned_drop"])[0]
+    assert poisoned_result["queueName"] == "%RESULTS_QUEUE%-poison"
+    # The blobs extension writes its poison queue in the triggering blob's storage account.
+    assert (poisoned_drop["queueName"], poisoned_drop["connection"]) == (
+        "webjobs-blobtrigger-poison",
+        "TRANSLATION_STORAGE",
+    )
 
-    assert context._context is None
+
+def test_the_catch_up_runs_on_its_schedule_setting():
+    [binding] = bindings(declared()["catch_up_missed_drops"])
+    assert (binding["type"], binding["schedule"]) == ("timerTrigger", "%CATCH_UP_SCHEDULE%")
+
+
+def test_importing_the_app_with_no_settings_reads_none_and_creates_no_clients():
+    # In a fresh interpreter with an empty environment, as the Functions host imports it: an import
+    # that read settings or built clients would fail here ("No job functions found" in Azure).
+    import subprocess
+    import sys
+
+    probe = (
+        "import function_app\n"
+        "from shared.pipeline import context\n"
+        "assert context._context is None\n"
+        "print(len(function_app.app.get_functions()))"
+    )
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "6"
 
 
 def test_every_setting_is_in_the_sample_settings():
-    from pathlib import Path
-
     from shared.settings import SETTINGS_SPEC, STORAGE_CONNECTION
 
     sample = json.loads((Path(__file__).parents[2] / "local.settings.sample.json").read_text())["Values"]

@@ -94,22 +94,34 @@ def test_filter_redacts_exception_text(caplog):
     assert SIG not in caplog.text
 
 
-def test_install_log_redaction_is_idempotent_and_covers_child_loggers(caplog):
-    root = logging.getLogger()
-    handler = logging.StreamHandler()
-    root.addHandler(handler)
+def test_records_are_masked_when_created_so_a_handler_added_later_gets_masked_text():
+    install_log_redaction()
+    install_log_redaction()  # idempotent
+    late = logging.Handler()
+    seen: list[logging.LogRecord] = []
+    late.emit = seen.append  # type: ignore[method-assign]
+    logger = logging.getLogger("some.child.module.late")
+    logger.addHandler(late)
+    logger.setLevel(logging.INFO)
     try:
-        install_log_redaction()
-        install_log_redaction()
-        assert sum(isinstance(f, RedactingFilter) for f in root.filters) == 1
-        assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
-        # caplog's handler sits on the root logger: records from any child logger pass through it.
-        assert any(isinstance(f, RedactingFilter) for f in caplog.handler.filters)
-        with caplog.at_level(logging.INFO):
-            logging.getLogger("some.child.module").info("key header Ocp-Apim-Subscription-Key: %s", "SECRETKEY42")
-        assert "SECRETKEY42" not in caplog.text
+        logger.info("source %s, header Ocp-Apim-Subscription-Key: %s", f"https://a/c?sv=1&sig={SIG}", "SECRETKEY42")
     finally:
-        root.removeHandler(handler)
-        for target in (root, caplog.handler):
-            for existing in [f for f in target.filters if isinstance(f, RedactingFilter)]:
-                target.removeFilter(existing)
+        logger.removeHandler(late)
+    [record] = seen
+    text = logging.Formatter().format(record)
+    assert SIG not in text and "SECRETKEY42" not in text and "sig=***" in text
+
+
+def test_file_names_that_merely_look_like_secrets_are_kept():
+    for text in ("dropped sig=x.txt", "https://a/source/sig=x.txt?sv=1", "reports/code=7.md.json"):
+        assert redact(text) == text
+    assert redact(f"https://a/source/sig=x.txt?sv=1&sig={SIG}") == "https://a/source/sig=x.txt?sv=1&sig=***"
+
+
+def test_a_registered_secret_is_masked_wherever_it_appears():
+    from shared.redaction import register_secret
+
+    register_secret("k3y-that-is-long-enough")
+    register_secret("short")  # too short to mask by value
+    assert redact("the key k3y-that-is-long-enough leaked") == "the key *** leaked"
+    assert redact("a short word") == "a short word"

@@ -40,7 +40,7 @@ def query(url: str) -> dict[str, str]:
 
 
 def test_sas_mode_signs_least_privilege_short_lived_urls():
-    service_access, _ = access({"TRANSLATION_STORAGE": AZURITE, "SAS_EXPIRY_MINUTES": "30"})
+    service_access, _ = access({"TRANSLATION_STORAGE": AZURITE, "SAS_EXPIRY_MINUTES": "30", "STUCK_JOB_AFTER_MINUTES": "20"})
     source = query(service_access.source_url("source", "a b/c.txt"))
     target = query(service_access.target_url("target", "fr/a b/c.txt"))
     glossary = query(service_access.glossary_url("glossaries", "fr.csv"))
@@ -83,3 +83,21 @@ def test_sas_mode_under_an_identity_signs_with_a_user_delegation_key_asked_for_o
     assert len(requests) == 1
     assert first["skoid"] == "oid" and first["spr"] == "https"
     assert requests[0][1] - NOW > timedelta(days=1)
+
+
+def test_no_sas_carries_a_start_time_so_a_fast_clock_cannot_make_it_not_yet_valid():
+    service_access, _ = access({"TRANSLATION_STORAGE": AZURITE})
+    for url in (
+        service_access.source_url("source", "a.txt"),
+        service_access.target_url("target", "fr/a.txt"),
+        service_access.glossary_url("glossaries", "fr.csv"),
+        service_access.copy_source_url("target", ".inflight/k-1/fr.txt"),
+    ):
+        assert "st" not in query(url)
+
+
+def test_the_apps_own_copies_get_a_short_read_sas_in_every_mode():
+    service_access, _ = access({"TRANSLATION_STORAGE": AZURITE, "STORAGE_ACCESS_MODE": "managed-identity"})
+    copy = query(service_access.copy_source_url("target", ".inflight/k-1/fr.txt"))
+    assert (copy["sp"], copy["sr"]) == ("r", "b")
+    assert copy["se"] == "2026-11-23T12:30:00Z"

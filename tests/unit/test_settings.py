@@ -16,6 +16,8 @@ def test_defaults_fill_everything_but_the_endpoint_and_storage():
     assert settings.translator_endpoint == "https://example.cognitiveservices.azure.com"
     assert settings.storage_access_mode is StorageAccessMode.SAS
     assert settings.poison_queue == "translation-results-poison"
+    assert settings.records_table == "translationrecords"
+    assert settings.submission_max_seconds == 90
 
 
 def test_missing_required_settings_are_all_named_at_once():
@@ -40,6 +42,10 @@ def test_same_source_and_target_container_is_refused_with_what_to_fix():
         ("SOURCE_CONTAINER", "Bad_Name", "not a valid container name"),
         ("TARGET_LANGUAGES", "fr,not a code", "not a language code"),
         ("RETRANSLATE_POLICY", "sometimes", "replace, keep"),
+        ("POLL_SCHEDULE", "*/5 * * * *", "six fields"),
+        ("CATCH_UP_SCHEDULE", "hourly", "six fields"),
+        ("TRANSLATOR_ENDPOINT", "my-translator", "http"),
+        ("SOURCE_LANGUAGE", "english!", "not a language code"),
     ],
 )
 def test_impossible_values_are_refused(name, value, fragment):
@@ -83,3 +89,26 @@ def test_every_setting_is_in_the_readme_table_with_its_default():
         assert row is not None, f"{spec.name} missing from the README's settings table"
         if spec.default:
             assert f"`{spec.default}`" in row, f"{spec.name}'s default not shown in the README"
+
+
+def test_a_reconcile_delay_shorter_than_a_submission_can_take_is_refused():
+    with pytest.raises(SettingsError, match="SUBMIT_RECONCILE_AFTER_SECONDS=60 is shorter"):
+        Settings.from_env({**BASE, "SUBMIT_RECONCILE_AFTER_SECONDS": "60"})
+    assert Settings.from_env({**BASE, "SUBMIT_RECONCILE_AFTER_SECONDS": "6", "TRANSLATOR_TIMEOUT_SECONDS": "2"})
+
+
+def test_a_stuck_threshold_past_the_sas_lifetime_is_refused():
+    with pytest.raises(SettingsError, match="STUCK_JOB_AFTER_MINUTES=300 must be less than SAS_EXPIRY_MINUTES=240"):
+        Settings.from_env({**BASE, "STUCK_JOB_AFTER_MINUTES": "300"})
+
+
+def test_languages_take_canonical_case():
+    settings = Settings.from_env({**BASE, "TARGET_LANGUAGES": "FR,zh-hans", "SOURCE_LANGUAGE": "EN"})
+    assert settings.target_languages == ("fr", "zh-Hans") and settings.source_language == "en"
+
+
+def test_reading_settings_registers_the_key_for_redaction():
+    from shared.redaction import redact
+
+    Settings.from_env({**BASE, "TRANSLATOR_KEY": "registered-translator-key-123"})
+    assert "registered-translator-key-123" not in redact("sent registered-translator-key-123")

@@ -134,7 +134,7 @@ def test_list_jobs_filters_and_pages(client: DocumentTranslationClient, containe
     assert [job.id for job in client.list_jobs()] == newest_first
     assert [job.id for job in client.list_jobs(order_by="asc")] == job_ids
     assert [job.id for job in client.list_jobs(top=3, skip=2, max_page_size=2)] == newest_first[2:5]
-    pages = list(client.iter_job_pages(max_page_size=3))
+    pages = list(client.list_jobs(max_page_size=3).by_page())
     assert [len(page.items) for page in pages] == [3, 3, 1]
     assert [job.id for job in client.list_jobs(ids=job_ids[:2])] == job_ids[:2][::-1]
     assert len(list(client.list_jobs(statuses=["Succeeded", "Cancelled"]))) == 7

@@ -9,10 +9,11 @@ from concurrent.futures import Future
 from threading import Event, Thread
 
 import azure.functions as func
+from azure.core.exceptions import ResourceNotFoundError
 import httpx
 import pytest
 from azure.storage.blob import BlobClient, BlobServiceClient
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from devstack.azurite import Azurite
 from devstack.host import HostConfigError, LocalFunctionsHost
@@ -101,11 +102,17 @@ def test_event_grid_subscription_validation_handshake(start_host):
     response = httpx.post(
         host.webhook_url("on_blob"),
         headers={"aeg-event-type": "SubscriptionValidation"},
-        json=[{
-            "id": "1", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
-            "subject": "", "data": {"validationCode": "ABC-123"}, "eventTime": "2025-01-01T00:00:00Z",
-            "dataVersion": "1", "metadataVersion": "1",
-        }],
+        json=[
+            {
+                "id": "1",
+                "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+                "subject": "",
+                "data": {"validationCode": "ABC-123"},
+                "eventTime": "2025-01-01T00:00:00Z",
+                "dataVersion": "1",
+                "metadataVersion": "1",
+            }
+        ],
     )
 
     assert response.status_code == 200
@@ -122,8 +129,8 @@ def test_blob_created_event_invokes_the_function_with_a_blob_client(start_host, 
         json=[blob_created_event(container.container_name, "docs/report.txt", blob.url)],
     )
 
-    assert response.status_code == 200
-    [call] = toy_app.calls("on_blob", container=container.container_name)
+    assert response.status_code == 202  # accepted, then run, as the blobs extension does
+    [call] = eventually(lambda: toy_app.calls("on_blob", container=container.container_name), what="the call")
     assert issubclass(call.argument_type, BlobClient)
     assert call.details["blob"] == "docs/report.txt"
     assert call.details["size"] == 5
@@ -153,18 +160,38 @@ def test_unknown_function_is_404(start_host):
     assert response.status_code == 404
 
 
-def test_a_failing_invocation_answers_500_so_event_grid_retries(start_host, container):
-    host = start_host()
+def test_a_failing_blob_invocation_is_retried_then_moved_to_the_blob_trigger_poison_queue(
+    start_host, container, toy_env
+):
+    host = start_host(host_json={"extensions": {"queues": {"maxDequeueCount": 3, "visibilityTimeout": "00:00:00.1"}}})
     blob = container.upload_blob("explode.txt", b"boom!")
+    etag = blob.get_blob_properties().etag
 
     response = httpx.post(
         host.webhook_url("on_blob"),
         headers={"aeg-event-type": "Notification"},
-        json=[blob_created_event(container.container_name, "explode.txt", blob.url)],
+        json=[blob_created_event(container.container_name, "explode.txt", blob.url, etag=etag)],
     )
 
-    assert response.status_code == 500
-    assert "explode.txt" in json.dumps(response.json())
+    assert response.status_code == 202  # accepted at once, as the blobs extension answers Event Grid
+    poison = QueueClient.from_connection_string(
+        toy_env["TRANSLATION_STORAGE"],
+        "webjobs-blobtrigger-poison",
+        message_decode_policy=TextBase64DecodePolicy(),
+    )
+
+    def poisoned():
+        try:
+            return list(poison.peek_messages(max_messages=32))
+        except ResourceNotFoundError:  # created when the first message goes in
+            return []
+
+    messages = eventually(poisoned, what="a poison message")
+    body = json.loads(messages[0].content)
+    assert body["ContainerName"] == container.container_name and body["BlobName"] == "explode.txt"
+    assert body["ETag"] == etag and body["FunctionId"] == "Host.Functions.on_blob"
+    calls = toy_app.calls("on_blob", container=container.container_name, blob="explode.txt")
+    assert len(calls) == 3  # maxDequeueCount attempts, no more
 
 
 def test_watcher_announces_new_and_changed_blobs(start_host, container):
@@ -239,8 +266,9 @@ def test_failing_message_is_retried_then_moved_to_poison(start_host, azurite, to
 
     queue.send_message("please fail 7")
 
-    poisoned = eventually(lambda: _waiting_messages(plain_poison) if _poison_exists(plain_poison) else None,
-                          what="the poison queue")
+    poisoned = eventually(
+        lambda: _waiting_messages(plain_poison) if _poison_exists(plain_poison) else None, what="the poison queue"
+    )
     assert poisoned == [base64.b64encode(b"please fail 7").decode()]
     calls = toy_app.calls("on_message", queue_body=b"please fail 7")
     assert [call.details["dequeue_count"] for call in calls] == [1, 2]

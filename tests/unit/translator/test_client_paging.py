@@ -67,14 +67,14 @@ def test_a_2024_link_without_api_version_gets_it_added(service, make_client):
     assert dict(service.requests[1].url.params) == {"skip": "1", "api-version": "2024-05-01"}
 
 
-def test_iter_job_pages_makes_one_call_per_page_and_exposes_the_link(service, make_client):
+def test_by_page_makes_one_call_per_page_and_exposes_the_link(service, make_client):
     link = f"{ENDPOINT}/translator/document/batches?skip=2&api-version=2026-03-01"
     service.add(
         json_response(200, {"value": [job(1), job(2)], "nextLink": link}),
         json_response(200, {"value": [job(3)]}),
     )
 
-    pages = make_client().iter_job_pages()
+    pages = make_client().list_jobs().by_page()
     first = next(pages)
     assert len(service.requests) == 1
     assert isinstance(first, Page)

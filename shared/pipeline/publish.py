@@ -1,0 +1,164 @@
+"""Publish a version's translations and report, never over a newer version's.
+
+The service wrote each translation to a staging name of its own (storage/blob_names.py). Publishing
+copies it, server-side, to `<lang>/<source path>` stamped with the source version it came from,
+then deletes the staging blob. A published translation or report is replaced only by one of a
+newer version of the same file (by the source's Last-Modified, then by when each version was
+claimed), and each write is conditional on what was read, so two versions recorded at the same
+moment cannot leave the older one in place. A file at the target that this app did not write is
+never touched: that language fails with the service's `TargetFileAlreadyExists`, and the
+translation stays at its staging name for whoever needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, BlobProperties, ContentSettings
+
+from shared.pipeline.context import PipelineContext
+from shared.storage.blob_names import (
+    TRANSLATED_FROM_METADATA_KEY,
+    VERSION_ORDER_METADATA_KEY,
+    report_blob_name,
+    target_blob_name,
+)
+from shared.storage.record_table import OpenRecord
+
+logger = logging.getLogger(__name__)
+
+TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
+# A conditional write that lost a race is decided again, at most this many times.
+MAX_WRITE_RACES = 5
+COPY_TIMEOUT_SECONDS = 120.0
+
+
+class PublishError(RuntimeError):
+    """A copy the storage account did not complete."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    published: bool
+    path: str  # the published name, or the staging name when the translation stays there
+    error_code: str | None = None
+    error_message: str | None = None
+    note: str | None = None  # why a complete translation was not published (a newer one is in place)
+
+
+def stamp(record: OpenRecord) -> dict[str, str]:
+    return {TRANSLATED_FROM_METADATA_KEY: record.source_etag, VERSION_ORDER_METADATA_KEY: record.version_order}
+
+
+def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str, staging_name: str) -> Publication:
+    container = ctx.settings.target_container
+    target = ctx.storage.container(container)
+    name = target_blob_name(language, record.source_name)
+    destination = target.get_blob_client(name)
+    for _ in range(MAX_WRITE_RACES):
+        current = _properties(destination)
+        conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
+        if current is not None:
+            metadata = current.metadata or {}
+            if TRANSLATED_FROM_METADATA_KEY not in metadata:
+                return Publication(
+                    False,
+                    staging_name,
+                    TARGET_FILE_ALREADY_EXISTS,
+                    f"{container}/{name} holds a file this app did not write; it was left as it is and the "
+                    f"translation kept at {container}/{staging_name}",
+                )
+            if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
+                _delete(target.get_blob_client(staging_name))
+                return Publication(
+                    False,
+                    name,
+                    note=f"{name} already holds the translation of a newer version "
+                    f"({metadata[TRANSLATED_FROM_METADATA_KEY]})",
+                )
+            conditions = {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            copy = destination.start_copy_from_url(
+                ctx.access.copy_source_url(container, staging_name), metadata=stamp(record), **conditions
+            )
+        except (ResourceExistsError, ResourceModifiedError):
+            continue  # another version was published meanwhile: decide again
+        _wait_for_copy(destination, copy)
+        _delete(target.get_blob_client(staging_name))
+        return Publication(True, name)
+    raise PublishError(f"{container}/{name} kept changing while {record.source_name} was being published")
+
+
+def write_report(ctx: PipelineContext, record: OpenRecord, report: dict[str, Any]) -> bool:
+    """Writes the report unless the file's report describes a newer version; True when written."""
+    name = report_blob_name(record.source_container, record.source_name)
+    blob = ctx.storage.container(ctx.settings.reports_container).get_blob_client(name)
+    body = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    for _ in range(MAX_WRITE_RACES):
+        current = _properties(blob)
+        conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
+        if current is not None:
+            if (current.metadata or {}).get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
+                logger.info("report %s describes a newer version than %s; left as it is", name, record.source_etag)
+                return False
+            conditions = {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            blob.upload_blob(
+                body,
+                overwrite=True,
+                metadata=stamp(record),
+                content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
+                **conditions,
+            )
+        except (ResourceExistsError, ResourceModifiedError):
+            continue
+        return True
+    raise PublishError(f"report {name} kept changing while {record.source_name} was being recorded")
+
+
+def staging_exists(ctx: PipelineContext, staging_name: str) -> bool:
+    blob = ctx.storage.container(ctx.settings.target_container).get_blob_client(staging_name)
+    return _properties(blob) is not None
+
+
+def delete_staging(ctx: PipelineContext, prefix: str, keep: set[str]) -> None:
+    """Removes what is left under a record's staging prefix, except the blobs in `keep`."""
+    target = ctx.storage.container(ctx.settings.target_container)
+    for blob in target.list_blobs(name_starts_with=prefix):
+        if blob.name not in keep:
+            _delete(target.get_blob_client(blob.name))
+
+
+def _properties(blob: BlobClient) -> BlobProperties | None:
+    try:
+        return blob.get_blob_properties()
+    except ResourceNotFoundError:
+        return None
+
+
+def _delete(blob: BlobClient) -> None:
+    try:
+        blob.delete_blob()
+    except ResourceNotFoundError:
+        pass
+
+
+def _wait_for_copy(destination: BlobClient, copy: dict[str, Any]) -> None:
+    # A copy within one account usually completes in the call; a large one may still be pending.
+    status = copy.get("copy_status")
+    deadline = time.monotonic() + COPY_TIMEOUT_SECONDS
+    delay = 0.2
+    while status == "pending":
+        if time.monotonic() > deadline:
+            raise PublishError(f"copying to {destination.blob_name} did not finish in {COPY_TIMEOUT_SECONDS:.0f}s")
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        status = destination.get_blob_properties().copy.status
+    if status not in ("success", None):
+        raise PublishError(f"copying to {destination.blob_name} ended {status}")

@@ -1,0 +1,50 @@
+"""Where each kind of blob lives: translations, their staging copies, and reports.
+
+The service first writes each translation to a staging name that identifies the source version
+and the attempt (`.inflight/<record key>-<attempt>/<lang><ext>` in the target container): a
+document the service lists can then be traced to exactly one attempt for one version, two
+versions of a file in flight never write to the same name, and the published translation
+(`<lang>/<source path>`) is replaced only once its successor is complete.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from shared.storage.record_table import path_digest
+
+STAGING_FOLDER = ".inflight"
+REPORT_SUFFIX = ".json"
+LONG_NAME_REPORTS_FOLDER = ".long-names"
+MAX_BLOB_NAME_LENGTH = 1024  # characters, Azure Blob Storage's limit
+
+# Blob metadata on every published translation and report: which source version it describes.
+TRANSLATED_FROM_METADATA_KEY = "translatedfrom"
+VERSION_ORDER_METADATA_KEY = "sourceversionorder"
+
+
+def target_blob_name(language: str, source_name: str) -> str:
+    """`<lang>/<source path>`: languages never collide in the target container."""
+    return f"{language}/{source_name}"
+
+
+def staging_prefix(key: str, attempt: int) -> str:
+    return f"{STAGING_FOLDER}/{key}-{attempt}/"
+
+
+def staging_blob_name(key: str, attempt: int, language: str, source_name: str) -> str:
+    # The extension tells the service the document's format; the rest of the name is ours.
+    return f"{staging_prefix(key, attempt)}{language}{posixpath.splitext(source_name)[1]}"
+
+
+def staging_marker(key: str, attempt: int) -> str:
+    """What a document's target path contains when it was written for this attempt."""
+    return f"/{staging_prefix(key, attempt)}"
+
+
+def report_blob_name(container: str, source_name: str) -> str:
+    """`<source path>.json`, or a digest of the path when that would pass the blob name limit."""
+    name = f"{source_name}{REPORT_SUFFIX}"
+    if len(name) <= MAX_BLOB_NAME_LENGTH:
+        return name
+    return f"{LONG_NAME_REPORTS_FOLDER}/{path_digest(container, source_name)}{REPORT_SUFFIX}"
