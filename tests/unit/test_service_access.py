@@ -40,7 +40,9 @@ def query(url: str) -> dict[str, str]:
 
 
 def test_sas_mode_signs_least_privilege_short_lived_urls():
-    service_access, _ = access({"TRANSLATION_STORAGE": AZURITE, "SAS_EXPIRY_MINUTES": "30", "STUCK_JOB_AFTER_MINUTES": "20"})
+    service_access, _ = access(
+        {"TRANSLATION_STORAGE": AZURITE, "SAS_EXPIRY_MINUTES": "30", "STUCK_JOB_AFTER_MINUTES": "20"}
+    )
     source = query(service_access.source_url("source", "a b/c.txt"))
     target = query(service_access.target_url("target", "fr/a b/c.txt"))
     glossary = query(service_access.glossary_url("glossaries", "fr.csv"))

@@ -9,9 +9,9 @@ from concurrent.futures import Future
 from threading import Event, Thread
 
 import azure.functions as func
-from azure.core.exceptions import ResourceNotFoundError
 import httpx
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobClient, BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
