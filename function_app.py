@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from shared.runtime import configure_logging
+from shared.telemetry import configure_telemetry
 from shared.triggers import (
     catch_up_missed_drops,
     poll_outstanding_jobs,
@@ -13,6 +14,7 @@ from shared.triggers import (
 )
 
 configure_logging()
+configure_telemetry()
 
 app = func.FunctionApp()
 for trigger in (

@@ -9,6 +9,7 @@ workbook, the alerts and the operator tool read: change them together.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Protocol
@@ -52,6 +53,16 @@ def file_fields(record: _FileLike | None = None, *, event: Event, **more: Any) -
     for name, value in more.items():
         fields[name] = value.value if isinstance(value, StrEnum) else value
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def source_fields(
+    container: str, name: str, etag: str | None = None, *, event: Event, key: str | None = None, **more: Any
+) -> dict[str, Any]:
+    """`file_fields` for a blob that may have no record yet."""
+    fields: dict[str, Any] = {"event": event.value, "source_path": f"{container}/{name}", "source_version": etag}
+    fields["record_key"] = key
+    fields.update(more)
+    return {field: value for field, value in fields.items() if value is not None}
 
 
 # Fields every LogRecord has; anything else on a record came from `extra`.
@@ -111,3 +122,22 @@ class _Instruments:
 
 
 metrics = _Instruments()
+
+CONNECTION_STRING_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+_configured = False
+
+
+def configure_telemetry() -> bool:
+    """Exports logs (with their fields), traces of the storage and service calls, and the metrics
+    above to Application Insights, the way Functions Python apps do with OpenTelemetry (host.json
+    `telemetryMode: OpenTelemetry`, app setting `PYTHON_ENABLE_OPENTELEMETRY=true`). Only when a
+    connection string is set; Entra-authenticated ingestion comes from
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING. Nothing is sent until there is telemetry."""
+    global _configured
+    if _configured or not os.environ.get(CONNECTION_STRING_SETTING):
+        return _configured
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    configure_azure_monitor(logger_name="", enable_live_metrics=False)
+    _configured = True
+    return True

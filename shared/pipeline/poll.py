@@ -185,7 +185,12 @@ def _check_one(ctx: PipelineContext, record: OpenRecord, summary: PollSummary, p
             summary.finished += 1
         return
     except TranslatorError as exc:
-        logger.warning("could not read job %s (%s); it will be checked next time", record.job_id, exc)
+        logger.warning(
+            "could not read job %s (%s); it will be checked next time",
+            record.job_id,
+            exc,
+            extra=file_fields(record, event=Event.POLL),
+        )
         return
     summary.polled += 1
     _apply(ctx, record, status, summary, progress)
@@ -312,7 +317,12 @@ def _cancel(ctx: PipelineContext, record: OpenRecord) -> None:
     except (InvalidRequestError, NotFoundError):
         pass  # final already: it is recorded as superseded all the same
     except TranslatorError as exc:
-        logger.warning("could not cancel job %s of a superseded version (%s)", record.job_id, exc)
+        logger.warning(
+            "could not cancel job %s of a superseded version (%s)",
+            record.job_id,
+            exc,
+            extra=file_fields(record, event=Event.SUPERSEDED),
+        )
 
 
 def _requeue_if_lost(ctx: PipelineContext, record: OpenRecord, now: datetime, summary: PollSummary) -> None:

@@ -30,6 +30,7 @@ from shared.storage.blob_names import (
     target_blob_name,
 )
 from shared.storage.record_table import OpenRecord
+from shared.telemetry import Event, file_fields
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,12 @@ def write_report(ctx: PipelineContext, record: OpenRecord, report: dict[str, Any
         conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
         if current is not None:
             if (current.metadata or {}).get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
-                logger.info("report %s describes a newer version than %s; left as it is", name, record.source_etag)
+                logger.info(
+                    "report %s describes a newer version than %s; left as it is",
+                    name,
+                    record.source_etag,
+                    extra=file_fields(record, event=Event.SUPERSEDED),
+                )
                 return False
             conditions = {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
         try:

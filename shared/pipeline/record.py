@@ -52,7 +52,12 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     record = ctx.records.get_open(message.key)
     if record is None:
         if ctx.records.get_final(message.key) is not None:
-            logger.info("%s (%s) is already recorded; repeated message acknowledged", message.source_name, message.key)
+            logger.info(
+                "%s (%s) is already recorded; repeated message acknowledged",
+                message.source_name,
+                message.key,
+                extra={"event": Event.RECORDED.value, "record_key": message.key},
+            )
             return None
         raise RecordNotFound(f"no record {message.key} for {message.source_name!r}")
     if record.state != State.FINISHING:

@@ -37,6 +37,7 @@ from shared.pipeline.lifecycle import SourceVersion
 from shared.settings import RetranslatePolicy
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, staging_blob_name, target_blob_name
 from shared.storage.record_table import OpenRecord, Outcome
+from shared.telemetry import Event, file_fields, source_fields
 from shared.translator import (
     AuthenticationError,
     Glossary,
@@ -82,7 +83,12 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
         properties = blob.get_blob_properties()
     except ResourceNotFoundError:
         # Deleted between the event and now: nothing left to translate, nothing to record.
-        logger.info("%s/%s was deleted before it could be submitted; nothing to do", container, name)
+        logger.info(
+            "%s/%s was deleted before it could be submitted; nothing to do",
+            container,
+            name,
+            extra=source_fields(container, name, event=Event.CLAIMED),
+        )
         return SubmitResult("ignored", reason="deleted before submission")
 
     source = SourceVersion(
@@ -94,12 +100,22 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
     )
     claimed = lifecycle.claim(ctx, source)
     if claimed is None:
-        logger.info("%s (version %s) is already claimed; duplicate event ignored", name, source.etag)
+        logger.info(
+            "%s (version %s) is already claimed; duplicate event ignored",
+            name,
+            source.etag,
+            extra=source_fields(container, name, source.etag, key=source.key, event=Event.CLAIMED),
+        )
         return SubmitResult("duplicate", key=source.key)
     if ctx.records.get_final(source.key) is not None:
         # A late duplicate: this version was recorded and its open record removed before this delivery.
         ctx.records.delete_open(source.key, claimed.etag)
-        logger.info("%s (version %s) was recorded already; duplicate event ignored", name, source.etag)
+        logger.info(
+            "%s (version %s) was recorded already; duplicate event ignored",
+            name,
+            source.etag,
+            extra=source_fields(container, name, source.etag, key=source.key, event=Event.CLAIMED),
+        )
         return SubmitResult("duplicate", key=source.key)
     return start_attempt(ctx, claimed, properties.metadata or {})
 
@@ -173,7 +189,13 @@ def retry_submission(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
     attempt = lifecycle.begin_attempt(ctx, record)
     if attempt is None:
         return SubmitResult("duplicate", key=record.key)
-    logger.info("submitting %s (version %s) again: attempt %d", record.source_name, record.source_etag, attempt.attempt)
+    logger.info(
+        "submitting %s (version %s) again: attempt %d",
+        record.source_name,
+        record.source_etag,
+        attempt.attempt,
+        extra=file_fields(attempt, event=Event.CLAIMED),
+    )
     return start_attempt(ctx, attempt, properties.metadata or {})
 
 
@@ -260,7 +282,12 @@ def _undo_duplicate_job(ctx: PipelineContext, record: OpenRecord, job_id: str) -
     current = ctx.records.get_open(record.key)
     if current is not None and current.job_id == job_id:
         return
-    logger.error("job %s for %s duplicates another attempt; cancelling it", job_id, record.source_name)
+    logger.error(
+        "job %s for %s duplicates another attempt; cancelling it",
+        job_id,
+        record.source_name,
+        extra=file_fields(record, event=Event.NEEDS_ATTENTION, job_id=job_id),
+    )
     try:
         ctx.translator.cancel_job(job_id)
     except TranslatorError as exc:
