@@ -50,7 +50,7 @@ class Bench:
                 "TRANSLATION_STORAGE": azurite.connection_string,
                 "TRANSLATOR_ENDPOINT": emulator.endpoint,
                 "TRANSLATOR_KEY": emulator.key,
-                "JOBS_TABLE": f"benchjobs{suffix}",
+                "RECORDS_TABLE": f"benchjobs{suffix}",
                 "TARGET_LANGUAGES": "fr,de",
             }
         )

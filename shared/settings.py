@@ -65,11 +65,22 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
         "GLOSSARY_CONTAINER", "glossaries", "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>."
     ),
     SettingSpec("REPORTS_CONTAINER", "reports", "Container of one JSON report per source file."),
-    SettingSpec("JOBS_TABLE", "translationjobs", "Table Storage table of job records."),
+    SettingSpec("RECORDS_TABLE", "translationrecords", "Table Storage table of records (one per source version)."),
     SettingSpec(
         "RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."
     ),
-    SettingSpec("POLL_SCHEDULE", "0 */1 * * * *", "NCRONTAB schedule of the poll function (default every minute)."),
+    SettingSpec(
+        "POLL_SCHEDULE", "*/5 * * * * *", "NCRONTAB schedule of the poll function; each job is checked only when due."
+    ),
+    SettingSpec(
+        "CATCH_UP_SCHEDULE",
+        "0 */10 * * * *",
+        "NCRONTAB schedule of the timer that submits sources that never got a record.",
+    ),
+    SettingSpec(
+        "CATCH_UP_AFTER_SECONDS", "600", "Age after which a source blob with no record is submitted by the catch-up."
+    ),
+    SettingSpec("STUCK_JOB_AFTER_MINUTES", "120", "Age after which an outstanding job is reported as stuck."),
     SettingSpec(
         "TARGET_LANGUAGES",
         "fr,de",
@@ -201,10 +212,10 @@ class Settings:
                 "SOURCE_CONTAINER, TARGET_CONTAINER, GLOSSARY_CONTAINER and REPORTS_CONTAINER must all differ "
                 f"(got {containers}): translations written into the source would be translated again"
             )
-        jobs_table = value("JOBS_TABLE")
+        jobs_table = value("RECORDS_TABLE")
         if not _TABLE_NAME.match(jobs_table):
             problems.append(
-                f"JOBS_TABLE={jobs_table!r} is not a valid table name (3-63 letters/digits, starting with a letter)"
+                f"RECORDS_TABLE={jobs_table!r} is not a valid table name (3-63 letters/digits, starting with a letter)"
             )
         results_queue = value("RESULTS_QUEUE")
         if not _CONTAINER_NAME.match(results_queue) or len(results_queue) > 56:

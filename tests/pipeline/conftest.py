@@ -48,7 +48,7 @@ def make_context(azurite, service, clock):
             "TARGET_CONTAINER": f"target-{suffix}",
             "GLOSSARY_CONTAINER": f"glossaries-{suffix}",
             "REPORTS_CONTAINER": f"reports-{suffix}",
-            "JOBS_TABLE": f"jobs{suffix}",
+            "RECORDS_TABLE": f"jobs{suffix}",
             "RESULTS_QUEUE": f"results-{suffix}",
             **overrides,
         }
