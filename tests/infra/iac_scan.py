@@ -24,7 +24,17 @@ def _reports(output: str) -> list[dict]:
 
 def main(checkov: str) -> int:
     completed = subprocess.run(
-        [checkov, "--directory", str(INFRA), "--framework", "bicep", "--output", "json", "--compact", "--skip-download"],
+        [
+            checkov,
+            "--directory",
+            str(INFRA),
+            "--framework",
+            "bicep",
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
         capture_output=True,
         text=True,
         check=False,

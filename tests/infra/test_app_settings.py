@@ -87,7 +87,14 @@ def test_translator_is_called_with_the_identity_not_a_key():
 
 @pytest.mark.parametrize(
     "name",
-    ["SOURCE_CONTAINER", "TARGET_CONTAINER", "GLOSSARY_CONTAINER", "REPORTS_CONTAINER", "RECORDS_TABLE", "RESULTS_QUEUE"],
+    [
+        "SOURCE_CONTAINER",
+        "TARGET_CONTAINER",
+        "GLOSSARY_CONTAINER",
+        "REPORTS_CONTAINER",
+        "RECORDS_TABLE",
+        "RESULTS_QUEUE",
+    ],
 )
 def test_storage_names_are_the_app_defaults(name):
     main = parse("main.bicep")

@@ -81,7 +81,7 @@ def _symbols(tree: dict[str, Any]) -> frozenset[str]:
 def _expression_node(value: dict[str, Any]) -> str | None:
     """'operator' or 'function' when pycep's dict is an expression node, not an object literal."""
     if len(value) == 1:
-        (key, inner), = value.items()
+        ((key, inner),) = value.items()
         if key in ("operator", "function") and isinstance(inner, dict) and "type" in inner:
             return key
     return None
