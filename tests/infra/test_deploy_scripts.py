@@ -1,4 +1,4 @@
-"""The deployment scripts and hooks, run against stand-ins for az, func, curl and sleep that record what they are asked."""
+"""The deployment scripts and hooks, run against stand-ins for az, func, curl and sleep that record their calls."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.settings import SETTINGS_SPEC
 import pytest
 
+from shared.settings import SETTINGS_SPEC
 from tests.infra.bicep_tree import (
     INFRA,
     ParamRef,
