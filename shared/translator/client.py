@@ -36,6 +36,7 @@ class ListFilters(TypedDict, total=False):
     skip: int | None
     max_page_size: int | None
 
+
 if TYPE_CHECKING:
     from shared.settings import Settings
 
