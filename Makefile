@@ -4,8 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.installed
 STAMP_NODE := node_modules/.installed
+# The IaC security scanner lives in its own virtualenv: it pins an older pycep-parser than the tests.
+SCAN_VENV := $(VENV)/iac-scan
+STAMP_SCAN := $(SCAN_VENV)/.installed
 
-.PHONY: demo test install lint bench up clean
+.PHONY: demo test install lint bench up clean iac-scan
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -19,9 +22,18 @@ $(STAMP_NODE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: install
+$(STAMP_SCAN): tests/infra/requirements-scan.txt
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r tests/infra/requirements-scan.txt
+	touch $@
+
+test: install iac-scan
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# checkov over infra/: every check passes or is skipped with a reason next to its resource.
+iac-scan: install $(STAMP_SCAN)
+	$(PY) -m tests.infra.iac_scan $(SCAN_VENV)/bin/checkov
 
 demo: install
 	$(PY) -m devstack demo

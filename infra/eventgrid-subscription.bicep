@@ -10,7 +10,7 @@ param functionAppName string
 @description('Name of the Event Grid system topic on the storage account (output EVENT_GRID_SYSTEM_TOPIC_NAME).')
 param systemTopicName string
 
-@description('Name of the storage account (output STORAGE_ACCOUNT_NAME).')
+@description('Name of the documents storage account, which holds the dead-letter container (output STORAGE_ACCOUNT_NAME).')
 param storageAccountName string
 
 @description('Container users drop files into (output SOURCE_CONTAINER; app setting SOURCE_CONTAINER).')
@@ -73,8 +73,9 @@ resource blobCreatedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscrip
       maxDeliveryAttempts: maxDeliveryAttempts
       eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
     }
-    // Identity-based: shared keys are off on the account. The topic's identity holds
-    // Storage Blob Data Contributor on this container (modules/roles.bicep).
+    // Identity-based: shared keys are off on the account (and, with private networking, Event Grid gets
+    // through the firewall as a trusted service). The topic's identity holds Storage Blob Data
+    // Contributor on this container only (modules/roles.bicep).
     deadLetterWithResourceIdentity: {
       identity: {
         type: 'SystemAssigned'

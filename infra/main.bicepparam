@@ -1,14 +1,24 @@
 // Parameters for main.bicep. Values come from the environment so scripts/deploy.sh and
-// `azd env set NAME value` drive the same file; the second argument is the default.
+// `azd env set NAME value` drive the same file; the second argument is the default, the same as
+// main.bicep's (docs/deployment.md lists them all).
 // The location is the resource group's (scripts/deploy.sh creates the group in the region you name).
 using './main.bicep'
 
 param namePrefix = readEnvironmentVariable('NAME_PREFIX', 'dtrans')
 param targetLanguages = readEnvironmentVariable('TARGET_LANGUAGES', 'fr,de')
 param sourceLanguage = readEnvironmentVariable('SOURCE_LANGUAGE', '')
-param storageAccessMode = readEnvironmentVariable('STORAGE_ACCESS_MODE', 'managed-identity')
-param pollSchedule = readEnvironmentVariable('POLL_SCHEDULE', '0 */1 * * * *')
+param storageAccessMode = readEnvironmentVariable('STORAGE_ACCESS_MODE', 'sas')
+param pollSchedule = readEnvironmentVariable('POLL_SCHEDULE', '*/5 * * * * *')
 param retranslatePolicy = readEnvironmentVariable('RETRANSLATE_POLICY', 'replace')
+param privateNetworking = bool(readEnvironmentVariable('PRIVATE_NETWORKING', 'false'))
+param allowedIpRanges = empty(readEnvironmentVariable('ALLOWED_IP_RANGES', '')) ? [] : split(readEnvironmentVariable('ALLOWED_IP_RANGES', ''), ',')
+param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
+param stuckJobAfterMinutes = int(readEnvironmentVariable('STUCK_JOB_AFTER_MINUTES', '120'))
+param zoneRedundantStorage = bool(readEnvironmentVariable('ZONE_REDUNDANT_STORAGE', 'false'))
+param logDailyCapGb = int(readEnvironmentVariable('LOG_DAILY_CAP_GB', '0'))
+param deleteSourcesAfterDays = int(readEnvironmentVariable('DELETE_SOURCES_AFTER_DAYS', '0'))
+param deleteTranslationsAfterDays = int(readEnvironmentVariable('DELETE_TRANSLATIONS_AFTER_DAYS', '0'))
+param deleteReportsAfterDays = int(readEnvironmentVariable('DELETE_REPORTS_AFTER_DAYS', '0'))
 param tags = {
   workload: 'drop-folder-translation'
 }

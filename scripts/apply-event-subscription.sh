@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Applies infra/eventgrid-subscription.bicep once the function code is running.
-# Event Grid validates the webhook when the subscription is created, and the blob extension's
-# system key only exists after the host has loaded the blob-trigger function: wait for it first.
+# Event Grid validates the webhook when the subscription is created, and only the running blob
+# extension answers that handshake; its system key exists once the host has loaded the blob-trigger
+# function. So: wake the app, wait for the key, then create the subscription, retrying with back-off
+# while a cold or scaling app misses the handshake.
 # The key itself is read inside the Bicep template and never passes through this script.
 set -euo pipefail
 
@@ -18,8 +20,20 @@ SOURCE_CONTAINER="$5"
 DEAD_LETTER_CONTAINER="$6"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ATTEMPTS="${KEY_WAIT_ATTEMPTS:-30}"
-DELAY_SECONDS="${KEY_WAIT_DELAY_SECONDS:-10}"
+KEY_ATTEMPTS="${KEY_WAIT_ATTEMPTS:-30}"
+KEY_DELAY_SECONDS="${KEY_WAIT_DELAY_SECONDS:-10}"
+SUBSCRIBE_ATTEMPTS="${SUBSCRIBE_ATTEMPTS:-5}"
+SUBSCRIBE_FIRST_DELAY_SECONDS="${SUBSCRIBE_FIRST_DELAY_SECONDS:-15}"
+
+# Any request wakes a Flex Consumption app that scaled to zero; the host then loads the functions.
+warm_up() {
+  local host
+  host="$(az functionapp show --resource-group "$RESOURCE_GROUP" --name "$FUNCTION_APP_NAME" \
+    --query defaultHostName --output tsv 2>/dev/null || true)"
+  if [[ -n "$host" ]] && command -v curl >/dev/null 2>&1; then
+    curl --silent --output /dev/null --max-time 60 "https://$host/" || true
+  fi
+}
 
 # Asks only whether the key exists (true/false): the key's value is never printed.
 blobs_extension_key_exists() {
@@ -30,27 +44,46 @@ blobs_extension_key_exists() {
     --output tsv 2>/dev/null
 }
 
+echo "    waking $FUNCTION_APP_NAME"
+warm_up
+
 attempt=1
 until [[ "$(blobs_extension_key_exists || true)" == "true" ]]; do
-  if ((attempt >= ATTEMPTS)); then
+  if ((attempt >= KEY_ATTEMPTS)); then
     echo "error: the blobs_extension system key of $FUNCTION_APP_NAME did not appear; is the code published" \
       "and does function_app.py import? Check the app's logs in Application Insights, then run this script again." >&2
     exit 1
   fi
-  echo "    waiting for the blob extension's system key ($attempt/$ATTEMPTS)"
+  echo "    waiting for the blob extension's system key ($attempt/$KEY_ATTEMPTS)"
   attempt=$((attempt + 1))
-  sleep "$DELAY_SECONDS"
+  sleep "$KEY_DELAY_SECONDS"
 done
 
-az deployment group create \
-  --resource-group "$RESOURCE_GROUP" \
-  --name "drop-folder-translation-events" \
-  --template-file "$REPO_ROOT/infra/eventgrid-subscription.bicep" \
-  --parameters \
+delay="$SUBSCRIBE_FIRST_DELAY_SECONDS"
+attempt=1
+while true; do
+  warm_up
+  if az deployment group create \
+    --resource-group "$RESOURCE_GROUP" \
+    --name "drop-folder-translation-events" \
+    --template-file "$REPO_ROOT/infra/eventgrid-subscription.bicep" \
+    --parameters \
     functionAppName="$FUNCTION_APP_NAME" \
     systemTopicName="$SYSTEM_TOPIC_NAME" \
     storageAccountName="$STORAGE_ACCOUNT_NAME" \
     sourceContainerName="$SOURCE_CONTAINER" \
     deadLetterContainerName="$DEAD_LETTER_CONTAINER" \
-  --output none
+    --output none; then
+    break
+  fi
+  if ((attempt >= SUBSCRIBE_ATTEMPTS)); then
+    echo "error: Event Grid could not validate the webhook of $FUNCTION_APP_NAME after $attempt attempts." \
+      "Check that the app runs (Application Insights), then run this script again." >&2
+    exit 1
+  fi
+  echo "    the webhook handshake failed (attempt $attempt/$SUBSCRIBE_ATTEMPTS); retrying in ${delay}s"
+  sleep "$delay"
+  attempt=$((attempt + 1))
+  delay=$((delay * 2))
+done
 echo "    subscription in place: blobs created in '$SOURCE_CONTAINER' now reach the function."

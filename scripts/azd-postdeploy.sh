@@ -1,13 +1,14 @@
-#!/usr/bin/env bash
-# azd `postdeploy` hook (azure.yaml): after `azd deploy` has published the code, adds the Event
+#!/bin/sh
+# azd `postdeploy` hook (azure.yaml, posix): after `azd deploy` has published the code, adds the Event
 # Grid subscription. azd exposes main.bicep's outputs and AZURE_RESOURCE_GROUP as environment values.
-set -euo pipefail
+# POSIX sh: azd runs posix hooks with sh, which is dash on Debian and Ubuntu.
+set -eu
 
 : "${AZURE_RESOURCE_GROUP:?azd did not provide AZURE_RESOURCE_GROUP}"
 : "${FUNCTION_APP_NAME:?run azd provision first: output FUNCTION_APP_NAME is missing}"
 : "${EVENT_GRID_SYSTEM_TOPIC_NAME:?output EVENT_GRID_SYSTEM_TOPIC_NAME is missing}"
 : "${STORAGE_ACCOUNT_NAME:?output STORAGE_ACCOUNT_NAME is missing}"
 
-"$(dirname "${BASH_SOURCE[0]}")/apply-event-subscription.sh" \
+bash "$(dirname "$0")/apply-event-subscription.sh" \
   "$AZURE_RESOURCE_GROUP" "$FUNCTION_APP_NAME" "$EVENT_GRID_SYSTEM_TOPIC_NAME" \
   "$STORAGE_ACCOUNT_NAME" "${SOURCE_CONTAINER:-source}" "${DEAD_LETTER_CONTAINER:-eventgrid-deadletter}"

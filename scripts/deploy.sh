@@ -12,11 +12,14 @@ Usage: scripts/deploy.sh RESOURCE_GROUP LOCATION [NAME_PREFIX]
 
   RESOURCE_GROUP  resource group to create or reuse (e.g. rg-doc-translation)
   LOCATION        Azure region offering Flex Consumption and Translator (e.g. swedencentral)
-  NAME_PREFIX     2-10 lowercase letters/digits starting every resource name (default: dtrans)
+  NAME_PREFIX     2-10 lowercase letters/digits, starting with a letter (default: dtrans)
 
-Optional environment (read by infra/main.bicepparam; defaults in brackets):
-  TARGET_LANGUAGES [fr,de]   SOURCE_LANGUAGE []   STORAGE_ACCESS_MODE [managed-identity|sas]
-  POLL_SCHEDULE [0 */1 * * * *]   RETRANSLATE_POLICY [replace|keep]
+Optional environment (read by infra/main.bicepparam; defaults in brackets; docs/deployment.md):
+  TARGET_LANGUAGES [fr,de]   SOURCE_LANGUAGE []   STORAGE_ACCESS_MODE [sas|managed-identity]
+  POLL_SCHEDULE [*/5 * * * * *]   RETRANSLATE_POLICY [replace|keep]
+  PRIVATE_NETWORKING [false|true] (needs STORAGE_ACCESS_MODE=managed-identity)   ALLOWED_IP_RANGES []
+  ALERT_EMAIL []   STUCK_JOB_AFTER_MINUTES [120]   ZONE_REDUNDANT_STORAGE [false]   LOG_DAILY_CAP_GB [0]
+  DELETE_SOURCES_AFTER_DAYS [0]   DELETE_TRANSLATIONS_AFTER_DAYS [0]   DELETE_REPORTS_AFTER_DAYS [0]
 
 Needs: az (logged in: az login), Bicep (az bicep install), Azure Functions Core Tools v4 (func).
 See the README, section "Deploying to Azure".
@@ -34,14 +37,17 @@ fi
 
 RESOURCE_GROUP="$1"
 LOCATION="$2"
-export NAME_PREFIX="${3:-dtrans}"
+export NAME_PREFIX="${3:-${NAME_PREFIX:-dtrans}}"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MAIN_DEPLOYMENT="drop-folder-translation"
 
+# Before any tool or login check: a bad value is the user's to fix, whatever else is missing.
+sh "$REPO_ROOT/scripts/check-parameters.sh"
+
 for tool in az func; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "error: '$tool' is not on PATH; see the README, "Deploying to Azure" / Prerequisites." >&2
+    echo "error: '$tool' is not on PATH; see the README, \"Deploying to Azure\" / Prerequisites." >&2
     exit 1
   fi
 done
@@ -50,10 +56,21 @@ if ! az account show --output none 2>/dev/null; then
   exit 1
 fi
 
-echo "==> Registering resource providers (no-op when already registered)"
-for namespace in Microsoft.Web Microsoft.Storage Microsoft.CognitiveServices Microsoft.EventGrid \
-  Microsoft.Insights Microsoft.OperationalInsights Microsoft.ManagedIdentity; do
-  az provider register --namespace "$namespace" --wait --output none
+# Registering a provider needs subscription-level rights; someone with rights on one resource group
+# only cannot, and needs not when an administrator registered them already. Only what is not
+# registered is attempted, and a refusal is a warning: the deployment names what is really missing.
+echo "==> Resource providers"
+for namespace in Microsoft.Web Microsoft.App Microsoft.Storage Microsoft.CognitiveServices Microsoft.EventGrid \
+  Microsoft.Insights Microsoft.OperationalInsights Microsoft.ManagedIdentity Microsoft.Network; do
+  state="$(az provider show --namespace "$namespace" --query registrationState --output tsv 2>/dev/null || true)"
+  if [[ "$state" == "Registered" ]]; then
+    continue
+  fi
+  echo "    registering $namespace (state: ${state:-unknown})"
+  if ! az provider register --namespace "$namespace" --wait --output none 2>/dev/null; then
+    echo "warning: could not register $namespace (subscription-level rights needed); carrying on." \
+      "If the deployment fails on it, ask an administrator to run: az provider register --namespace $namespace" >&2
+  fi
 done
 
 echo "==> Resource group $RESOURCE_GROUP in $LOCATION"

@@ -1,5 +1,5 @@
-// Event Grid system topic on the storage account. The blob trigger (source=EventGrid) is fed by a
-// subscription on this topic, created by ../eventgrid-subscription.bicep once the code is published.
+// Event Grid system topic on the documents storage account. The blob trigger (source=EventGrid) is fed
+// by a subscription on this topic, created by ../eventgrid-subscription.bicep once the code is published.
 
 @description('Azure region of the storage account (a system topic lives where its source is).')
 param location string
@@ -9,6 +9,9 @@ param systemTopicName string
 
 @description('Name of the storage account whose blob events the topic publishes.')
 param storageAccountName string
+
+@description('Resource id of the Log Analytics workspace that receives delivery-failure logs and metrics.')
+param workspaceId string
 
 @description('Tags applied to every resource.')
 param tags object = {}
@@ -28,6 +31,27 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   properties: {
     source: storageAccount.id
     topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+// Why a delivery failed (table AegDeliveryFailureLogs), beside the topic's metrics.
+resource topicDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: systemTopic
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'DeliveryFailures'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -1,5 +1,7 @@
 // The function app on the Flex Consumption plan: Python 3.11, one user-assigned identity for
 // everything (host storage, bindings, deployment package, Translator calls, telemetry), no keys.
+// Flex Consumption rejects many App Service site properties (functions-app-settings, "Flex
+// Consumption plan deprecations"; tests/infra/test_flex_consumption.py keeps them out).
 
 @description('Azure region of the plan and the app (a region that offers Flex Consumption).')
 param location string
@@ -16,10 +18,13 @@ param identityId string
 @description('Client id of that identity: tells the Azure SDKs and the host which identity to use.')
 param identityClientId string
 
-@description('Name of the storage account (AzureWebJobsStorage and the TRANSLATION_STORAGE connection).')
-param storageAccountName string
+@description('Name of the host storage account (AzureWebJobsStorage and the deployment package).')
+param hostStorageAccountName string
 
-@description('Blob container that holds the deployment package.')
+@description('Name of the documents storage account (the bindings\' TRANSLATION_STORAGE connection).')
+param documentsStorageAccountName string
+
+@description('Blob container of the host storage account that holds the deployment package.')
 param deploymentContainerName string
 
 @description('Name of the Application Insights component.')
@@ -41,11 +46,18 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
+@description('Subnet (delegated to Microsoft.App/environments) for outbound virtual network integration; empty for none.')
+param virtualNetworkSubnetId string = ''
+
 @description('Tags applied to every resource; the app also gets the azd service tag.')
 param tags object = {}
 
-resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: storageAccountName
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageAccountName
+}
+
+resource documentsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: documentsStorageAccountName
 }
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -53,6 +65,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy of a Flex Consumption plan depends on region support; the storage accounts carry the zone-redundancy switch (zoneRedundantStorage)
   name: planName
   location: location
   tags: tags
@@ -67,6 +80,13 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: Event Grid delivers blob events to the blob extension's webhook on the public endpoint; it needs the blobs_extension system key, and no other HTTP function exists
+  // checkov:skip=CKV_AZURE_17: Event Grid webhook delivery cannot present a client certificate
+  // checkov:skip=CKV_AZURE_18: Flex Consumption rejects site properties outside its supported set; HTTP/2 brings nothing to a webhook receiving one event per call
+  // checkov:skip=CKV_AZURE_67: same as CKV_AZURE_18 (HTTP version)
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero by design; failover comes from the platform, not a minimum instance count
+  // checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState (FTPS not supported); FTP publishing is off through basicPublishingCredentialsPolicies 'ftp' (allow: false) below
+  // checkov:skip=CKV_AZURE_213: no HTTP endpoint of our own to probe; the host's health is watched by the failed-execution alert
   name: functionAppName
   location: location
   tags: union(tags, { 'azd-service-name': 'api' })
@@ -80,15 +100,15 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {
         storage: {
           type: 'blobContainer'
-          value: '${storageAccount.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          value: '${hostStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
             userAssignedIdentityResourceId: identityId
@@ -127,22 +147,36 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 // Not FUNCTIONS_WORKER_RUNTIME nor FUNCTIONS_EXTENSION_VERSION: Flex Consumption takes the runtime
 // from functionAppConfig and rejects those settings.
 resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: no user-facing HTTP endpoint; the only HTTP route is the blob extension's webhook, authorised by its system key (Easy Auth would reject Event Grid)
+  // checkov:skip=CKV_AZURE_222: see the site: Event Grid needs the public webhook
+  // checkov:skip=CKV_AZURE_88: Azure Files is not used by Flex Consumption (the package lives in a blob container)
+  // checkov:skip=CKV_AZURE_63: App Service HTTP logs do not exist on Flex Consumption; requests and traces go to Application Insights
+  // checkov:skip=CKV_AZURE_65: detailed error pages are an App Service web feature, not available on Flex Consumption
+  // checkov:skip=CKV_AZURE_66: failed request tracing is an App Service web feature, not available on Flex Consumption
+  // checkov:skip=CKV_AZURE_80: a Python app; .NET Framework versions do not apply
   parent: functionApp
   name: 'appsettings'
   properties: union(appSettings, {
-    // The host's own storage, identity-based.
-    AzureWebJobsStorage__accountName: storageAccount.name
+    // The host's own storage, identity-based, on the host account.
+    AzureWebJobsStorage__blobServiceUri: hostStorage.properties.primaryEndpoints.blob
+    AzureWebJobsStorage__queueServiceUri: hostStorage.properties.primaryEndpoints.queue
+    AzureWebJobsStorage__tableServiceUri: hostStorage.properties.primaryEndpoints.table
     AzureWebJobsStorage__credential: 'managedidentity'
     AzureWebJobsStorage__clientId: identityClientId
-    // The bindings' connection (connection="TRANSLATION_STORAGE"), identity-based.
-    TRANSLATION_STORAGE__blobServiceUri: storageAccount.properties.primaryEndpoints.blob
-    TRANSLATION_STORAGE__queueServiceUri: storageAccount.properties.primaryEndpoints.queue
-    TRANSLATION_STORAGE__tableServiceUri: storageAccount.properties.primaryEndpoints.table
+    // The bindings' connection (connection="TRANSLATION_STORAGE"), identity-based, on the documents account.
+    TRANSLATION_STORAGE__blobServiceUri: documentsStorage.properties.primaryEndpoints.blob
+    TRANSLATION_STORAGE__queueServiceUri: documentsStorage.properties.primaryEndpoints.queue
+    TRANSLATION_STORAGE__tableServiceUri: documentsStorage.properties.primaryEndpoints.table
     TRANSLATION_STORAGE__credential: 'managedidentity'
     TRANSLATION_STORAGE__clientId: identityClientId
     // The connection string only locates the component; ingestion is authorised by the identity.
+    // The host and the Azure Monitor exporter both read the authentication string.
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+    // The worker streams its own OpenTelemetry logs and traces (host.json telemetryMode OpenTelemetry),
+    // so the host does not log them twice. The app configures the azure-monitor-opentelemetry distro
+    // itself; PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY would make the worker configure a second one.
+    PYTHON_ENABLE_OPENTELEMETRY: 'true'
   })
 }
 

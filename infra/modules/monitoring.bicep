@@ -16,6 +16,10 @@ param applicationInsightsName string
 @maxValue(730)
 param retentionInDays int = 30
 
+@description('Daily ingestion cap in GB; 0 for none. Past the cap, telemetry is dropped until the next day (alerts go blind too).')
+@minValue(0)
+param dailyCapGb int = 0
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -28,6 +32,10 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: retentionInDays
+    // -1 is the service's "no cap".
+    workspaceCapping: {
+      dailyQuotaGb: (dailyCapGb > 0) ? dailyCapGb : -1
+    }
     features: {
       enableLogAccessUsingOnlyResourcePermissions: true
     }

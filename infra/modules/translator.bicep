@@ -1,6 +1,6 @@
 // The Translator resource that runs Document Translation batches.
-// Regional (never 'global') with a custom subdomain: both are required for Entra-token calls
-// and for the service to reach storage with its system-assigned identity.
+// Regional (never 'global') with a custom subdomain: both are required for Entra-token calls,
+// for the service to reach storage with its system-assigned identity, and for a private endpoint.
 
 @description('Azure region of the Translator resource; a regional location, never global.')
 param location string
@@ -14,10 +14,19 @@ param customSubDomainName string
 @description('Resource id of the Log Analytics workspace that receives the Translator logs and metrics.')
 param workspaceId string
 
+@description('Subnet for a private endpoint; empty keeps the public endpoint open (still Entra-only).')
+param privateEndpointSubnetId string = ''
+
+@description('Resource id of the privatelink.cognitiveservices.azure.com zone (with privateEndpointSubnetId).')
+param privateDnsZoneId string = ''
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
+var isPrivate = !empty(privateEndpointSubnetId)
+
 resource translator 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  // checkov:skip=CKV_AZURE_134: public network access is Disabled when main.bicep's privateNetworking is on; otherwise the endpoint takes Entra tokens only (disableLocalAuth)
   name: translatorName
   location: location
   tags: tags
@@ -33,10 +42,24 @@ resource translator 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
     customSubDomainName: customSubDomainName
     // Keys are off: the function app calls with its managed identity (Cognitive Services User).
     disableLocalAuth: true
-    publicNetworkAccess: 'Enabled'
+    // Private: only the app, through the private endpoint, reaches the API.
+    publicNetworkAccess: isPrivate ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: isPrivate ? 'Deny' : 'Allow'
     }
+  }
+}
+
+module privateEndpoint 'private-endpoint.bicep' = if (isPrivate) {
+  name: '${translatorName}-pe'
+  params: {
+    location: location
+    privateEndpointName: '${translatorName}-pe'
+    targetResourceId: translator.id
+    groupId: 'account'
+    subnetId: privateEndpointSubnetId
+    privateDnsZoneId: privateDnsZoneId
+    tags: tags
   }
 }
 

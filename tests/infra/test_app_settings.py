@@ -14,7 +14,6 @@ IDENTITY_CONNECTION_KEYS = {
     for suffix in ("blobServiceUri", "queueServiceUri", "tableServiceUri", "credential", "clientId")
 }
 HOST_SETTINGS_ALLOWED = {
-    "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__blobServiceUri",
     "AzureWebJobsStorage__queueServiceUri",
     "AzureWebJobsStorage__tableServiceUri",
@@ -22,6 +21,7 @@ HOST_SETTINGS_ALLOWED = {
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_ENABLE_OPENTELEMETRY",
 }
 
 
@@ -65,8 +65,11 @@ def test_storage_connections_are_identity_based_on_the_apps_identity():
     assert module["AzureWebJobsStorage__credential"] == "managedidentity"
     assert module["AzureWebJobsStorage__clientId"] == "identityClientId"
     for service in ("blob", "queue", "table"):
+        # The bindings reach user documents; the host keeps its own state in the other account.
         uri = dotted(module[f"{STORAGE_CONNECTION}__{service}ServiceUri"])
-        assert uri == f"storageAccount.properties.primaryEndpoints.{service}"
+        assert uri == f"documentsStorage.properties.primaryEndpoints.{service}"
+        host_uri = dotted(module[f"AzureWebJobsStorage__{service}ServiceUri"])
+        assert host_uri == f"hostStorage.properties.primaryEndpoints.{service}"
     assert module["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
     assert not any("AccountKey" in str(value) for value in module.values())
 
@@ -84,7 +87,14 @@ def test_translator_is_called_with_the_identity_not_a_key():
 
 @pytest.mark.parametrize(
     "name",
-    ["SOURCE_CONTAINER", "TARGET_CONTAINER", "GLOSSARY_CONTAINER", "REPORTS_CONTAINER", "JOBS_TABLE", "RESULTS_QUEUE"],
+    [
+        "SOURCE_CONTAINER",
+        "TARGET_CONTAINER",
+        "GLOSSARY_CONTAINER",
+        "REPORTS_CONTAINER",
+        "RECORDS_TABLE",
+        "RESULTS_QUEUE",
+    ],
 )
 def test_storage_names_are_the_app_defaults(name):
     main = parse("main.bicep")
@@ -92,7 +102,15 @@ def test_storage_names_are_the_app_defaults(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["TRANSLATION_CATEGORY", "TRANSLATOR_API_VERSION", "SAS_EXPIRY_MINUTES", "SUBMIT_RECONCILE_AFTER_SECONDS"]
+    "name",
+    [
+        "TRANSLATION_CATEGORY",
+        "TRANSLATOR_API_VERSION",
+        "SAS_EXPIRY_MINUTES",
+        "SUBMIT_RECONCILE_AFTER_SECONDS",
+        "CATCH_UP_SCHEDULE",
+        "CATCH_UP_AFTER_SECONDS",
+    ],
 )
 def test_fixed_settings_keep_the_app_defaults(name):
     assert _code_settings()[name] == DEFAULTS[name]
@@ -113,13 +131,34 @@ def test_tunable_settings_come_from_parameters_defaulting_to_the_app_defaults(na
     assert main["parameters"][parameter]["default"] == DEFAULTS[name]
 
 
-def test_storage_access_defaults_to_the_translators_identity_with_sas_as_the_alternative():
+def test_stuck_job_threshold_comes_from_the_parameter_the_alert_also_reads():
+    main = parse("main.bicep")
+    value = function_call(_code_settings()["STUCK_JOB_AFTER_MINUTES"], "string")
+    assert value == {"value_to_convert": "stuckJobAfterMinutes"}
+    assert str(main["parameters"]["stuckJobAfterMinutes"]["default"]) == DEFAULTS["STUCK_JOB_AFTER_MINUTES"]
+    assert module_params(main, "alerts")["stuckJobAfterMinutes"] == "stuckJobAfterMinutes"
+
+
+def test_storage_access_defaults_to_the_codes_default_with_managed_identity_as_the_alternative():
     main = parse("main.bicep")
     assert resolve(main, _code_settings()["STORAGE_ACCESS_MODE"]) == ParamRef("storageAccessMode")
     parameter = main["parameters"]["storageAccessMode"]
-    assert parameter["default"] == "managed-identity"
+    assert parameter["default"] == DEFAULTS["STORAGE_ACCESS_MODE"] == "sas"
     allowed = next(decorator["argument"] for decorator in parameter["decorators"] if decorator["type"] == "allowed")
     assert sorted(allowed) == ["managed-identity", "sas"]
+    description = next(d["argument"] for d in parameter["decorators"] if d["type"] == "description")
+    assert "sas (default" in description
+
+
+def test_telemetry_settings_give_the_python_worker_opentelemetry_with_entra_ingestion():
+    module = _module_settings()
+    assert module["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
+    # The app configures the distro itself: the worker must not configure a second one.
+    assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in set(_code_settings()) | set(module)
+    assert module["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
+    assert dotted(module["APPLICATIONINSIGHTS_CONNECTION_STRING"]) == (
+        "applicationInsights.properties.ConnectionString"
+    )
 
 
 def test_every_setting_a_binding_names_is_deployed():

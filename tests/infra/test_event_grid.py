@@ -26,7 +26,7 @@ def test_system_topic_watches_the_storage_account():
     assert dotted(topic["properties"]["source"]) == "storageAccount.id"
     assert topic["identity"]["type"] == "SystemAssigned"
     main = parse("main.bicep")
-    assert dotted(module_params(main, "eventGridTopic")["storageAccountName"]) == "storage.outputs.name"
+    assert dotted(module_params(main, "eventGridTopic")["storageAccountName"]) == "documentsStorage.outputs.name"
 
 
 def test_subscription_is_not_in_main_because_it_needs_the_published_code():

@@ -37,6 +37,10 @@ def test_infra_holds_the_expected_templates():
         "modules/monitoring.bicep",
         "modules/roles.bicep",
         "modules/eventgrid-topic.bicep",
+        "modules/network.bicep",
+        "modules/private-endpoint.bicep",
+        "modules/alerts.bicep",
+        "modules/workbook.bicep",
     } <= present
 
 
@@ -85,7 +89,25 @@ def test_main_is_resource_group_scoped_with_few_parameters():
     tree = parse("main.bicep")
     assert tree["globals"]["scope"]["value"] == "resourceGroup"
     assert {"namePrefix", "location", "targetLanguages", "storageAccessMode", "pollSchedule"} <= set(tree["parameters"])
-    assert len(tree["parameters"]) <= 10
+    # A first deployment needs no parameter at all; the rest are documented switches.
+    assert [name for name, parameter in tree["parameters"].items() if "default" not in parameter] == []
+    assert len(tree["parameters"]) <= 20
+
+
+def test_bicepparam_reads_every_switch_from_the_environment_with_mains_default():
+    text = (INFRA / "main.bicepparam").read_text()
+    main = parse("main.bicep")["parameters"]
+    for name, env, default in re.findall(
+        r"^param (\w+) = (?:\w+\()?readEnvironmentVariable\('(\w+)', '([^']*)'\)", text, re.MULTILINE
+    ):
+        declared = main[name]["default"]
+        if isinstance(declared, bool):
+            declared = str(declared).lower()
+        elif declared == []:  # a comma-separated list: empty means none
+            declared = ""
+        assert default == str(declared), f"{env} defaults to {default!r} in main.bicepparam, {declared!r} in main.bicep"
+    assigned = set(re.findall(r"^param\s+(\w+)\s*=", text, re.MULTILINE))
+    assert set(main) - assigned == {"location", "maximumInstanceCount", "virtualNetworkAddresses"}
 
 
 def test_bicepconfig_makes_the_security_rules_errors():
