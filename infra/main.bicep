@@ -282,7 +282,6 @@ module roles 'modules/roles.bicep' = {
     translatorPrincipalId: translator.outputs.principalId
     eventGridPrincipalId: eventGridTopic.outputs.principalId
     grantTranslatorStorageAccess: storageAccessMode == 'managed-identity'
-    grantUserDelegation: storageAccessMode == 'sas'
   }
 }
 
@@ -311,6 +310,7 @@ var appSettings = {
   SAS_EXPIRY_MINUTES: '240'
   RETRANSLATE_POLICY: retranslatePolicy
   SUBMIT_RECONCILE_AFTER_SECONDS: '300'
+  TRANSLATOR_TIMEOUT_SECONDS: '30'
   AZURE_CLIENT_ID: identity.properties.clientId
 }
 

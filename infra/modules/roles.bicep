@@ -47,8 +47,6 @@ param eventGridPrincipalId string
 @description('Grant the Translator\'s identity container roles (STORAGE_ACCESS_MODE=managed-identity); with SAS it needs none.')
 param grantTranslatorStorageAccess bool
 
-@description('Let the app obtain user-delegation keys to sign SAS URLs (STORAGE_ACCESS_MODE=sas).')
-param grantUserDelegation bool
 
 // Built-in role definition ids (the same in every tenant).
 var roleIds = {
@@ -198,8 +196,9 @@ resource appReportsContributor 'Microsoft.Authorization/roleAssignments@2022-04-
   }
 }
 
-// SAS mode: obtains the user-delegation key (an account-level action) that signs the service's URLs.
-resource appBlobDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantUserDelegation) {
+// Obtains the user-delegation key (an account-level action) that signs the service's URLs in SAS mode
+// and, in every mode, the short read SAS of the app's own copies from staging to published translations.
+resource appBlobDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(documentsStorage.id, functionPrincipalId, roleIds.storageBlobDelegator)
   scope: documentsStorage
   properties: {

@@ -108,6 +108,7 @@ def test_storage_names_are_the_app_defaults(name):
         "TRANSLATOR_API_VERSION",
         "SAS_EXPIRY_MINUTES",
         "SUBMIT_RECONCILE_AFTER_SECONDS",
+        "TRANSLATOR_TIMEOUT_SECONDS",
         "CATCH_UP_SCHEDULE",
         "CATCH_UP_AFTER_SECONDS",
     ],
