@@ -140,7 +140,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
-    record._redacted = True  # type: ignore[attr-defined]  # a marker attribute, as logging allows
+    record._redacted = True  # a marker attribute, as logging allows any
     return record
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from shared.settings import Settings, get_settings
 from shared.storage.clients import StorageClients
@@ -58,7 +58,7 @@ class TimedCache(Generic[T]):
             if self._loaded_at is None or now - self._loaded_at >= ttl:
                 self._value = self._load()
                 self._loaded_at = now
-            return self._value  # type: ignore[return-value]  # set just above when it was None
+            return cast(T, self._value)
 
     def clear(self) -> None:
         with self._lock:
@@ -88,7 +88,8 @@ class PipelineContext:
     @cached_property
     def translator(self) -> TranslatorService:
         if self._translator is None:
-            self._translator = DocumentTranslationClient.from_settings(self.settings)
+            client: TranslatorService = DocumentTranslationClient.from_settings(self.settings)
+            self._translator = client
         return self._translator
 
     @cached_property

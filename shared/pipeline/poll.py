@@ -13,6 +13,7 @@ One record that fails never fails the poll for the others: its record keeps the 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -156,7 +157,7 @@ def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSu
                         continue
                     seen.add(status.id)
                     summary.polled += 1
-                    _guarded(ctx, record, summary, lambda r, s=status: _apply(ctx, r, s, summary, progress))
+                    _guarded(ctx, record, summary, partial(_apply, ctx, status=status, summary=summary, progress=progress))
         except TranslatorError as exc:
             logger.warning("could not list %d jobs (%s); they will be checked next time", len(group), exc)
             seen.update(group)  # not a sign that the service forgot them
@@ -255,7 +256,7 @@ def _reconcile(ctx: PipelineContext, records: list[OpenRecord], known: set[str],
     for record in records:
         job_id = search.found.get(record.key)
         if job_id is not None:
-            _guarded(ctx, record, summary, lambda r, j=job_id: _adopt(ctx, r, j, summary))
+            _guarded(ctx, record, summary, partial(_adopt, ctx, job_id=job_id, summary=summary))
             continue
         resubmit_at = lifecycle.resubmit_due(ctx, record)
         # A job in the window that lists no documents yet may be this attempt's: give the service
@@ -263,7 +264,7 @@ def _reconcile(ctx: PipelineContext, records: list[OpenRecord], known: set[str],
         grace = timedelta(seconds=ctx.settings.submit_reconcile_after_seconds) if search.unidentified else timedelta(0)
         if now < resubmit_at + grace:
             until = min(resubmit_at + grace, now + RECONCILE_RECHECK)
-            _guarded(ctx, record, summary, lambda r, u=until: lifecycle.postpone(ctx, r, u))
+            _guarded(ctx, record, summary, partial(lifecycle.postpone, ctx, until=until))
             continue
         _guarded(ctx, record, summary, lambda r: _retry(ctx, r, summary))
 

@@ -52,7 +52,7 @@ class StorageClients:
         storage = self._settings.storage
         if storage.connection_string:
             return BlobServiceClient.from_connection_string(storage.connection_string)
-        return BlobServiceClient(account_url=storage.blob_service_uri, credential=self.credential)
+        return BlobServiceClient(account_url=_required(storage.blob_service_uri), credential=self.credential)
 
     def container(self, name: str) -> ContainerClient:
         return self.blob_service.get_container_client(name)
@@ -63,20 +63,23 @@ class StorageClients:
         if storage.connection_string:
             service = TableServiceClient.from_connection_string(storage.connection_string)
         else:
-            service = TableServiceClient(endpoint=storage.table_service_uri, credential=self.credential)
+            service = TableServiceClient(endpoint=_required(storage.table_service_uri), credential=self.credential)
         return service.get_table_client(self._settings.records_table)
 
     def _queue(self, name: str) -> QueueClient:
         # The Functions host expects base64 messages; plain text would land in the poison queue.
-        policies = {
-            "message_encode_policy": TextBase64EncodePolicy(),
-            "message_decode_policy": TextBase64DecodePolicy(),
-        }
+        encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
         storage = self._settings.storage
         if storage.connection_string:
-            return QueueClient.from_connection_string(storage.connection_string, name, **policies)
+            return QueueClient.from_connection_string(
+                storage.connection_string, name, message_encode_policy=encode, message_decode_policy=decode
+            )
         return QueueClient(
-            account_url=storage.queue_service_uri, queue_name=name, credential=self.credential, **policies
+            account_url=_required(storage.queue_service_uri),
+            queue_name=name,
+            credential=self.credential,
+            message_encode_policy=encode,
+            message_decode_policy=decode,
         )
 
     @cached_property
@@ -115,3 +118,9 @@ class StorageClients:
                 queue.create_queue()
             except ResourceExistsError:
                 pass
+
+
+def _required(uri: str | None) -> str:
+    if uri is None:  # Settings refuses identity-based storage without its three service URIs
+        raise ValueError("a storage service URI is missing")
+    return uri

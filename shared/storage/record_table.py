@@ -293,7 +293,7 @@ class RecordTable:
                 for record in chunk
             ]
             try:
-                answers = self._table.submit_transaction(operations)  # type: ignore[arg-type]
+                answers = self._table.submit_transaction(operations)
             except TableTransactionError:
                 results.extend(self.update(record) for record in chunk)
                 continue
