@@ -8,7 +8,7 @@ STAMP_NODE := node_modules/.installed
 SCAN_VENV := $(VENV)/iac-scan
 STAMP_SCAN := $(SCAN_VENV)/.installed
 
-.PHONY: demo test install lint bench up clean iac-scan
+.PHONY: demo test test-fast install lint bench chaos up clean iac-scan
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
@@ -27,9 +27,12 @@ $(STAMP_SCAN): tests/infra/requirements-scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet -r tests/infra/requirements-scan.txt
 	touch $@
 
-test: install iac-scan
-	$(PY) -m ruff check .
+test: install iac-scan lint
 	$(PY) -m pytest
+
+# The edit-run loop: unit and infra tests, in seconds (no Azurite, no emulator).
+test-fast: install
+	$(PY) -m pytest -q tests/unit tests/infra
 
 # checkov over infra/: every check passes or is skipped with a reason next to its resource.
 iac-scan: install $(STAMP_SCAN)
@@ -41,11 +44,18 @@ demo: install
 up: install
 	$(PY) -m devstack up
 
+# Lint, format and types: ruff, ruff format and mypy (strict on shared/).
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 bench: install
 	$(PY) -m bench
+
+# The fault matrix on the local stack (about 10 minutes); not part of `make test`.
+chaos: install
+	$(PY) -m chaos
 
 clean:
 	rm -rf $(VENV) node_modules .devstack .pytest_cache

@@ -11,6 +11,7 @@ from pathlib import Path
 from devstack.host.config import DEFAULT_APP, HostConfigError
 from devstack.host.host import DEFAULT_PORT, LocalFunctionsHost
 from shared.runtime import configure_logging
+from shared.telemetry import FieldsFormatter
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +51,10 @@ def _positive_int(text: str) -> int:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    # The app's structured fields (source path, version, record key, job id...) follow each message.
+    handler = logging.StreamHandler()
+    handler.setFormatter(FieldsFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     # The host's own lines, readable: the SDKs' per-request lines and httpx's stay out.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     configure_logging()

@@ -1,0 +1,239 @@
+"""One fault scenario on a fresh local stack, and what it did to the product's promises.
+
+Each scenario starts Azurite, the emulator and the local functions host as separate processes,
+drops files, injects its fault, waits until every dropped version has a final record (or the
+time runs out), and measures:
+
+- lost: dropped versions with no final record;
+- duplicate batches: jobs the emulator created beyond one per source version (every job's
+  staging target names carry the record key, so each job is traced to its version);
+- wrong translations: files whose newest version succeeded while `target/<lang>/<name>` is
+  stamped with another version (or missing);
+- unexplained failures: final records that did not succeed and give no reason code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import ContainerClient, ContentSettings
+
+from devstack.stack import LocalStack, StackConfig
+from shared.pipeline.checks import LANGUAGES_METADATA_KEY
+from shared.settings import Settings
+from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
+from shared.storage.clients import StorageClients
+from shared.storage.record_table import FinalRecord, Outcome, RecordTable, record_key
+
+logger = logging.getLogger(__name__)
+
+# Fast enough to settle in seconds; the reconcile delay keeps its rule (at least 3 x the timeout).
+CHAOS_SETTINGS = {
+    "POLL_SCHEDULE": "*/1 * * * * *",
+    "TRANSLATOR_TIMEOUT_SECONDS": "2",
+    "SUBMIT_RECONCILE_AFTER_SECONDS": "6",
+    "CATCH_UP_SCHEDULE": "*/5 * * * * *",
+    "CATCH_UP_AFTER_SECONDS": "8",
+    "TARGET_LANGUAGES": "fr,de",
+}
+HOST_ARGS = ["--watch-interval", "0.3"]
+_STAGING = re.compile(r"/\.inflight/([0-9a-f]+-[0-9a-f]+)-\d+/")
+
+
+@dataclass(frozen=True)
+class Version:
+    name: str
+    etag: str
+    key: str
+    content: bytes
+
+
+@dataclass
+class Row:
+    scenario: str
+    files: int = 0
+    lost: int = 0
+    duplicate_batches: int = 0
+    wrong_translations: int = 0
+    unexplained_failures: int = 0
+    settle_seconds: float = 0.0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def promises_kept(self) -> bool:
+        return not (self.lost or self.duplicate_batches or self.wrong_translations or self.unexplained_failures)
+
+
+class Run:
+    """A running scenario: its stack, what was dropped, and helpers to misbehave."""
+
+    def __init__(self, stack: LocalStack):
+        self.stack = stack
+        self.versions: list[Version] = []
+        self.started = time.monotonic()
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
+
+    def container(self, name: str) -> ContainerClient:
+        return StorageClients(self.settings).container(name)
+
+    def drop(self, name: str, content: bytes, *, languages: str | None = None, retries: int = 30) -> Version | None:
+        """Uploads like a user would (retrying while storage is down); None if storage never came back."""
+        source = self.container(self.settings.source_container)
+        metadata = {LANGUAGES_METADATA_KEY: languages} if languages else None
+        for _ in range(retries):
+            try:
+                result = source.get_blob_client(name).upload_blob(
+                    content,
+                    overwrite=True,
+                    metadata=metadata,
+                    content_settings=ContentSettings(content_type="text/plain"),
+                )
+                break
+            except Exception as exc:  # storage down: the user tries again a second later
+                logger.info("upload of %s failed (%s); retrying", name, type(exc).__name__)
+                time.sleep(1)
+        else:
+            return None
+        etag = str(result["etag"]).strip('"')
+        version = Version(name, etag, record_key(self.settings.source_container, name, etag), content)
+        self.versions.append(version)
+        return version
+
+    def drop_many(self, names: Iterable[str], **options: Any) -> list[Version]:
+        dropped = []
+        for name in names:
+            version = self.drop(name, f"Text of {name}, written at {time.time():.6f}.".encode(), **options)
+            if version is not None:
+                dropped.append(version)
+        return dropped
+
+    def records(self) -> dict[str, FinalRecord]:
+        table = RecordTable(StorageClients(self.settings).records_table)
+        found = {}
+        for version in self.versions:
+            try:
+                record = table.get_final(version.key)
+            except Exception:  # storage may be down right now
+                continue
+            if record is not None:
+                found[version.key] = record
+        return found
+
+    def wait_until_recorded(self, timeout: float) -> dict[str, FinalRecord]:
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.records()
+            if len(records) == len({v.key for v in self.versions}) or time.monotonic() > deadline:
+                return records
+            time.sleep(0.5)
+
+    def emulator_stats(self) -> dict[str, Any]:
+        response = httpx.get(
+            f"{self.stack.emulator_endpoint}/_emulator/stats",
+            headers={"Ocp-Apim-Subscription-Key": self.stack.config.emulator_key},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return dict(response.json())
+
+    def restart_emulator(self) -> None:
+        self.stack.restart_emulator(kill=True)
+
+    def restart_host(self, *, kill: bool = True, env: dict[str, str] | None = None) -> None:
+        self.stack.stop_host(kill=kill)
+        if env:
+            self.stack.env.update(env)
+        self.stack.start_host()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    act: Callable[[Run], None]
+    settings: dict[str, str] = field(default_factory=dict)
+    emulator_args: list[str] = field(default_factory=list)
+    host_args: list[str] = field(default_factory=list)
+    persistent_storage: bool = False
+    timeout: float = 150.0
+
+
+def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
+    with tempfile.TemporaryDirectory(prefix=f"chaos-{scenario.name}-", dir=workdir) as folder:
+        config = StackConfig.on_free_ports(
+            Path(folder),
+            settings_overrides={**CHAOS_SETTINGS, **scenario.settings},
+            emulator_args=list(scenario.emulator_args),
+            host_args=[*HOST_ARGS, *scenario.host_args],
+        )
+        config.azurite_in_memory = not scenario.persistent_storage
+        with LocalStack(config) as stack:
+            run = Run(stack)
+            scenario.act(run)
+            records = run.wait_until_recorded(scenario.timeout)
+            settled = time.monotonic() - run.started
+            row = measure(scenario.name, run, records, settled)
+            if not row.promises_kept:
+                row.notes.append(f"logs: {_keep_logs(stack, scenario.name)}")
+            return row
+
+
+def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float) -> Row:
+    keys = {version.key for version in run.versions}
+    row = Row(name, files=len(keys), settle_seconds=round(settled, 1))
+    row.lost = len(keys - set(records))
+    row.outcomes = dict(Counter(str(record.outcome) for record in records.values()))
+
+    jobs_per_key: Counter[str] = Counter()
+    for batch in run.emulator_stats().get("batches", []):
+        found = {match.group(1) for url in batch.get("targetUrls", []) if (match := _STAGING.search(url))}
+        for key in found:
+            jobs_per_key[key] += 1
+    row.duplicate_batches = sum(count - 1 for key, count in jobs_per_key.items() if key in keys and count > 1)
+
+    row.unexplained_failures = sum(
+        1 for record in records.values() if record.outcome != Outcome.SUCCEEDED and not record.reason_code
+    )
+
+    newest: dict[str, Version] = {}
+    for version in run.versions:
+        newest[version.name] = version  # drops are in order: the last one of a name is the newest
+    target = run.container(run.settings.target_container)
+    for version in newest.values():
+        record = records.get(version.key)
+        if record is None or record.outcome not in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED):
+            continue
+        for outcome in record.language_outcomes:
+            if outcome.status != "Succeeded":
+                continue
+            blob = target.get_blob_client(target_blob_name(outcome.language, version.name))
+            try:
+                stamp = (blob.get_blob_properties().metadata or {}).get(TRANSLATED_FROM_METADATA_KEY)
+            except ResourceNotFoundError:
+                stamp = None
+            if stamp != version.etag:
+                row.wrong_translations += 1
+                row.notes.append(f"{outcome.language}/{version.name}: stamped {stamp}, newest {version.etag}")
+    return row
+
+
+def _keep_logs(stack: LocalStack, name: str) -> Path:
+    kept = Path(tempfile.gettempdir()) / f"chaos-logs-{name}-{int(time.time())}"
+    kept.mkdir(parents=True, exist_ok=True)
+    for log in stack.logs.glob("*.log"):
+        (kept / log.name).write_bytes(log.read_bytes())
+    logger.warning("scenario %s broke a promise; logs kept in %s", name, kept)
+    return kept

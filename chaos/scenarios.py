@@ -1,0 +1,129 @@
+"""The faults the real world has, one scenario each (issue 7's fault matrix)."""
+
+from __future__ import annotations
+
+import time
+
+from chaos.harness import Run, Scenario
+
+# Slow enough that a second version arrives while the first is still being translated.
+SLOW_DOCUMENTS = ["--document-seconds", "2"]
+TEN_LANGUAGES = "fr,de,es,it,ja,zh-Hans,zh-Hant,pt,nl,pl"
+
+
+def names(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}/doc{index:02d}.txt" for index in range(count)]
+
+
+def plain_drops(count: int):
+    def act(run: Run) -> None:
+        run.drop_many(names("plain", count))
+
+    return act
+
+
+def host_killed_again_and_again(rounds: int, per_round: int = 3):
+    def act(run: Run) -> None:
+        for number in range(rounds):
+            run.drop_many(names(f"round{number:02d}", per_round))
+            time.sleep(1.0 + (number % 3) * 0.5)
+            run.restart_host(kill=True)
+
+    return act
+
+
+def emulator_restarted_mid_run(count: int):
+    def act(run: Run) -> None:
+        run.drop_many(names("restart", count))
+        time.sleep(3)  # jobs submitted, some documents done, others in progress
+        run.restart_emulator()
+
+    return act
+
+
+def storage_stopped(count: int, seconds: float = 30):
+    def act(run: Run) -> None:
+        run.drop_many(names("before", count))
+        time.sleep(1)
+        run.stack.stop_storage()
+        time.sleep(seconds)
+        run.stack.start_storage()
+        run.drop_many(names("after", count // 2))
+
+    return act
+
+
+def overwrites_in_flight(count: int):
+    def act(run: Run) -> None:
+        files = names("versions", count)
+        run.drop_many(files)
+        time.sleep(1.5)  # the first versions are being translated
+        run.drop_many(files)
+
+    return act
+
+
+def long_names(count: int):
+    def act(run: Run) -> None:
+        run.drop_many([f"長い/{index}-" + "日本語" * 300 + ".txt" for index in range(count)], languages=TEN_LANGUAGES)
+
+    return act
+
+
+def bad_glossaries(count: int):
+    def act(run: Run) -> None:
+        glossaries = run.container(run.settings.glossary_container)
+        glossaries.upload_blob("fr.csv", bytes(range(256)) * 8, overwrite=True)  # unreadable
+        glossaries.upload_blob("de.tsv", b"one\ttwo\tthree\tfour\n", overwrite=True)  # wrong columns
+        run.drop_many(names("glossary", count))
+
+    return act
+
+
+def unsupported_languages(count: int):
+    def act(run: Run) -> None:
+        run.drop_many(names("languages", count), languages="fr,xx-yy")
+        run.drop_many(names("casing", count), languages="FR,zh-hans")
+
+    return act
+
+
+def wrong_key_then_right(count: int):
+    def act(run: Run) -> None:
+        run.drop_many(names("key", count))
+        time.sleep(6)  # every drop is refused and waits
+        run.restart_host(kill=False, env={"TRANSLATOR_KEY": run.stack.config.emulator_key})
+
+    return act
+
+
+def all_scenarios(scale: int = 1) -> list[Scenario]:
+    """Every scenario; `scale` multiplies the file counts (1: about 10 minutes in all)."""
+    n = 10 * scale
+    return [
+        Scenario(
+            "3x concurrent delivery",
+            plain_drops(2 * n),
+            host_args=["--event-deliveries", "3", "--concurrent-deliveries"],
+        ),
+        Scenario("20% 5xx", plain_drops(2 * n), emulator_args=["--fault-rate", "0.2", "--seed", "7"]),
+        Scenario("429 storm (Retry-After)", plain_drops(2 * n), emulator_args=["--rate-limit", "4"]),
+        Scenario(
+            "20% lost answers",
+            plain_drops(2 * n),
+            emulator_args=["--lost-answer-rate", "0.2", "--list-delay-seconds", "1", "--seed", "11"],
+        ),
+        Scenario("10 kill -9 of the host", host_killed_again_and_again(10, max(1, n // 4))),
+        Scenario("emulator restart mid-run", emulator_restarted_mid_run(n), emulator_args=SLOW_DOCUMENTS),
+        Scenario("storage down 30 s", storage_stopped(n), persistent_storage=True, timeout=240),
+        Scenario("overwrites in flight", overwrites_in_flight(n), emulator_args=SLOW_DOCUMENTS),
+        Scenario(
+            "overwrites in flight, 30% lost answers",
+            overwrites_in_flight(n),
+            emulator_args=[*SLOW_DOCUMENTS, "--lost-answer-rate", "0.3", "--seed", "5"],
+        ),
+        Scenario("long non-ASCII names, 10 languages", long_names(max(2, n // 2))),
+        Scenario("bad glossaries", bad_glossaries(n)),
+        Scenario("unsupported languages", unsupported_languages(max(2, n // 2))),
+        Scenario("wrong key, then the right one", wrong_key_then_right(n), settings={"TRANSLATOR_KEY": "wrong-key"}),
+    ]
