@@ -56,9 +56,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
+        sock.settimeout(timeout)
         return sock.connect_ex((host, port)) == 0
 
 

@@ -29,11 +29,14 @@ def drop_files(
     *,
     languages: str | None = None,
     prefix: str = "",
+    names: Iterable[str] | None = None,
 ) -> list[DroppedFile]:
+    """Uploads each file as `<prefix><file name>`, or under the matching entry of `names`."""
     container = StorageClients(settings).container(settings.source_container)
     dropped = []
-    for path in paths:
-        name = f"{prefix}{path.name}"
+    paths = list(paths)
+    chosen = list(names) if names is not None else [f"{prefix}{path.name}" for path in paths]
+    for path, name in zip(paths, chosen, strict=True):
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         metadata = {LANGUAGES_METADATA_KEY: languages} if languages else None
         result = container.get_blob_client(name).upload_blob(

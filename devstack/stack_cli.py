@@ -6,10 +6,12 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from devstack.azurite import Azurite
+from devstack.azurite import Azurite, port_open
 from devstack.dropping import drop_files
 from devstack.local_settings import PROJECT_ROOT, merged_environment
 from devstack.stack import LocalStack, StackConfig
@@ -69,14 +71,50 @@ def up(argv: list[str]) -> int:
 
 
 def drop(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="devstack drop", description="upload files into the source container")
-    parser.add_argument("files", nargs="+", type=Path)
+    parser = argparse.ArgumentParser(
+        prog="devstack drop",
+        description="Upload files into the running local stack's source container, as a user would.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, help="files to drop; relative paths keep their folders")
+    parser.add_argument("--as", dest="name", help="blob name for a single file (default: its path as given)")
     parser.add_argument("--languages", help="comma-separated target languages for these files (blob metadata)")
     args = parser.parse_args(argv)
+    if args.name and len(args.files) != 1:
+        parser.error("--as names one file; give exactly one")
     settings = Settings.from_env(merged_environment({}, dict(os.environ)))
-    for item in drop_files(settings, args.files, languages=args.languages):
+    problem = storage_unreachable(settings)
+    if problem:
+        print(f"devstack drop: {problem}", file=sys.stderr)
+        return 2
+    names = [args.name] if args.name else [blob_name_for(path) for path in args.files]
+    for item in drop_files(settings, args.files, languages=args.languages, names=names):
         print(f"dropped {item.name} (version {item.etag}, record key {item.key})")
     return 0
+
+
+def blob_name_for(path: Path) -> str:
+    """`a/b/c.txt` stays `a/b/c.txt`; an absolute path or one climbing out (`../x`) keeps its file name."""
+    if path.is_absolute() or ".." in path.parts:
+        return path.name
+    return path.as_posix()
+
+
+def storage_unreachable(settings: Settings, timeout: float = 2.0) -> str | None:
+    """Why the stack's storage cannot be reached (in a second or two), or None."""
+    endpoint = ""
+    for part in (settings.storage.connection_string or "").split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "blobendpoint":
+            endpoint = value.strip()
+    parts = urlsplit(endpoint)
+    if not parts.hostname:
+        return None  # not a local endpoint we can probe; let the upload say what happens
+    if port_open(parts.hostname, parts.port or 80, timeout=timeout):
+        return None
+    return (
+        f"the local stack is not running (nothing answers at {parts.hostname}:{parts.port}). "
+        "Start it in another terminal with `make up` (or `.venv/bin/python -m devstack up`), then drop again."
+    )
 
 
 commands = {"azurite": azurite, "up": up, "drop": drop}

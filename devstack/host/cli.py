@@ -24,21 +24,44 @@ def build_parser() -> argparse.ArgumentParser:
             "against Azurite, like the Functions host would."
         ),
     )
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
-                        help="folder of function_app.py, host.json and local.settings.json (default: cwd)")
-    parser.add_argument("--app", default=DEFAULT_APP,
-                        help=f"module:attribute of the FunctionApp (default {DEFAULT_APP})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port of the Event Grid webhook (default {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=Path.cwd(),
+        help="folder of function_app.py, host.json and local.settings.json (default: cwd)",
+    )
+    parser.add_argument(
+        "--app", default=DEFAULT_APP, help=f"module:attribute of the FunctionApp (default {DEFAULT_APP})"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port of the Event Grid webhook (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
     parser.add_argument("--host", dest="bind_host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--watch-interval", type=float, default=1.0,
-                        help="seconds between scans of blob trigger containers (default 1.0)")
-    parser.add_argument("--event-deliveries", type=_positive_int, default=1,
-                        help="deliver each blob event N times, to test idempotence (default 1)")
-    parser.add_argument("--concurrent-deliveries", action="store_true",
-                        help="send the N copies of an event at the same time from several threads")
-    parser.add_argument("--no-watch", action="store_true",
-                        help="do not scan containers; blob triggers run only when something POSTs to the webhook")
+    parser.add_argument(
+        "--watch-interval",
+        type=float,
+        default=1.0,
+        help="seconds between scans of blob trigger containers (default 1.0)",
+    )
+    parser.add_argument(
+        "--event-deliveries",
+        type=_positive_int,
+        default=1,
+        help="deliver each blob event N times, to test idempotence (default 1)",
+    )
+    parser.add_argument(
+        "--concurrent-deliveries",
+        action="store_true",
+        help="send the N copies of an event at the same time from several threads",
+    )
+    parser.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="do not scan containers; blob triggers run only when something POSTs to the webhook",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     return parser
 
@@ -60,6 +83,16 @@ def _configure_logging(verbose: bool) -> None:
     configure_logging()
 
 
+def refuse_impossible_app_settings() -> None:
+    """The real host starts and lets every invocation fail on impossible settings; locally we refuse
+    to start, naming each one (this project's app reads them with shared.settings)."""
+    if "shared.settings" not in sys.modules:
+        return
+    from shared.settings import Settings
+
+    Settings.from_env()  # raises SettingsError (a ValueError) naming each bad setting and what to fix
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
@@ -75,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             concurrent_deliveries=args.concurrent_deliveries,
             watch=not args.no_watch,
         )
+        refuse_impossible_app_settings()
         host.start()
-    except (HostConfigError, OSError) as exc:
+    except (HostConfigError, OSError, ValueError) as exc:
         print(f"host: {exc}", file=sys.stderr)
         return 2
 

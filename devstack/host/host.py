@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
@@ -175,13 +176,15 @@ class LocalFunctionsHost:
     def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """Stops watchers, timers and listeners, and waits a little for running invocations."""
         self._stop.set()
+        # One deadline for everything, so stopping never takes longer than the grace period.
+        deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
-            thread.join(grace_seconds)
+            thread.join(max(0.0, deadline - time.monotonic()))
         with self._in_flight_lock:
             running = set(self._in_flight)
         if running:
             logger.info("waiting up to %.0fs for %d running invocations", grace_seconds, len(running))
-            _, unfinished = wait_for(running, timeout=grace_seconds)
+            _, unfinished = wait_for(running, timeout=max(0.0, deadline - time.monotonic()))
             if unfinished:
                 logger.warning(
                     "%d invocations still running at shutdown; their triggers will fire again", len(unfinished)

@@ -13,11 +13,11 @@ One record that fails never fails the poll for the others: its record keeps the 
 from __future__ import annotations
 
 import logging
-from functools import partial
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from shared.pipeline import lifecycle
 from shared.pipeline.context import PipelineContext

@@ -26,15 +26,19 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 def _project(tmp_path: Path, azurite: Azurite, queue_name: str) -> Path:
     (tmp_path / "function_app.py").write_text("from tests.integration.host.toy_app import app  # noqa: F401\n")
     (tmp_path / "host.json").write_text(json.dumps({"version": "2.0", "extensions": {"queues": {"batchSize": 2}}}))
-    (tmp_path / "local.settings.json").write_text(json.dumps({
-        "IsEncrypted": False,
-        "Values": {
-            "TOY_CONTAINER": unique_name("cli"),
-            "TOY_QUEUE": "from-the-settings-file",
-            "TOY_SCHEDULE": "0 0 3 * * *",
-            "TRANSLATION_STORAGE": azurite.connection_string,
-        },
-    }))
+    (tmp_path / "local.settings.json").write_text(
+        json.dumps(
+            {
+                "IsEncrypted": False,
+                "Values": {
+                    "TOY_CONTAINER": unique_name("cli"),
+                    "TOY_QUEUE": "from-the-settings-file",
+                    "TOY_SCHEDULE": "0 0 3 * * *",
+                    "TRANSLATION_STORAGE": azurite.connection_string,
+                },
+            }
+        )
+    )
     return tmp_path
 
 
@@ -49,9 +53,22 @@ def test_cli_serves_the_app_and_stops_on_sigterm(tmp_path, azurite):
     # An environment variable wins over local.settings.json, as with Core Tools.
     env = {**os.environ, "TOY_QUEUE": queue_name, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-u", "-c", "import sys; from devstack.host.cli import main; sys.exit(main(sys.argv[1:]))",
-         "--project-dir", str(project), "--port", "0", "--no-watch"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-u",
+            "-c",
+            "import sys; from devstack.host.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--project-dir",
+            str(project),
+            "--port",
+            "0",
+            "--no-watch",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
@@ -87,10 +104,40 @@ def test_cli_reports_a_missing_setting_and_exits_2(tmp_path, azurite):
     env = {key: value for key, value in os.environ.items() if not key.startswith("TOY_")}
 
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from devstack.host.cli import main; sys.exit(main(sys.argv[1:]))",
-         "--project-dir", str(project), "--port", "0"],
-        cwd=REPO_ROOT, env={**env, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from devstack.host.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--project-dir",
+            str(project),
+            "--port",
+            "0",
+        ],
+        cwd=REPO_ROOT,
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert result.returncode == 2
     assert "TOY_SCHEDULE is not set" in result.stderr
+
+
+def test_the_host_refuses_impossible_app_settings_at_once_naming_each(tmp_path, azurite):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "TRANSLATION_STORAGE": azurite.connection_string,
+        "TRANSLATOR_ENDPOINT": "my-translator",
+        "TARGET_LANGUAGES": "fr,not a code",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack", "host", "--project-dir", str(REPO_ROOT), "--port", "0", "--no-watch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "TRANSLATOR_ENDPOINT" in done.stderr and "TARGET_LANGUAGES" in done.stderr

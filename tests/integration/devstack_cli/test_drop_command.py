@@ -1,0 +1,62 @@
+"""`python -m devstack drop`, as a new user runs it: with the stack down, and with folders."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from devstack.azurite import free_port
+from devstack.stack_cli import blob_name_for
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[3]
+
+
+def run_drop(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", "drop", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_dropping_with_the_stack_down_says_so_at_once(tmp_path):
+    (tmp_path / "a.txt").write_text("hello")
+    port = free_port()
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:{port}/q;"
+        f"TableEndpoint=http://127.0.0.1:{port}/t;"
+    )
+    started = time.monotonic()
+    done = run_drop(["a.txt"], {"TRANSLATION_STORAGE": connection}, tmp_path)
+    assert time.monotonic() - started < 5 + 3  # interpreter start-up included
+    assert done.returncode == 2
+    assert "not running" in done.stderr and "make up" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_relative_paths_keep_their_folders_and_as_renames(azurite, tmp_path):
+    folder = tmp_path / "letters" / "2026"
+    folder.mkdir(parents=True)
+    (folder / "june.txt").write_text("hello")
+    env = {"TRANSLATION_STORAGE": azurite.connection_string, "SOURCE_CONTAINER": "dropcli"}
+    BlobServiceClient.from_connection_string(azurite.connection_string).create_container("dropcli")
+    assert run_drop(["letters/2026/june.txt"], env, tmp_path).returncode == 0
+    assert run_drop(["letters/2026/june.txt", "--as", "renamed/july.txt"], env, tmp_path).returncode == 0
+    container = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client("dropcli")
+    assert {blob.name for blob in container.list_blobs()} == {"letters/2026/june.txt", "renamed/july.txt"}
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("a/b/c.txt", "a/b/c.txt"), ("./a.txt", "a.txt"), ("/tmp/x/y.txt", "y.txt"), ("../up/z.txt", "z.txt")],
+)
+def test_blob_names_follow_the_path_given(path, name):
+    assert blob_name_for(Path(path)) == name
