@@ -157,7 +157,9 @@ def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSu
                         continue
                     seen.add(status.id)
                     summary.polled += 1
-                    _guarded(ctx, record, summary, partial(_apply, ctx, status=status, summary=summary, progress=progress))
+                    _guarded(
+                        ctx, record, summary, partial(_apply, ctx, status=status, summary=summary, progress=progress)
+                    )
         except TranslatorError as exc:
             logger.warning("could not list %d jobs (%s); they will be checked next time", len(group), exc)
             seen.update(group)  # not a sign that the service forgot them
