@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_EMULATOR_PORT = 5080
 DEFAULT_HOST_PORT = 7071
 DEFAULT_EMULATOR_KEY = "local-emulator-key"
+# Every part stops within this after SIGTERM, or is killed.
+STOP_TIMEOUT_SECONDS = 5
 
 
 @dataclass
@@ -69,26 +71,42 @@ class LocalStack:
         return Settings.from_env(self.env)
 
     def start(self) -> LocalStack:
+        """Starts every part; whatever was started is stopped again if a later part fails."""
         self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            azurite = self.start_storage()
+            self.env = merged_environment(
+                {
+                    STORAGE_CONNECTION: azurite.connection_string,
+                    "TRANSLATOR_ENDPOINT": self.emulator_endpoint,
+                    "TRANSLATOR_KEY": self.config.emulator_key,
+                    **self.config.settings_overrides,
+                },
+                {name: value for name, value in os.environ.items() if name in _SETTING_NAMES},
+            )
+            settings = self.settings  # refuse impossible settings before starting anything else
+            StorageClients(settings).ensure_resources()
+            self.start_emulator()
+            self.start_host()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_storage(self) -> Azurite:
+        """Azurite, on the stack's ports and data (again, after `stop_storage`)."""
         self.azurite = Azurite.start(
             self.config.workdir / "azurite",
             ports=self.config.azurite_ports,
             in_memory=self.config.azurite_in_memory,
         )
-        self.env = merged_environment(
-            {
-                STORAGE_CONNECTION: self.azurite.connection_string,
-                "TRANSLATOR_ENDPOINT": self.emulator_endpoint,
-                "TRANSLATOR_KEY": self.config.emulator_key,
-                **self.config.settings_overrides,
-            },
-            {name: value for name, value in os.environ.items() if name in _SETTING_NAMES},
-        )
-        settings = self.settings  # refuse impossible settings before starting anything else
-        StorageClients(settings).ensure_resources()
-        self.start_emulator()
-        self.start_host()
-        return self
+        return self.azurite
+
+    def stop_storage(self) -> None:
+        """Azurite stops (an outage); its data stays on disk unless it runs in memory."""
+        if self.azurite is not None:
+            self.azurite.stop()
+            self.azurite = None
 
     def start_emulator(self) -> None:
         args = [
@@ -99,6 +117,9 @@ class LocalStack:
             str(self.config.emulator_port),
             "--key",
             self.config.emulator_key,
+            # Jobs survive a restart of the emulator, as the service never forgets one.
+            "--state-dir",
+            str(self.config.workdir / "emulator-state"),
             *self.config.emulator_args,
         ]
         self.emulator = self._spawn("emulator", args)
@@ -120,17 +141,18 @@ class LocalStack:
         self._stop(self.host, kill=kill)
         self.host = None
 
-    def restart_host(self, *, kill: bool = True) -> None:
-        self.stop_host(kill=kill)
-        self.start_host()
+    def restart_emulator(self, *, kill: bool = True) -> None:
+        """Stops the emulator (SIGKILL by default) and starts it again on its saved jobs."""
+        self._stop(self.emulator, kill=kill)
+        self.emulator = None
+        self.start_emulator()
 
     def stop(self) -> None:
+        """Host first (it uses the others), then the emulator, then storage."""
         self._stop(self.host)
         self._stop(self.emulator)
         self.host = self.emulator = None
-        if self.azurite is not None:
-            self.azurite.stop()
-            self.azurite = None
+        self.stop_storage()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -169,7 +191,7 @@ class LocalStack:
             return
         process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)

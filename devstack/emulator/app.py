@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from devstack.emulator.engine import JobEngine, NotCancellable
 from devstack.emulator.formats import formats_json
+from devstack.emulator.languages import languages_json
 from devstack.emulator.listing import InvalidListQuery, ListQuery
 from devstack.emulator.options import EmulatorOptions
 from devstack.emulator.requests import InvalidBatch, parse_batch
@@ -62,8 +63,33 @@ class Flavour:
         return url if self.legacy else f"{url}?api-version={self.version}"
 
 
-def error_response(status: int, code: str, message: str, *, target: str = "Operation",
-                   inner_code: str | None = None, retry_after: int | None = None) -> JSONResponse:
+class _DroppedConnection(Response):
+    """An answer cut off mid-way: the status line and part of the body, then the connection closes."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=202)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"128")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"id": "', "more_body": True})
+        raise ConnectionAbortedError("answer dropped on purpose (--lost-answer-modes reset)")
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    target: str = "Operation",
+    inner_code: str | None = None,
+    retry_after: int | None = None,
+) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"error": error_body(code, message, target, inner_code or code)}, status, headers=headers)
 
@@ -100,6 +126,8 @@ class EmulatorApp:
         self._faults: Counter[str] = Counter()
         self._counter_lock = threading.Lock()
         self._random = random.Random(options.seed)
+        # Its own stream: turning one fault on does not change the other's sequence.
+        self._lost_random = random.Random(options.seed + 1)
         self._bucket = _TokenBucket(options.rate_limit) if options.rate_limit else None
 
     # ---- assembly ------------------------------------------------------------------------------
@@ -113,7 +141,9 @@ class EmulatorApp:
             ("DELETE", "/batches/{job_id}", "DELETE /batches/{id}", self.cancel_job),
             ("GET", "/batches/{job_id}/documents", "GET /batches/{id}/documents", self.list_documents),
             (
-                "GET", "/batches/{job_id}/documents/{document_id}", "GET /batches/{id}/documents/{documentId}",
+                "GET",
+                "/batches/{job_id}/documents/{document_id}",
+                "GET /batches/{id}/documents/{documentId}",
                 self.get_document,
             ),
         ]
@@ -125,10 +155,16 @@ class EmulatorApp:
         routes.append(Route("/translator/document/formats", self._gate("GET /formats", None, self.formats)))
         for version in LEGACY_VERSIONS:
             base = f"/translator/text/batch/{version}"
-            routes.append(Route(f"{base}/documents/formats", self._gate("GET /documents/formats", version,
-                                                                         self.document_formats)))
-            routes.append(Route(f"{base}/glossaries/formats", self._gate("GET /glossaries/formats", version,
-                                                                          self.glossary_formats)))
+            routes.append(
+                Route(f"{base}/documents/formats", self._gate("GET /documents/formats", version, self.document_formats))
+            )
+            routes.append(
+                Route(
+                    f"{base}/glossaries/formats", self._gate("GET /glossaries/formats", version, self.glossary_formats)
+                )
+            )
+        # The text API's language list on the same resource: needs no key on the real service.
+        routes.append(Route("/translator/text/v3.0/languages", self.languages, methods=["GET"]))
         routes.append(Route("/_emulator/stats", self._introspection(self.stats_route), methods=["GET"]))
         routes.append(Route("/_emulator/reset", self._introspection(self.reset_route), methods=["POST"]))
         return Starlette(routes=routes, exception_handlers={HTTPException: self._http_exception})
@@ -156,8 +192,9 @@ class EmulatorApp:
 
         return endpoint
 
-    async def _guarded(self, request: Request, operation: str, legacy_version: str | None,
-                       handler: Handler) -> Response:
+    async def _guarded(
+        self, request: Request, operation: str, legacy_version: str | None, handler: Handler
+    ) -> Response:
         with self._counter_lock:
             self._requests[operation] += 1
         if self.options.latency_ms:
@@ -169,8 +206,9 @@ class EmulatorApp:
             wait = self._bucket.take()
             if wait > 0:
                 self._count_fault(operation)
-                return error_response(429, "RequestRateTooHigh", "Too many requests; retry later.",
-                                      retry_after=max(1, math.ceil(wait)))
+                return error_response(
+                    429, "RequestRateTooHigh", "Too many requests; retry later.", retry_after=max(1, math.ceil(wait))
+                )
         fault = self._injected_fault()
         if fault is not None:
             self._count_fault(operation)
@@ -180,11 +218,16 @@ class EmulatorApp:
         else:
             api_version = request.query_params.get("api-version")
             if not api_version:
-                return error_response(400, "InvalidRequest", "The api-version query parameter is required.",
-                                      inner_code="MissingApiVersion")
+                return error_response(
+                    400,
+                    "InvalidRequest",
+                    "The api-version query parameter is required.",
+                    inner_code="MissingApiVersion",
+                )
             if api_version not in CURRENT_API_VERSIONS:
                 return error_response(
-                    400, "InvalidRequest",
+                    400,
+                    "InvalidRequest",
                     f"Unsupported api-version '{api_version}'; supported: {', '.join(CURRENT_API_VERSIONS)}.",
                     inner_code="UnsupportedApiVersion",
                 )
@@ -204,13 +247,16 @@ class EmulatorApp:
             authorized = hmac.compare_digest(authorization.encode(), expected.encode())
         if not authorized:
             return error_response(
-                401, "Unauthorized",
-                "Access denied due to a missing or invalid subscription key or token.", inner_code="Unauthorized",
+                401,
+                "Unauthorized",
+                "Access denied due to a missing or invalid subscription key or token.",
+                inner_code="Unauthorized",
             )
         region = request.headers.get("Ocp-Apim-Subscription-Region")
         if key and self.options.region and region and region.lower() != self.options.region.lower():
-            return error_response(401, "Unauthorized", "The key is not valid for the region given.",
-                                  inner_code="Unauthorized")
+            return error_response(
+                401, "Unauthorized", "The key is not valid for the region given.", inner_code="Unauthorized"
+            )
         return None
 
     def _injected_fault(self) -> Response | None:
@@ -222,8 +268,12 @@ class EmulatorApp:
         if not faulty:
             return None
         if unavailable:
-            return error_response(503, "ServiceUnavailable", "The service is temporarily unavailable.",
-                                  retry_after=self.options.retry_after_seconds)
+            return error_response(
+                503,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable.",
+                retry_after=self.options.retry_after_seconds,
+            )
         return error_response(500, "InternalServerError", "Unexpected internal server error has occurred.")
 
     # ---- operations ----------------------------------------------------------------------------
@@ -234,10 +284,34 @@ class EmulatorApp:
         except InvalidBatch as exc:
             return error_response(400, "InvalidRequest", str(exc), target="Operation", inner_code=exc.inner_code)
         job = self.engine.submit(inputs)
+        lost = self._lost_answer()
+        if lost is not None:
+            # The job exists; the caller never learns its id.
+            with self._counter_lock:
+                self._faults["lost answer"] += 1
+            logger.info("batch %s created; its answer is lost on purpose (%s)", job.id, lost)
+            if lost == "reset":
+                return _DroppedConnection()
+            if lost == "503":
+                return error_response(
+                    503,
+                    "ServiceUnavailable",
+                    "The service is temporarily unavailable.",
+                    retry_after=self.options.retry_after_seconds,
+                )
+            return error_response(500, "InternalServerError", "Unexpected internal server error has occurred.")
         return Response(status_code=202, headers={"Operation-Location": flavour.job_url(request, job.id)})
 
+    def _lost_answer(self) -> str | None:
+        if self.options.lost_answer_rate <= 0:
+            return None
+        with self._counter_lock:
+            if self._lost_random.random() >= self.options.lost_answer_rate:
+                return None
+            return self._lost_random.choice(self.options.lost_answer_modes)
+
     async def list_jobs(self, request: Request, flavour: Flavour) -> Response:
-        return self._list(request, flavour, self.engine.job_snapshots())
+        return self._list(request, flavour, self.engine.job_snapshots(listed_only=True))
 
     async def get_job(self, request: Request, flavour: Flavour) -> Response:
         snapshot = self.engine.snapshot(request.path_params["job_id"])
@@ -250,7 +324,9 @@ class EmulatorApp:
             body = self.engine.cancel(request.path_params["job_id"])
         except NotCancellable as exc:
             return error_response(
-                400, "InvalidRequest", f"The job is {exc} and can no longer be cancelled.",
+                400,
+                "InvalidRequest",
+                f"The job is {exc} and can no longer be cancelled.",
                 inner_code="InvalidJobStatus",
             )
         if body is None:
@@ -261,7 +337,8 @@ class EmulatorApp:
         snapshot = self.engine.snapshot(request.path_params["job_id"])
         if snapshot is None:
             return self._job_not_found(request)
-        return self._list(request, flavour, snapshot[1])
+        documents = snapshot[1] if self.engine.is_listed(request.path_params["job_id"]) else []
+        return self._list(request, flavour, documents)
 
     async def get_document(self, request: Request, flavour: Flavour) -> Response:
         snapshot = self.engine.snapshot(request.path_params["job_id"])
@@ -278,6 +355,15 @@ class EmulatorApp:
         if kind not in ("document", "glossary"):
             return error_response(400, "InvalidArgument", "type must be 'document' or 'glossary'.", target="type")
         return JSONResponse(formats_json(kind, with_type=True))
+
+    async def languages(self, request: Request) -> Response:
+        with self._counter_lock:
+            self._requests["GET /languages"] += 1
+        if request.query_params.get("api-version") != "3.0":
+            return error_response(
+                400, "InvalidRequest", "The api-version query parameter must be 3.0.", inner_code="InvalidApiVersion"
+            )
+        return JSONResponse(languages_json())
 
     async def document_formats(self, request: Request, flavour: Flavour) -> Response:
         return JSONResponse(formats_json("document", with_type=False))
@@ -296,8 +382,9 @@ class EmulatorApp:
 
     @staticmethod
     def _job_not_found(request: Request) -> Response:
-        return error_response(404, "ResourceNotFound", f"Batch {request.path_params['job_id']} not found.",
-                              target="Operation")
+        return error_response(
+            404, "ResourceNotFound", f"Batch {request.path_params['job_id']} not found.", target="Operation"
+        )
 
     # ---- introspection -------------------------------------------------------------------------
 

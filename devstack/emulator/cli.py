@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from pathlib import Path
 
 from devstack.emulator.app import FLAVOURS_BANNER
-from devstack.emulator.options import EmulatorOptions
+from devstack.emulator.options import LOST_ANSWER_MODES, EmulatorOptions
 from devstack.emulator.server import EmulatorServer, _bind
-from shared.redaction import install_log_redaction
+from devstack.local_settings import PROJECT_ROOT
+from shared.runtime import configure_logging
 
 DEFAULTS = EmulatorOptions()
+DEFAULT_STATE_DIR = PROJECT_ROOT / ".devstack" / "emulator-state"
 
 
 def _fraction(value: str) -> float:
@@ -19,6 +22,14 @@ def _fraction(value: str) -> float:
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"must be within 0.0..1.0, got {value}")
     return number
+
+
+def _modes(value: str) -> tuple[str, ...]:
+    modes = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = set(modes) - set(LOST_ANSWER_MODES)
+    if unknown or not modes:
+        raise argparse.ArgumentTypeError(f"must be some of {','.join(LOST_ANSWER_MODES)}, got {value!r}")
+    return modes
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,15 +43,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default=None, help="when set, a differing Ocp-Apim-Subscription-Region is refused")
     parser.add_argument("--bearer-token", default=None, help="also accept 'Authorization: Bearer TOKEN'")
     parser.add_argument(
-        "--storage-connection-string", default=None,
+        "--storage-connection-string",
+        default=None,
         help="credential used for URLs without a SAS (managed-identity mode)",
     )
-    parser.add_argument("--rate-limit", type=float, default=None, metavar="REQUESTS_PER_SECOND",
-                        help="answer 429 RequestRateTooHigh above this rate")
-    parser.add_argument("--fault-rate", type=_fraction, default=0.0, help="fraction of requests answered 500/503")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="REQUESTS_PER_SECOND",
+        help="answer 429 RequestRateTooHigh above this rate",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=_fraction,
+        default=DEFAULTS.fault_rate,
+        help="fraction of requests answered 500/503 (nothing done)",
+    )
+    parser.add_argument(
+        "--lost-answer-rate",
+        type=_fraction,
+        default=DEFAULTS.lost_answer_rate,
+        help="fraction of start-batch calls whose job is created and whose answer is lost",
+    )
+    parser.add_argument(
+        "--lost-answer-modes",
+        type=_modes,
+        default=DEFAULTS.lost_answer_modes,
+        help=f"how answers are lost, some of {','.join(LOST_ANSWER_MODES)} (default: all)",
+    )
+    parser.add_argument(
+        "--list-delay-seconds",
+        type=float,
+        default=DEFAULTS.list_delay_seconds,
+        help="a new job is not listed, nor its documents, for this long",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"jobs survive a restart here (default {DEFAULT_STATE_DIR}); 'none' keeps them in memory",
+    )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every request")
-    parser.add_argument("--chars-per-second", type=float, default=2000.0, help="translation speed")
-    parser.add_argument("--document-seconds", type=float, default=1.0, help="minimum time per document")
+    parser.add_argument("--chars-per-second", type=float, default=DEFAULTS.chars_per_second, help="translation speed")
+    parser.add_argument(
+        "--document-seconds", type=float, default=DEFAULTS.document_seconds, help="minimum time per document"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the fault injection")
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="jobs processed in parallel")
     parser.add_argument("--log-level", default="INFO")
@@ -55,6 +103,10 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         storage_connection_string=args.storage_connection_string,
         rate_limit=args.rate_limit,
         fault_rate=args.fault_rate,
+        lost_answer_rate=args.lost_answer_rate,
+        lost_answer_modes=tuple(args.lost_answer_modes),
+        list_delay_seconds=args.list_delay_seconds,
+        state_dir=None if str(args.state_dir).lower() == "none" else args.state_dir,
         latency_ms=args.latency_ms,
         chars_per_second=args.chars_per_second,
         document_seconds=args.document_seconds,
@@ -66,7 +118,8 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_log_redaction()
+    # What a developer reads: the emulator's own lines, not the storage SDK's request dumps.
+    configure_logging()
     options = options_from_args(args)
     server = EmulatorServer(options, args.host, _bind(args.host, args.port))
     print(f"Document Translation emulator serving {server.endpoint} (flavours {FLAVOURS_BANNER})", flush=True)

@@ -7,13 +7,16 @@ request's URLs (see storage.py), so SAS permissions are enforced by the storage 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
 import threading
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -22,7 +25,14 @@ from azure.storage.blob import ContentSettings
 from devstack.emulator import state
 from devstack.emulator.formats import content_type_for, document_format, glossary_format, output_name
 from devstack.emulator.options import EmulatorOptions
-from devstack.emulator.pseudo import EMPTY_GLOSSARY, Glossary, NoTranslatableText, parse_glossary, pseudo_translate
+from devstack.emulator.pseudo import (
+    EMPTY_GLOSSARY,
+    Glossary,
+    InvalidGlossaryContent,
+    NoTranslatableText,
+    parse_glossary,
+    pseudo_translate,
+)
 from devstack.emulator.state import Clock, DocumentState, JobState, error_body
 from devstack.emulator.storage import BlobLocation, StorageAccessError, StorageGateway, describe
 from shared.redaction import redact
@@ -45,6 +55,7 @@ INVALID_DOCUMENT = "InvalidDocument"
 INVALID_GLOSSARY_ACCESS_LEVEL = "InvalidGlossaryAccessLevel"
 GLOSSARY_NOT_FOUND = "GlossaryNotFound"
 GLOSSARY_SIZE_EXCEEDED = "GlossarySizeExceeded"
+INVALID_GLOSSARY = "InvalidGlossary"
 ALL_DOCUMENTS_FAILED = "AllDocumentsFailed"
 
 
@@ -55,6 +66,12 @@ class JobValidationError(Exception):
 
 
 class DocumentFailure(Exception):
+    def __init__(self, inner_code: str, message: str):
+        super().__init__(message)
+        self.inner_code = inner_code
+
+
+class GlossaryProblem(Exception):
     def __init__(self, inner_code: str, message: str):
         super().__init__(message)
         self.inner_code = inner_code
@@ -73,6 +90,8 @@ class PlannedDocument:
     target_blob: str
     language: str
     glossary: Glossary
+    # (innerError code, message) when this target's glossary cannot be used: its documents fail.
+    glossary_error: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,35 @@ class _Target:
     location: BlobLocation
     language: str
     glossary: Glossary
+    glossary_error: tuple[str, str] | None = None
+
+
+class JobStore:
+    """One JSON file per job under --state-dir, replaced atomically on every status change, so a
+    restarted emulator knows every job it accepted (the service never forgets one in its retention)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def save(self, job: JobState) -> None:
+        path = self.folder / f"{job.id}.json"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(job.to_saved()), encoding="utf-8")
+        os.replace(temporary, path)
+
+    def load(self) -> list[JobState]:
+        jobs = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                jobs.append(JobState.from_saved(json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning("cannot read saved job %s (%s); skipped", path.name, exc)
+        return jobs
+
+    def clear(self) -> None:
+        for path in self.folder.glob("*.json"):
+            path.unlink(missing_ok=True)
 
 
 class JobEngine:
@@ -91,10 +139,19 @@ class JobEngine:
         self._queue: queue.Queue[JobState | None] = queue.Queue()
         self._gateway = StorageGateway(options.storage_connection_string)
         self._threads: list[threading.Thread] = []
+        self._store = JobStore(options.state_dir) if options.state_dir is not None else None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._store is not None:
+            resumed = 0
+            for job in self._store.load():
+                self._jobs[job.id] = job
+                if job.status not in state.FINAL_STATUSES:
+                    self._queue.put(job)
+                    resumed += 1
+            logger.info("loaded %d saved jobs from %s; %d carry on", len(self._jobs), self._store.folder, resumed)
         for number in range(self.options.workers):
             thread = threading.Thread(target=self._work, name=f"emulator-worker-{number}", daemon=True)
             thread.start()
@@ -115,6 +172,13 @@ class JobEngine:
             for job in self._jobs.values():
                 job.discarded = True
             self._jobs.clear()
+            if self._store is not None:
+                self._store.clear()
+
+    def _save(self, job: JobState) -> None:
+        """Keeps a status change across restarts (call with the lock held)."""
+        if self._store is not None and not job.discarded:
+            self._store.save(job)
 
     # ---- operations the routes call ----------------------------------------------------------
 
@@ -122,6 +186,7 @@ class JobEngine:
         with self._lock:
             job = JobState.new(inputs, self.clock.now())
             self._jobs[job.id] = job
+            self._save(job)
         self._queue.put(job)
         logger.info("accepted batch %s with %d input(s)", job.id, len(inputs))
         return job
@@ -130,9 +195,19 @@ class JobEngine:
         with self._lock:
             return self._jobs.get(job_id.lower())
 
-    def job_snapshots(self) -> list[dict[str, Any]]:
+    def job_snapshots(self, *, listed_only: bool = False) -> list[dict[str, Any]]:
         with self._lock:
-            return [job.as_json() for job in self._jobs.values()]
+            return [job.as_json() for job in self._jobs.values() if not listed_only or self._listed(job)]
+
+    def is_listed(self, job_id: str) -> bool:
+        """False for a job too new to be listed yet (--list-delay-seconds); unknown ids are listed."""
+        with self._lock:
+            job = self._jobs.get(job_id.lower())
+            return job is None or self._listed(job)
+
+    def _listed(self, job: JobState) -> bool:
+        delay = self.options.list_delay_seconds
+        return delay <= 0 or (self.clock.now() - job.created).total_seconds() >= delay
 
     def snapshot(self, job_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """The job's JSON and its documents' JSON, read consistently."""
@@ -153,6 +228,7 @@ class JobEngine:
             job.cancel_requested = True
             job.status = state.CANCELLING
             job.last_action = self.clock.now()
+            self._save(job)
             logger.info("cancelling batch %s", job.id)
             return job.as_json()
 
@@ -165,6 +241,7 @@ class JobEngine:
                     "createdDateTimeUtc": state.format_timestamp(job.created),
                     "status": job.status,
                     "sourceUrls": job.source_urls,
+                    "targetUrls": job.target_urls,
                 }
                 for job in ordered
             ]
@@ -185,6 +262,7 @@ class JobEngine:
                     job.status = state.FAILED
                     job.error = error_body("InternalServerError", "Unexpected emulator error.", "Operation")
                     job.last_action = self.clock.now()
+                    self._save(job)
 
     def _run(self, job: JobState) -> None:
         with self._lock:
@@ -203,36 +281,46 @@ class JobEngine:
                 job.status = state.VALIDATION_FAILED
                 job.error = error_body("InvalidRequest", str(exc), "Operation", exc.inner_code)
                 job.last_action = self.clock.now()
+                self._save(job)
             logger.info("batch %s failed validation: %s", job.id, exc.inner_code)
             return
         with self._lock:
             now = self.clock.now()
-            job.documents = [
-                DocumentState(
-                    id=str(uuid.uuid4()),
-                    source_url=item.source.blob_url(item.source_blob),
-                    target_url=item.target.blob_url(item.target_blob),
-                    source_blob=item.source_blob,
-                    target_blob=item.target_blob,
-                    language=item.language,
-                    size=item.size,
-                    created=created,
-                    last_action=created,
-                )
-                for item, created in ((item, self.clock.now()) for item in planned)
-            ]
+            # A job resumed after a restart keeps its documents (and their ids and statuses).
+            if not job.documents:
+                job.documents = [
+                    DocumentState(
+                        id=str(uuid.uuid4()),
+                        source_url=item.source.blob_url(item.source_blob),
+                        target_url=item.target.blob_url(item.target_blob),
+                        source_blob=item.source_blob,
+                        target_blob=item.target_blob,
+                        language=item.language,
+                        size=item.size,
+                        created=created,
+                        last_action=created,
+                    )
+                    for item, created in ((item, self.clock.now()) for item in planned)
+                ]
             if not job.cancel_requested:
                 job.status = state.RUNNING
             job.last_action = now
-        for document, item in zip(job.documents, planned, strict=True):
+            self._save(job)
+        by_target = {item.target.blob_url(item.target_blob): item for item in planned}
+        for document in job.documents:
+            item = by_target.get(document.target_url)
             with self._lock:
                 if job.discarded:
                     return
                 if job.cancel_requested:
                     break
+                if document.status in state.FINAL_STATUSES or item is None:
+                    continue
+                resumed = document.status == state.RUNNING  # it was under way when the emulator stopped
                 document.status = state.RUNNING
                 document.last_action = job.last_action = self.clock.now()
-            self._process_document(job, document, item)
+                self._save(job)
+            self._process_document(job, document, item, resumed=resumed)
         with self._lock:
             if job.cancel_requested:
                 self._finish_cancelled(job)
@@ -245,12 +333,16 @@ class JobEngine:
                 first_error = next((d.error for d in job.documents if d.error is not None), None)
                 inner = (first_error or {}).get("innerError", {}).get("code", ALL_DOCUMENTS_FAILED)
                 job.error = error_body(
-                    "InvalidRequest", "Every document of the batch failed; see the document statuses.", "Operation",
+                    "InvalidRequest",
+                    "Every document of the batch failed; see the document statuses.",
+                    "Operation",
                     inner,
                 )
             job.last_action = self.clock.now()
-        logger.info("batch %s finished %s (%d succeeded, %d failed)", job.id, job.status,
-                    summary["success"], summary["failed"])
+            self._save(job)
+        logger.info(
+            "batch %s finished %s (%d succeeded, %d failed)", job.id, job.status, summary["success"], summary["failed"]
+        )
 
     def _finish_cancelled(self, job: JobState) -> None:
         now = self.clock.now()
@@ -260,16 +352,20 @@ class JobEngine:
                 document.last_action = now
         job.status = state.CANCELLED
         job.last_action = now
+        self._save(job)
         logger.info("batch %s cancelled", job.id)
 
-    def _process_document(self, job: JobState, document: DocumentState, item: PlannedDocument) -> None:
+    def _process_document(
+        self, job: JobState, document: DocumentState, item: PlannedDocument, *, resumed: bool = False
+    ) -> None:
         try:
-            characters = self._translate(job, document, item)
+            characters = self._translate(job, document, item, resumed=resumed)
         except DocumentFailure as exc:
             with self._lock:
                 document.status = state.FAILED
                 document.error = error_body("InvalidRequest", str(exc), "Document", exc.inner_code)
                 document.last_action = job.last_action = self.clock.now()
+                self._save(job)
             logger.info("batch %s: %s -> %s failed: %s", job.id, item.source_blob, item.language, exc.inner_code)
             return
         with self._lock:
@@ -277,11 +373,13 @@ class JobEngine:
             document.progress = 1.0
             document.characters = characters
             document.last_action = job.last_action = self.clock.now()
-        logger.info("batch %s: wrote %s (%s, %d characters)", job.id, document.target_url, item.language,
-                    characters)
+            self._save(job)
+        logger.info("batch %s: wrote %s (%s, %d characters)", job.id, document.target_url, item.language, characters)
 
-    def _translate(self, job: JobState, document: DocumentState, item: PlannedDocument) -> int:
+    def _translate(self, job: JobState, document: DocumentState, item: PlannedDocument, *, resumed: bool) -> int:
         """Translates and writes one document; returns the characters charged. Raises DocumentFailure."""
+        if item.glossary_error is not None:
+            raise DocumentFailure(*item.glossary_error)
         if document_format(item.source_blob) is None:
             raise DocumentFailure(INVALID_DOCUMENT, "The document format is not supported.")
         if item.size > self.options.max_document_bytes:
@@ -293,6 +391,9 @@ class JobEngine:
             target = self._gateway.container(item.target)
             existing = target.list_blobs(name_starts_with=item.target_blob)
             if any(blob.name == item.target_blob for blob in existing):
+                if resumed:
+                    # Written just before the emulator stopped: this document's own output.
+                    return self._characters_of(item)
                 raise DocumentFailure(TARGET_FILE_ALREADY_EXISTS, "Target document file already exists.")
         except DocumentFailure:
             raise
@@ -302,8 +403,9 @@ class JobEngine:
             source = self._gateway.container(item.source)
             content = source.get_blob_client(item.source_blob).download_blob().readall()
         except Exception as exc:
-            raise DocumentFailure(INVALID_DOCUMENT_ACCESS_LEVEL, f"Cannot read the source document: {describe(exc)}") \
-                from exc
+            raise DocumentFailure(
+                INVALID_DOCUMENT_ACCESS_LEVEL, f"Cannot read the source document: {describe(exc)}"
+            ) from exc
         try:
             translation = pseudo_translate(item.source_blob, content, item.language, item.glossary)
         except NoTranslatableText as exc:
@@ -323,6 +425,11 @@ class JobEngine:
                 INVALID_TARGET_DOCUMENT_ACCESS_LEVEL, f"Cannot write the target document: {describe(exc)}"
             ) from exc
         return translation.characters
+
+    def _characters_of(self, item: PlannedDocument) -> int:
+        source = self._gateway.container(item.source)
+        content = source.get_blob_client(item.source_blob).download_blob().readall()
+        return pseudo_translate(item.source_blob, content, item.language, item.glossary).characters
 
     def _spend_time(self, job: JobState, document: DocumentState, characters: int) -> None:
         """Takes as long as the configured speed says, reporting progress on the way."""
@@ -350,12 +457,20 @@ class JobEngine:
                 source_sizes[source.blob_url(blob_name)] = size
                 relative = blob_name[len(source.folder_prefix) :]
                 for target in targets:
-                    target_blob = target.location.path if is_file else target.location.folder_prefix + output_name(
-                        relative
+                    target_blob = (
+                        target.location.path if is_file else target.location.folder_prefix + output_name(relative)
                     )
                     planned.append(
-                        PlannedDocument(source, blob_name, size, target.location, target_blob, target.language,
-                                        target.glossary)
+                        PlannedDocument(
+                            source,
+                            blob_name,
+                            size,
+                            target.location,
+                            target_blob,
+                            target.language,
+                            target.glossary,
+                            target.glossary_error,
+                        )
                     )
         if not source_sizes:
             raise JobValidationError(NO_DOCUMENTS_FOUND, "No documents to translate were found in the source.")
@@ -407,10 +522,14 @@ class JobEngine:
             failure = describe(exc)
             code = TARGET_NOT_FOUND if failure.not_found else INVALID_TARGET_DOCUMENT_ACCESS_LEVEL
             raise JobValidationError(code, f"Cannot write and list the target: {failure}") from exc
-        glossaries = [self._glossary(glossary) for glossary in target.get("glossaries") or []]
+        # A glossary that cannot be read or parsed fails this target's documents, as the service
+        # reports it in the document status; the job and its other languages go on.
         merged: dict[str, str] = {}
-        for glossary in glossaries:
-            merged.update(glossary.terms)
+        for glossary in target.get("glossaries") or []:
+            try:
+                merged.update(self._glossary(glossary).terms)
+            except GlossaryProblem as problem:
+                return _Target(location, str(target["language"]), EMPTY_GLOSSARY, (problem.inner_code, str(problem)))
         return _Target(location, str(target["language"]), Glossary(merged) if merged else EMPTY_GLOSSARY)
 
     def _glossary(self, glossary: dict[str, Any]) -> Glossary:
@@ -420,17 +539,20 @@ class JobEngine:
         try:
             downloader = self._gateway.container(location).get_blob_client(location.path).download_blob()
             if downloader.size > self.options.max_glossary_bytes:
-                raise JobValidationError(
+                raise GlossaryProblem(
                     GLOSSARY_SIZE_EXCEEDED,
                     f"The glossary is larger than the limit of {self.options.max_glossary_bytes} bytes.",
                 )
             content = downloader.readall()
-        except JobValidationError:
+        except GlossaryProblem:
             raise
         except StorageAccessError as exc:
-            raise JobValidationError(INVALID_GLOSSARY_ACCESS_LEVEL, f"Cannot read the glossary: {exc}") from exc
+            raise GlossaryProblem(INVALID_GLOSSARY_ACCESS_LEVEL, f"Cannot read the glossary: {exc}") from exc
         except Exception as exc:
             failure = describe(exc)
             code = GLOSSARY_NOT_FOUND if failure.not_found else INVALID_GLOSSARY_ACCESS_LEVEL
-            raise JobValidationError(code, f"Cannot read the glossary: {failure}") from exc
-        return parse_glossary(content, fmt.name)
+            raise GlossaryProblem(code, f"Cannot read the glossary: {failure}") from exc
+        try:
+            return parse_glossary(content, fmt.name)
+        except InvalidGlossaryContent as exc:
+            raise GlossaryProblem(INVALID_GLOSSARY, f"The glossary is not a valid {fmt.name} glossary: {exc}") from exc

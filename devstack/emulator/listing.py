@@ -101,8 +101,9 @@ class ListQuery:
                 return False
         return True
 
-    def page(self, items: list[dict[str, Any]], url_without_query: str, params: Sequence[tuple[str, str]],
-             link_field: str) -> dict[str, Any]:
+    def page(
+        self, items: list[dict[str, Any]], url_without_query: str, params: Sequence[tuple[str, str]], link_field: str
+    ) -> dict[str, Any]:
         """The first page of `items` (already filtered and sliced) and the link to the rest."""
         selected = self.select(items)
         page = selected[: self.page_size]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 MEGABYTE = 1024 * 1024
+LOST_ANSWER_MODES = ("500", "503", "reset")
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,14 @@ class EmulatorOptions:
     rate_limit: float | None = None
     # Fraction of service requests answered 500/503 instead of being handled.
     fault_rate: float = 0.0
+    # Fraction of start-batch calls whose job is created and whose answer is then lost:
+    # a 500, a 503, or the connection dropped mid-answer ("reset").
+    lost_answer_rate: float = 0.0
+    lost_answer_modes: tuple[str, ...] = LOST_ANSWER_MODES
+    # A new job is not listed (and lists no documents) for this long after it was created.
+    list_delay_seconds: float = 0.0
+    # Where jobs are kept so they survive a restart (None: in memory only).
+    state_dir: Path | None = None
     latency_ms: int = 0
     chars_per_second: float = 1_000_000
     # Minimum time one document takes, whatever its size.
@@ -38,8 +48,16 @@ class EmulatorOptions:
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("the emulator needs a non-empty key")
-        if not 0.0 <= self.fault_rate <= 1.0:
-            raise ValueError(f"fault_rate must be within 0.0..1.0, got {self.fault_rate}")
+        for name in ("fault_rate", "lost_answer_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0.0..1.0, got {getattr(self, name)}")
+        unknown = set(self.lost_answer_modes) - set(LOST_ANSWER_MODES)
+        if unknown or not self.lost_answer_modes:
+            raise ValueError(
+                f"lost_answer_modes must be some of {', '.join(LOST_ANSWER_MODES)}, got {unknown or 'none'}"
+            )
+        if self.list_delay_seconds < 0:
+            raise ValueError("list_delay_seconds cannot be negative")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValueError(f"rate_limit must be positive, got {self.rate_limit}")
         if self.chars_per_second <= 0:
@@ -53,6 +71,8 @@ class EmulatorOptions:
         # The key, token and connection string never belong in a log line.
         return (
             f"EmulatorOptions(region={self.region!r}, rate_limit={self.rate_limit}, fault_rate={self.fault_rate}, "
-            f"latency_ms={self.latency_ms}, chars_per_second={self.chars_per_second}, "
+            f"latency_ms={self.latency_ms}, lost_answer_rate={self.lost_answer_rate}, "
+            f"list_delay_seconds={self.list_delay_seconds}, state_dir={self.state_dir}, "
+            f"chars_per_second={self.chars_per_second}, "
             f"document_seconds={self.document_seconds}, seed={self.seed}, workers={self.workers})"
         )

@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 from devstack.emulator.formats import extension_of
 
@@ -45,22 +46,52 @@ class Glossary:
 EMPTY_GLOSSARY = Glossary({})
 
 
+class InvalidGlossaryContent(ValueError):
+    """The glossary cannot be used: the message says why, for the document's error."""
+
+
 def parse_glossary(content: bytes, format_name: str) -> Glossary:
-    """Terms of a CSV/TSV (two columns: source, target) or XLIFF (source/target units) glossary."""
-    text = _decode(content)
+    """Terms of a CSV/TSV (exactly two columns: source term, target term) or XLIFF (units with a
+    source and a target) glossary. Raises InvalidGlossaryContent for one the service would refuse."""
+    if not content.strip():
+        raise InvalidGlossaryContent("the glossary is empty")
+    text = _decode_glossary(content)
     terms: dict[str, str] = {}
     if format_name in ("CSV", "TSV"):
         delimiter = "," if format_name == "CSV" else "\t"
-        for row in csv.reader(io.StringIO(text), delimiter=delimiter):
-            if len(row) >= 2 and row[0].strip():
-                terms[row[0].strip()] = row[1].strip()
+        for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != 2 or not row[0].strip() or not row[1].strip():
+                raise InvalidGlossaryContent(
+                    f"row {number} has {len(row)} columns; each row holds a source term and a target term"
+                )
+            terms[row[0].strip()] = row[1].strip()
     else:
+        try:
+            ElementTree.fromstring(text.encode("utf-8"))
+        except ElementTree.ParseError as exc:
+            raise InvalidGlossaryContent(f"the XLIFF is not well-formed XML ({exc})") from exc
         for unit in _XLIFF_UNIT.finditer(text):
             source = _XLIFF_SOURCE.search(unit.group(0))
             target = _XLIFF_TARGET.search(unit.group(0))
-            if source and target and source.group(2).strip():
-                terms[_strip_tags(source.group(2)).strip()] = _strip_tags(target.group(2)).strip()
+            if source and target and source.group(2) and source.group(2).strip():
+                terms[_strip_tags(source.group(2)).strip()] = _strip_tags(target.group(2) or "").strip()
+    if not terms:
+        raise InvalidGlossaryContent("the glossary holds no terms")
     return Glossary(terms)
+
+
+def _decode_glossary(content: bytes) -> str:
+    if content.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return content.decode("utf-16")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidGlossaryContent("the glossary is not UTF-8 (or UTF-16 with a byte order mark) text") from exc
+    if "\x00" in text:
+        raise InvalidGlossaryContent("the glossary holds binary data")
+    return text
 
 
 def pseudo_translate(blob_name: str, content: bytes, language: str, glossary: Glossary) -> PseudoTranslation:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from devstack.emulator.formats import glossary_format
+from devstack.emulator.languages import service_spelling
 from devstack.emulator.storage import BlobLocation
 from shared.redaction import strip_query
 
@@ -85,6 +86,8 @@ def _check_source(source: Any, where: str, is_file: bool) -> None:
     language = source.get("language")
     if language is not None and (not isinstance(language, str) or not _LANGUAGE_CODE.match(language)):
         raise InvalidBatch("InvalidLanguageCode", f"{where}.language is not a language code.")
+    if language is not None and service_spelling(language) is None:
+        raise InvalidBatch("InvalidSourceLanguage", f"The source language '{language}' is not supported.")
     name_filter = source.get("filter")
     if name_filter is not None:
         if not isinstance(name_filter, dict) or any(
@@ -104,6 +107,8 @@ def _check_target(target: Any, where: str, is_file: bool) -> tuple[str, str]:
     language = target.get("language")
     if not isinstance(language, str) or not _LANGUAGE_CODE.match(language):
         raise InvalidBatch("InvalidLanguageCode", f"{where}.language is required and must be a language code.")
+    if service_spelling(language) is None:
+        raise InvalidBatch("InvalidTargetLanguage", f"The target language '{language}' is not supported.")
     category = target.get("category")
     if category is not None and not isinstance(category, str):
         raise InvalidBatch("InvalidRequestBody", f"{where}.category must be a string.")

@@ -43,8 +43,9 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def start(cls, options: EmulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0,
-              timeout: float = 30.0) -> EmulatorServer:
+    def start(
+        cls, options: EmulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0
+    ) -> EmulatorServer:
         """Serves in a background thread; port 0 picks a free port (see `.endpoint`)."""
         server = cls(options or EmulatorOptions(), host, _bind(host, port))
         server.engine.start()

@@ -95,6 +95,21 @@ class DocumentState:
         return body
 
 
+_SAVED_DOCUMENT_FIELDS = (
+    "id",
+    "source_url",
+    "target_url",
+    "source_blob",
+    "target_blob",
+    "language",
+    "size",
+    "status",
+    "progress",
+    "characters",
+    "error",
+)
+
+
 @dataclass
 class JobState:
     id: str
@@ -115,6 +130,51 @@ class JobState:
     @property
     def source_urls(self) -> list[str]:
         return [strip_query(item["source"]["sourceUrl"]) for item in self.inputs]
+
+    @property
+    def target_urls(self) -> list[str]:
+        return [strip_query(target["targetUrl"]) for item in self.inputs for target in item.get("targets", [])]
+
+    # Persistence (--state-dir): what a restarted emulator needs to carry on with the job.
+    def to_saved(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created": self.created.isoformat(),
+            "last_action": self.last_action.isoformat(),
+            "inputs": self.inputs,
+            "status": self.status,
+            "error": self.error,
+            "cancel_requested": self.cancel_requested,
+            "documents": [
+                {
+                    **{name: getattr(document, name) for name in _SAVED_DOCUMENT_FIELDS},
+                    "created": document.created.isoformat(),
+                    "last_action": document.last_action.isoformat(),
+                }
+                for document in self.documents
+            ],
+        }
+
+    @classmethod
+    def from_saved(cls, saved: dict[str, Any]) -> JobState:
+        job = cls(
+            id=saved["id"],
+            created=datetime.fromisoformat(saved["created"]),
+            inputs=saved["inputs"],
+            last_action=datetime.fromisoformat(saved["last_action"]),
+            status=saved["status"],
+            error=saved.get("error"),
+            cancel_requested=bool(saved.get("cancel_requested")),
+        )
+        job.documents = [
+            DocumentState(
+                created=datetime.fromisoformat(item["created"]),
+                last_action=datetime.fromisoformat(item["last_action"]),
+                **{name: item[name] for name in _SAVED_DOCUMENT_FIELDS},
+            )
+            for item in saved.get("documents", [])
+        ]
+        return job
 
     def summary(self) -> dict[str, int]:
         counts = {status: 0 for status in STATUSES}

@@ -82,9 +82,7 @@ def _is_path_style(host: str) -> bool:
 
 
 def _connection_string_credential(connection_string: str) -> AzureNamedKeyCredential:
-    fields = dict(
-        part.split("=", 1) for part in connection_string.split(";") if "=" in part
-    )
+    fields = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
     try:
         return AzureNamedKeyCredential(fields["AccountName"], fields["AccountKey"])
     except KeyError as exc:

@@ -1,8 +1,9 @@
 """Stands in for Event Grid: Azurite raises no blob events, so the host polls the container.
 
-Every new or changed (name, ETag) becomes a BlobCreated event (Event Grid schema), POSTed to
+Every new or rewritten blob becomes a BlobCreated event (Event Grid schema), POSTed to
 the webhook over HTTP like Event Grid would, with its retries. What was seen is kept in
 memory only: a restarted host announces existing blobs again (at-least-once delivery).
+As in Azure, a change of metadata alone (same size and content MD5, new ETag) raises no event.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class BlobWatcher:
         self._deliver = deliver
         self._interval = interval
         self._stop = stop
-        self._seen: dict[str, str] = {}
+        # name -> (ETag, size, content MD5, metadata) of the version last seen
+        self._seen: dict[str, tuple[str, int, bytes | None, dict[str, str]]] = {}
         self._container = ContainerClient.from_connection_string(
             function.connection_string or "", function.blob_path.container
         )
@@ -88,7 +90,7 @@ class BlobWatcher:
         """Announces new and changed blobs once; returns how many were announced."""
         path = self.function.blob_path
         try:
-            blobs = list(self._container.list_blobs())
+            blobs = list(self._container.list_blobs(include=["metadata"]))
         except ResourceNotFoundError:
             self._report_failure("container %s does not exist yet; watching for it", path.container)
             return 0
@@ -98,15 +100,25 @@ class BlobWatcher:
         if self._failing:
             logger.info("watching container %s again", path.container)
             self._failing = False
-        current = {blob.name: blob.etag for blob in blobs}
+        current = {blob.name for blob in blobs}
         # Forget deleted blobs so a blob re-created under the same name is announced.
-        for name in set(self._seen) - set(current):
+        for name in set(self._seen) - current:
             del self._seen[name]
         announced = 0
         for blob in blobs:
-            if self._seen.get(blob.name) == blob.etag or path.match(path.container, blob.name) is None:
+            if path.match(path.container, blob.name) is None:
                 continue
-            self._seen[blob.name] = blob.etag
+            md5 = bytes(blob.content_settings.content_md5) if blob.content_settings.content_md5 else None
+            metadata = dict(blob.metadata or {})
+            seen = self._seen.get(blob.name)
+            self._seen[blob.name] = (blob.etag, blob.size, md5, metadata)
+            if seen is not None and seen[0] == blob.etag:
+                continue
+            if seen is not None and md5 is not None and (seen[1], seen[2]) == (blob.size, md5) and seen[3] != metadata:
+                # Set Blob Metadata changes the ETag, but Azure raises no BlobCreated for it. (The same
+                # bytes uploaded again with other metadata look alike here: they raise none either.)
+                logger.info("blob %s/%s: only its metadata changed; no event", path.container, blob.name)
+                continue
             logger.info(
                 "blob %s/%s (ETag %s) is new or changed: raising BlobCreated", path.container, blob.name, blob.etag
             )
@@ -157,9 +169,7 @@ class EventGridDelivery:
         last_problem = ""
         for attempt in range(1, DELIVERY_ATTEMPTS + 1):
             try:
-                response = self._client.post(
-                    self.webhook_url, json=[event], headers={"aeg-event-type": "Notification"}
-                )
+                response = self._client.post(self.webhook_url, json=[event], headers={"aeg-event-type": "Notification"})
                 if response.is_success:
                     return True
                 last_problem = f"HTTP {response.status_code}"
@@ -168,14 +178,20 @@ class EventGridDelivery:
             if attempt < DELIVERY_ATTEMPTS:
                 logger.warning(
                     "delivery of event %s (%s) failed (%s); retrying in %.1fs",
-                    event["id"], event["subject"], last_problem, delay,
+                    event["id"],
+                    event["subject"],
+                    last_problem,
+                    delay,
                 )
                 if self._stop.wait(delay):
                     break
                 delay *= 2
         logger.error(
             "gave up delivering event %s (%s) after %d attempts (last: %s); Event Grid would dead-letter it",
-            event["id"], event["subject"], attempt, last_problem,
+            event["id"],
+            event["subject"],
+            attempt,
+            last_problem,
         )
         return False
 

@@ -47,4 +47,3 @@ def api(emulator_endpoint: str, emulator: EmulatorServer) -> Iterator[Api]:
     client = Api(emulator_endpoint, emulator.key)
     yield client
     client.close()
-

@@ -27,7 +27,10 @@ class Containers:
 
     def container_url(self, container: ContainerClient, permission: str) -> str:
         sas = generate_container_sas(
-            ACCOUNT_NAME, container.container_name, account_key=ACCOUNT_KEY, permission=permission,
+            ACCOUNT_NAME,
+            container.container_name,
+            account_key=ACCOUNT_KEY,
+            permission=permission,
             expiry=datetime.now(UTC) + timedelta(hours=1),
         )
         return f"{self.blob_url}/{container.container_name}?{sas}"
@@ -38,13 +41,22 @@ class Containers:
 
     def blob_sas_url(self, container: ContainerClient, blob_name: str, permission: str) -> str:
         sas = generate_blob_sas(
-            ACCOUNT_NAME, container.container_name, blob_name, account_key=ACCOUNT_KEY, permission=permission,
+            ACCOUNT_NAME,
+            container.container_name,
+            blob_name,
+            account_key=ACCOUNT_KEY,
+            permission=permission,
             expiry=datetime.now(UTC) + timedelta(hours=1),
         )
         return f"{self.blob_url}/{container.container_name}/{blob_name}?{sas}"
 
-    def batch_input(self, source_permission: str = "rl", target_permission: str = "wl",
-                    target_folder: str | None = None, language: str = "fr") -> dict[str, Any]:
+    def batch_input(
+        self,
+        source_permission: str = "rl",
+        target_permission: str = "wl",
+        target_folder: str | None = None,
+        language: str = "fr",
+    ) -> dict[str, Any]:
         """One Folder input: the whole source container into the target container (or a folder of it)."""
         target = (
             self.container_url(self.target, target_permission)

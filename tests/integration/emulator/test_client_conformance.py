@@ -46,7 +46,8 @@ def folder_input(containers: Containers, *languages: str, glossary: Glossary | N
         source_url=containers.container_url(containers.source, "rl"),
         targets=[
             TranslationTarget(
-                containers.folder_url(containers.target, language, "wl"), language,
+                containers.folder_url(containers.target, language, "wl"),
+                language,
                 glossaries=(glossary,) if glossary else (),
             )
             for language in languages
@@ -68,7 +69,10 @@ def test_start_poll_and_read_documents(client: DocumentTranslationClient, contai
     assert job.created_at is not None and job.last_updated_at >= job.created_at
     documents = list(client.list_documents(job_id))
     assert {(document.source_path.rsplit("/", 1)[1], document.language) for document in documents} == {
-        ("a.txt", "fr"), ("a.txt", "de"), ("b.html", "fr"), ("b.html", "de"),
+        ("a.txt", "fr"),
+        ("a.txt", "de"),
+        ("b.html", "fr"),
+        ("b.html", "de"),
     }
     assert all("sig=" not in document.target_path for document in documents)
     one = client.get_document(job_id, documents[0].id)
@@ -81,26 +85,32 @@ def test_single_file_job(client: DocumentTranslationClient, containers: Containe
     containers.upload({"in/report.md": "# Report"})
     target_base, target_sas = containers.container_url(containers.target, "wl").split("?", 1)
 
-    job_id = client.start_translation([TranslationInput(
-        source_url=containers.blob_sas_url(containers.source, "in/report.md", "r"),
-        targets=[TranslationTarget(f"{target_base}/es/report.md?{target_sas}", "es")],
-        storage_type="File",
-    )])
+    job_id = client.start_translation(
+        [
+            TranslationInput(
+                source_url=containers.blob_sas_url(containers.source, "in/report.md", "r"),
+                targets=[TranslationTarget(f"{target_base}/es/report.md?{target_sas}", "es")],
+                storage_type="File",
+            )
+        ]
+    )
 
     assert wait(client, job_id).status == "Succeeded"
     assert containers.read_target("es/report.md") == "# [es] Report"
 
 
-def test_document_failures_reach_the_client_with_their_codes(client: DocumentTranslationClient,
-                                                              containers: Containers):
+def test_document_failures_reach_the_client_with_their_codes(client: DocumentTranslationClient, containers: Containers):
     containers.upload({"taken.txt": "x", "empty.txt": "", "fine.txt": "y"})
     containers.target.upload_blob("fr/taken.txt", b"already here")
 
     job = wait(client, client.start_translation([folder_input(containers, "fr")]))
 
     assert job.status == "Succeeded" and job.summary.failed == 2
-    failed = {document.source_path.rsplit("/", 1)[1]: document for document in client.list_documents(job.id)
-              if document.status == "Failed"}
+    failed = {
+        document.source_path.rsplit("/", 1)[1]: document
+        for document in client.list_documents(job.id)
+        if document.status == "Failed"
+    }
     assert failed["taken.txt"].error.inner_code == "TargetFileAlreadyExists"
     assert failed["empty.txt"].error.inner_code == "NoTranslatableText"
 
@@ -122,10 +132,14 @@ def test_validation_failure_reaches_the_client(client: DocumentTranslationClient
 def test_list_jobs_filters_and_pages(client: DocumentTranslationClient, containers: Containers):
     containers.upload({"a.txt": "x"})
     job_ids = [
-        client.start_translation([TranslationInput(
-            source_url=containers.container_url(containers.source, "rl"),
-            targets=[TranslationTarget(containers.folder_url(containers.target, f"run{number}", "wl"), "fr")],
-        )])
+        client.start_translation(
+            [
+                TranslationInput(
+                    source_url=containers.container_url(containers.source, "rl"),
+                    targets=[TranslationTarget(containers.folder_url(containers.target, f"run{number}", "wl"), "fr")],
+                )
+            ]
+        )
         for number in range(7)
     ]
     jobs = [wait(client, job_id) for job_id in job_ids]
@@ -168,8 +182,9 @@ def test_supported_formats(client: DocumentTranslationClient):
     assert {item.format for item in glossaries} == {"XLIFF", "TSV", "CSV"}
 
 
-def test_errors_map_to_the_client_exceptions(client: DocumentTranslationClient, emulator_endpoint: str,
-                                             api_version: str):
+def test_errors_map_to_the_client_exceptions(
+    client: DocumentTranslationClient, emulator_endpoint: str, api_version: str
+):
     with pytest.raises(NotFoundError) as not_found:
         client.get_job("00000000-0000-0000-0000-000000000000")
     assert not_found.value.code == "ResourceNotFound"

@@ -32,7 +32,8 @@ def jobs(server: EmulatorServer, blob_service: BlobServiceClient, azurite) -> li
     """55 finished jobs, newest first (the default order): 40 Succeeded, 15 ValidationFailed."""
     suffix = uuid.uuid4().hex[:10]
     containers = Containers(
-        blob_service, azurite.endpoints.blob_url,
+        blob_service,
+        azurite.endpoints.blob_url,
         blob_service.create_container(f"paging-source-{suffix}"),
         blob_service.create_container(f"paging-target-{suffix}"),
     )
@@ -94,10 +95,17 @@ def test_maxpagesize_within_1_to_100_is_honoured(api: Api, jobs: list[dict], pag
 @pytest.mark.parametrize(
     "params",
     [
-        {"$maxpagesize": "0"}, {"$maxpagesize": "101"}, {"maxpagesize": "0"},
-        {"$top": "-1"}, {"$skip": "-1"}, {"$top": "ten"}, {"skip": "1.5"},
-        {"$orderBy": "name asc"}, {"$orderBy": "createdDateTimeUtc sideways"},
-        {"statuses": "Finished"}, {"createdDateTimeUtcStart": "yesterday"},
+        {"$maxpagesize": "0"},
+        {"$maxpagesize": "101"},
+        {"maxpagesize": "0"},
+        {"$top": "-1"},
+        {"$skip": "-1"},
+        {"$top": "ten"},
+        {"skip": "1.5"},
+        {"$orderBy": "name asc"},
+        {"$orderBy": "createdDateTimeUtc sideways"},
+        {"statuses": "Finished"},
+        {"createdDateTimeUtcStart": "yesterday"},
     ],
 )
 def test_values_the_server_cannot_honour_are_errors(api: Api, jobs: list[dict], params: dict):
@@ -130,10 +138,12 @@ def test_skip_and_top_with_pages_continue_through_the_links(api: Api, jobs: list
 
 
 def test_parameters_without_dollar_mean_the_same(api: Api, jobs: list[dict]):
-    with_dollar = api.follow("/batches", {"$top": "9", "$skip": "2", "$maxpagesize": "4",
-                                          "$orderBy": "createdDateTimeUtc asc"})
-    without_dollar = api.follow("/batches", {"top": "9", "skip": "2", "maxpagesize": "4",
-                                             "orderby": "createdDateTimeUtc asc"})
+    with_dollar = api.follow(
+        "/batches", {"$top": "9", "$skip": "2", "$maxpagesize": "4", "$orderBy": "createdDateTimeUtc asc"}
+    )
+    without_dollar = api.follow(
+        "/batches", {"top": "9", "skip": "2", "maxpagesize": "4", "orderby": "createdDateTimeUtc asc"}
+    )
 
     assert ids_of(with_dollar) == ids_of(without_dollar) == ids_of(jobs[::-1][2:11])
 
@@ -191,13 +201,15 @@ def test_document_lists_page_too(api_version: str, start_emulator, containers: C
     flavoured_api = Api(own.endpoint, own.key, api_version)
     containers.upload({f"doc{number}.txt": f"text {number}" for number in range(5)})
     languages = ["fr", "de"]
-    inputs = [{
-        "source": {"sourceUrl": containers.container_url(containers.source, "rl")},
-        "targets": [
-            {"targetUrl": containers.folder_url(containers.target, language, "wl"), "language": language}
-            for language in languages
-        ],
-    }]
+    inputs = [
+        {
+            "source": {"sourceUrl": containers.container_url(containers.source, "rl")},
+            "targets": [
+                {"targetUrl": containers.folder_url(containers.target, language, "wl"), "language": language}
+                for language in languages
+            ],
+        }
+    ]
     job_id = flavoured_api.start(inputs)
     flavoured_api.wait(job_id)
 
@@ -238,8 +250,11 @@ def test_unknown_job_is_not_found(flavoured_api: Api, jobs: list[dict]):
 def test_current_routes_need_a_known_api_version(server: EmulatorServer, api_version: str | None):
     params = {"api-version": api_version} if api_version else {}
 
-    response = httpx.get(f"{server.endpoint}/translator/document/batches", params=params,
-                         headers={"Ocp-Apim-Subscription-Key": server.key})
+    response = httpx.get(
+        f"{server.endpoint}/translator/document/batches",
+        params=params,
+        headers={"Ocp-Apim-Subscription-Key": server.key},
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "InvalidRequest"

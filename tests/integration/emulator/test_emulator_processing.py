@@ -13,18 +13,23 @@ pytestmark = pytest.mark.integration
 
 
 def test_folder_round_trip_translates_each_format_keeping_its_structure(api: Api, containers: Containers):
-    containers.upload({
-        "notes.txt": "Hello world\n\nSecond line\n",
-        "page.html": '<html><body><p class="intro">Hello</p><script>var x = 1;</script></body></html>',
-        "table.csv": 'name,comment\nAda,"likes, commas"\n',
-        "readme.md": "# Title\n\n- first item\n\n```\ncode stays\n```\n",
-        "strings.xlf": '<xliff version="1.2"><file><body><trans-unit id="1"><source>Good morning</source>'
-                       "</trans-unit></body></file></xliff>",
-    })
-    job_id = api.start([
-        folder_input(containers.container_url(containers.source, "rl"),
-                     containers.folder_url(containers.target, "fr", "wl"))
-    ])
+    containers.upload(
+        {
+            "notes.txt": "Hello world\n\nSecond line\n",
+            "page.html": '<html><body><p class="intro">Hello</p><script>var x = 1;</script></body></html>',
+            "table.csv": 'name,comment\nAda,"likes, commas"\n',
+            "readme.md": "# Title\n\n- first item\n\n```\ncode stays\n```\n",
+            "strings.xlf": '<xliff version="1.2"><file><body><trans-unit id="1"><source>Good morning</source>'
+            "</trans-unit></body></file></xliff>",
+        }
+    )
+    job_id = api.start(
+        [
+            folder_input(
+                containers.container_url(containers.source, "rl"), containers.folder_url(containers.target, "fr", "wl")
+            )
+        ]
+    )
 
     job = api.wait(job_id)
 
@@ -36,7 +41,8 @@ def test_folder_round_trip_translates_each_format_keeping_its_structure(api: Api
         '<html><body><p class="intro">[fr] Hello</p><script>var x = 1;</script></body></html>'
     )
     assert containers.read_target("fr/table.csv").splitlines() == [
-        "[fr] name,[fr] comment", '[fr] Ada,"[fr] likes, commas"'
+        "[fr] name,[fr] comment",
+        '[fr] Ada,"[fr] likes, commas"',
     ]
     assert containers.read_target("fr/readme.md") == "# [fr] Title\n\n- [fr] first item\n\n```\ncode stays\n```\n"
     assert "<target>[fr] Good morning</target>" in containers.read_target("fr/strings.xlf")
@@ -46,10 +52,15 @@ def test_folder_round_trip_translates_each_format_keeping_its_structure(api: Api
 
 def test_document_statuses_name_blobs_without_their_sas(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        folder_input(containers.container_url(containers.source, "rl"),
-                     containers.folder_url(containers.target, "de", "wl"), language="de")
-    ])
+    job_id = api.start(
+        [
+            folder_input(
+                containers.container_url(containers.source, "rl"),
+                containers.folder_url(containers.target, "de", "wl"),
+                language="de",
+            )
+        ]
+    )
     api.wait(job_id)
 
     [document] = api.documents(job_id)
@@ -65,9 +76,7 @@ def test_document_statuses_name_blobs_without_their_sas(api: Api, containers: Co
 
 def test_job_status_carries_retry_after_and_service_timestamps(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = api.start([containers.batch_input("rl", "wl")])
 
     response = api.get(f"/batches/{job_id}")
 
@@ -80,14 +89,21 @@ def test_single_file_into_two_languages(api: Api, containers: Containers):
     containers.upload({"docs/report.txt": "Quarterly report"})
     target_sas = containers.container_url(containers.target, "wl").split("?", 1)[1]
     target_base = f"{containers.blob_url}/{containers.target.container_name}"
-    job_id = api.start([{
-        "storageType": "File",
-        "source": {"sourceUrl": containers.blob_sas_url(containers.source, "docs/report.txt", "r"), "language": "en"},
-        "targets": [
-            {"targetUrl": f"{target_base}/es/report.txt?{target_sas}", "language": "es"},
-            {"targetUrl": f"{target_base}/de/report.txt?{target_sas}", "language": "de"},
-        ],
-    }])
+    job_id = api.start(
+        [
+            {
+                "storageType": "File",
+                "source": {
+                    "sourceUrl": containers.blob_sas_url(containers.source, "docs/report.txt", "r"),
+                    "language": "en",
+                },
+                "targets": [
+                    {"targetUrl": f"{target_base}/es/report.txt?{target_sas}", "language": "es"},
+                    {"targetUrl": f"{target_base}/de/report.txt?{target_sas}", "language": "de"},
+                ],
+            }
+        ]
+    )
 
     job = api.wait(job_id)
 
@@ -98,65 +114,91 @@ def test_single_file_into_two_languages(api: Api, containers: Containers):
 
 def test_prefix_and_suffix_filter_and_unsupported_files_are_skipped(api: Api, containers: Containers):
     containers.upload({"in/a.txt": "one", "in/b.md": "two", "in/c.exe": "binary", "out/d.txt": "three"})
-    job_id = api.start([{
-        "source": {"sourceUrl": containers.container_url(containers.source, "rl"), "filter": {"prefix": "in/"}},
-        "targets": [{"targetUrl": containers.container_url(containers.target, "wl"), "language": "fr"}],
-    }])
+    job_id = api.start(
+        [
+            {
+                "source": {"sourceUrl": containers.container_url(containers.source, "rl"), "filter": {"prefix": "in/"}},
+                "targets": [{"targetUrl": containers.container_url(containers.target, "wl"), "language": "fr"}],
+            }
+        ]
+    )
 
     job = api.wait(job_id)
 
     assert job["summary"]["total"] == 2
     assert sorted(blob.name for blob in containers.target.list_blobs()) == ["in/a.txt", "in/b.md"]
 
-    other = api.start([{
-        "source": {"sourceUrl": containers.container_url(containers.source, "rl"), "filter": {"suffix": ".md"}},
-        "targets": [{"targetUrl": containers.folder_url(containers.target, "md", "wl"), "language": "fr"}],
-    }])
+    other = api.start(
+        [
+            {
+                "source": {"sourceUrl": containers.container_url(containers.source, "rl"), "filter": {"suffix": ".md"}},
+                "targets": [{"targetUrl": containers.folder_url(containers.target, "md", "wl"), "language": "fr"}],
+            }
+        ]
+    )
     assert api.wait(other)["summary"]["total"] == 1
 
 
 def test_csv_glossary_terms_appear_in_the_translation(api: Api, containers: Containers):
     containers.upload({"a.txt": "The Contoso portal is open"})
     containers.target.upload_blob("glossaries/en-fr.csv", "Contoso portal,portail Contoso\n")
-    job_id = api.start([{
-        "source": {"sourceUrl": containers.container_url(containers.source, "rl")},
-        "targets": [{
-            "targetUrl": containers.folder_url(containers.target, "fr", "wl"),
-            "language": "fr",
-            "glossaries": [{
-                "glossaryUrl": containers.blob_sas_url(containers.target, "glossaries/en-fr.csv", "rl"),
-                "format": "csv",
-            }],
-        }],
-    }])
+    job_id = api.start(
+        [
+            {
+                "source": {"sourceUrl": containers.container_url(containers.source, "rl")},
+                "targets": [
+                    {
+                        "targetUrl": containers.folder_url(containers.target, "fr", "wl"),
+                        "language": "fr",
+                        "glossaries": [
+                            {
+                                "glossaryUrl": containers.blob_sas_url(containers.target, "glossaries/en-fr.csv", "rl"),
+                                "format": "csv",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    )
 
     assert api.wait(job_id)["status"] == "Succeeded"
     assert containers.read_target("fr/a.txt") == "[fr] The portail Contoso is open"
 
 
-def test_glossary_without_read_permission_fails_validation(api: Api, containers: Containers):
+def test_an_unreadable_glossary_fails_its_language_documents_not_the_job(api: Api, containers: Containers):
     containers.upload({"a.txt": "text"})
     containers.target.upload_blob("g.tsv", "a\tb\n")
-    job_id = api.start([{
-        "source": {"sourceUrl": containers.container_url(containers.source, "rl")},
-        "targets": [{
-            "targetUrl": containers.container_url(containers.target, "wl"),
-            "language": "fr",
-            "glossaries": [{"glossaryUrl": containers.blob_sas_url(containers.target, "g.tsv", "w"), "format": "TSV"}],
-        }],
-    }])
+    job_id = api.start(
+        [
+            {
+                "source": {"sourceUrl": containers.container_url(containers.source, "rl")},
+                "targets": [
+                    {
+                        "targetUrl": containers.container_url(containers.target, "wl"),
+                        "language": "fr",
+                        "glossaries": [
+                            {"glossaryUrl": containers.blob_sas_url(containers.target, "g.tsv", "w"), "format": "TSV"}
+                        ],
+                    }
+                ],
+            }
+        ]
+    )
 
     job = api.wait(job_id)
 
-    assert job["status"] == "ValidationFailed"
-    assert job["error"]["innerError"]["code"] == "InvalidGlossaryAccessLevel"
+    # "If the glossary is invalid or unreachable during translation, an error is indicated in the
+    # document status" (the service's API reference).
+    assert job["status"] == "Failed"
+    [document] = api.documents(job_id)
+    assert document["status"] == "Failed"
+    assert document["error"]["innerError"]["code"] == "InvalidGlossaryAccessLevel"
 
 
 def test_read_only_target_sas_fails_validation(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        containers.batch_input("rl", "r")
-    ])
+    job_id = api.start([containers.batch_input("rl", "r")])
 
     job = api.wait(job_id)
 
@@ -169,18 +211,14 @@ def test_read_only_target_sas_fails_validation(api: Api, containers: Containers)
 
 def test_list_only_target_sas_fails_validation(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        containers.batch_input("rl", "l")
-    ])
+    job_id = api.start([containers.batch_input("rl", "l")])
 
     assert api.wait(job_id)["error"]["innerError"]["code"] == "InvalidTargetDocumentAccessLevel"
 
 
 def test_source_sas_without_read_fails_validation(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        containers.batch_input("l", "wl")
-    ])
+    job_id = api.start([containers.batch_input("l", "wl")])
 
     job = api.wait(job_id)
 
@@ -190,9 +228,7 @@ def test_source_sas_without_read_fails_validation(api: Api, containers: Containe
 
 def test_source_sas_without_list_fails_validation(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        containers.batch_input("r", "wl")
-    ])
+    job_id = api.start([containers.batch_input("r", "wl")])
 
     assert api.wait(job_id)["error"]["innerError"]["code"] == "InvalidDocumentAccessLevel"
 
@@ -200,9 +236,7 @@ def test_source_sas_without_list_fails_validation(api: Api, containers: Containe
 def test_existing_target_fails_only_that_document(api: Api, containers: Containers):
     containers.upload({"taken.txt": "Hello", "free.txt": "World"})
     containers.target.upload_blob("taken.txt", b"an earlier translation")
-    job_id = api.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = api.start([containers.batch_input("rl", "wl")])
 
     job = api.wait(job_id)
 
@@ -218,9 +252,7 @@ def test_existing_target_fails_only_that_document(api: Api, containers: Containe
 
 def test_empty_document_has_no_translatable_text(api: Api, containers: Containers):
     containers.upload({"empty.txt": "", "blank.md": "\n   \n", "ok.txt": "Hi"})
-    job_id = api.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = api.start([containers.batch_input("rl", "wl")])
 
     job = api.wait(job_id)
 
@@ -231,9 +263,7 @@ def test_empty_document_has_no_translatable_text(api: Api, containers: Container
 
 def test_job_fails_when_every_document_fails(api: Api, containers: Containers):
     containers.upload({"empty.txt": ""})
-    job_id = api.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = api.start([containers.batch_input("rl", "wl")])
 
     job = api.wait(job_id)
 
@@ -243,9 +273,7 @@ def test_job_fails_when_every_document_fails(api: Api, containers: Containers):
 
 
 def test_empty_source_fails_validation(api: Api, containers: Containers):
-    job_id = api.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = api.start([containers.batch_input("rl", "wl")])
 
     job = api.wait(job_id)
 
@@ -282,9 +310,7 @@ def test_limits_fail_documents_and_batches(containers: Containers, start_emulato
     assert large["error"]["innerError"]["code"] == "DocumentSizeExceeded"
 
     containers.upload({"third.txt": "three"})
-    too_many = limited.wait(limited.start([
-        containers.batch_input(target_folder="x")
-    ]))
+    too_many = limited.wait(limited.start([containers.batch_input(target_folder="x")]))
     assert too_many["status"] == "ValidationFailed"
     assert too_many["error"]["innerError"]["code"] == "TooManyDocuments"
 
@@ -293,9 +319,7 @@ def test_cancel_running_job_cancels_documents_not_started(containers: Containers
     server = start_emulator(document_seconds=0.4, workers=1)
     slow = Api(server.endpoint, server.key)
     containers.upload({f"doc{number}.txt": f"text {number}" for number in range(6)})
-    job_id = slow.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = slow.start([containers.batch_input("rl", "wl")])
     deadline = time.monotonic() + 30
     while slow.job(job_id)["status"] != "Running":
         assert time.monotonic() < deadline, "the job never started running"
@@ -316,9 +340,7 @@ def test_cancel_running_job_cancels_documents_not_started(containers: Containers
 
 def test_cancel_of_finished_job_is_refused(api: Api, containers: Containers):
     containers.upload({"a.txt": "Hello"})
-    job_id = api.start([
-        containers.batch_input("rl", "wl")
-    ])
+    job_id = api.start([containers.batch_input("rl", "wl")])
     api.wait(job_id)
 
     response = api.cancel(job_id)
@@ -333,17 +355,25 @@ def test_cancel_of_finished_job_is_refused(api: Api, containers: Containers):
     [
         (b"{not json", "InvalidRequestBody"),
         (b'{"inputs": []}', "InvalidRequestBody"),
-        (b'{"inputs": [{"source": {"sourceUrl": "http://127.0.0.1:1/acct/src"}, "targets": []}]}',
-         "InvalidRequestBody"),
-        (b'{"inputs": [{"targets": [{"targetUrl": "http://127.0.0.1:1/acct/t", "language": "fr"}]}]}',
-         "InvalidRequestBody"),
-        (b'{"inputs": [{"source": {"sourceUrl": "http://127.0.0.1:1/acct/src"}, '
-         b'"targets": [{"targetUrl": "http://127.0.0.1:1/acct/t"}]}]}', "InvalidLanguageCode"),
+        (
+            b'{"inputs": [{"source": {"sourceUrl": "http://127.0.0.1:1/acct/src"}, "targets": []}]}',
+            "InvalidRequestBody",
+        ),
+        (
+            b'{"inputs": [{"targets": [{"targetUrl": "http://127.0.0.1:1/acct/t", "language": "fr"}]}]}',
+            "InvalidRequestBody",
+        ),
+        (
+            b'{"inputs": [{"source": {"sourceUrl": "http://127.0.0.1:1/acct/src"}, '
+            b'"targets": [{"targetUrl": "http://127.0.0.1:1/acct/t"}]}]}',
+            "InvalidLanguageCode",
+        ),
     ],
 )
 def test_malformed_batches_are_refused(api: Api, body: bytes, reason: str):
-    response = api.http.post(api.url("/batches"), params=api.params(), content=body,
-                             headers={"Content-Type": "application/json"})
+    response = api.http.post(
+        api.url("/batches"), params=api.params(), content=body, headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "InvalidRequest"
@@ -352,14 +382,24 @@ def test_malformed_batches_are_refused(api: Api, body: bytes, reason: str):
 
 def test_duplicate_target_urls_and_too_many_languages_are_refused(api: Api):
     source = {"sourceUrl": "http://127.0.0.1:1/acct/src"}
-    duplicate = [{"source": source, "targets": [
-        {"targetUrl": "http://127.0.0.1:1/acct/t?sig=a", "language": "fr"},
-        {"targetUrl": "http://127.0.0.1:1/acct/t?sig=b", "language": "de"},
-    ]}]
+    duplicate = [
+        {
+            "source": source,
+            "targets": [
+                {"targetUrl": "http://127.0.0.1:1/acct/t?sig=a", "language": "fr"},
+                {"targetUrl": "http://127.0.0.1:1/acct/t?sig=b", "language": "de"},
+            ],
+        }
+    ]
     languages = ["fr", "de", "es", "it", "pt", "nl", "sv", "da", "fi", "pl", "cs"]
-    eleven = [{"source": source, "targets": [
-        {"targetUrl": f"http://127.0.0.1:1/acct/{language}", "language": language} for language in languages
-    ]}]
+    eleven = [
+        {
+            "source": source,
+            "targets": [
+                {"targetUrl": f"http://127.0.0.1:1/acct/{language}", "language": language} for language in languages
+            ],
+        }
+    ]
 
     duplicate_response = api.http.post(api.url("/batches"), params=api.params(), json={"inputs": duplicate})
     eleven_response = api.http.post(api.url("/batches"), params=api.params(), json={"inputs": eleven})
@@ -375,8 +415,10 @@ def test_logs_never_carry_the_sas_signature(api: Api, containers: Containers, ca
     caplog.set_level(logging.DEBUG, logger="devstack.emulator")
     containers.upload({"a.txt": "Hello"})
     batch = containers.batch_input("rl", "r")  # fails validation: the error path logs too
-    signatures = [parse_qs(url.split("?", 1)[1])["sig"][0]
-                  for url in (batch["source"]["sourceUrl"], batch["targets"][0]["targetUrl"])]
+    signatures = [
+        parse_qs(url.split("?", 1)[1])["sig"][0]
+        for url in (batch["source"]["sourceUrl"], batch["targets"][0]["targetUrl"])
+    ]
 
     api.wait(api.start([batch]))
     api.wait(api.start([containers.batch_input()]))

@@ -119,9 +119,21 @@ def test_stats_count_requests_and_list_batches_by_source(emulator, emulator_endp
 
 def test_command_line_serves_until_terminated(tmp_path: Path):
     process = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from devstack.emulator.cli import main; sys.exit(main(sys.argv[1:]))",
-         "--port", "0", "--key", "cli-key", "--document-seconds", "0.01"],
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from devstack.emulator.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--port",
+            "0",
+            "--key",
+            "cli-key",
+            "--document-seconds",
+            "0.01",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env=os.environ | {"PYTHONPATH": str(PROJECT_ROOT)},
     )
     try:
@@ -129,8 +141,11 @@ def test_command_line_serves_until_terminated(tmp_path: Path):
         assert banner.startswith("Document Translation emulator serving http://127.0.0.1:")
         assert banner.endswith("(flavours 2026-03-01, 2024-05-01, v1.1)")
         endpoint = banner.split()[4]
-        response = httpx.get(f"{endpoint}/translator/text/batch/v1.1/batches",
-                             headers={"Ocp-Apim-Subscription-Key": "cli-key"}, timeout=30)
+        response = httpx.get(
+            f"{endpoint}/translator/text/batch/v1.1/batches",
+            headers={"Ocp-Apim-Subscription-Key": "cli-key"},
+            timeout=30,
+        )
         assert response.status_code == 200 and response.json() == {"value": []}
     finally:
         process.send_signal(signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from threading import Event, Thread
@@ -208,6 +209,20 @@ def test_watcher_announces_new_and_changed_blobs(start_host, container):
     assert [call.details["blob"] for call in both] == ["new.txt", "new.txt"]
     assert first[0].details["size"] == 5 and both[1].details["size"] == len(b"second version")
     assert both[0].details["etag"] != both[1].details["etag"]
+
+
+def test_a_metadata_only_change_raises_no_event_but_a_rewrite_does(start_host, container):
+    start_host(watch=True, watch_interval=0.1)
+    blob = container.upload_blob("meta.txt", b"content")
+    eventually(lambda: toy_app.calls("on_blob", container=container.container_name), what="first event")
+
+    blob.set_blob_metadata({"targetlanguages": "es"})  # a new ETag, and no BlobCreated in Azure
+    time.sleep(1.0)
+    assert len(toy_app.calls("on_blob", container=container.container_name)) == 1
+
+    # The same bytes written again (Put Blob, with the metadata it now has): Azure raises BlobCreated.
+    container.upload_blob("meta.txt", b"content", overwrite=True, metadata={"targetlanguages": "es"})
+    eventually(lambda: at_least(2, toy_app.calls("on_blob", container=container.container_name)), what="rewrite")
 
 
 @pytest.mark.parametrize("concurrent", [False, True], ids=["sequential", "concurrent"])

@@ -37,20 +37,27 @@ def record(function: str, argument: object, **details: Any) -> None:
 def calls(function: str, **match: Any) -> list[Call]:
     with _lock:
         return [
-            call for call in _calls
+            call
+            for call in _calls
             if call.function == function and all(call.details.get(k) == v for k, v in match.items())
         ]
 
 
 @blobs.blob_trigger(
-    arg_name="client", path="%TOY_CONTAINER%/{name}", connection="TRANSLATION_STORAGE",
+    arg_name="client",
+    path="%TOY_CONTAINER%/{name}",
+    connection="TRANSLATION_STORAGE",
     source=func.BlobSource.EVENT_GRID,
 )
 def on_blob(client: blob.BlobClient) -> None:
     properties = client.get_blob_properties()
     record(
-        "on_blob", client,
-        container=client.container_name, blob=client.blob_name, size=properties.size, etag=properties.etag,
+        "on_blob",
+        client,
+        container=client.container_name,
+        blob=client.blob_name,
+        size=properties.size,
+        etag=properties.etag,
     )
     if "explode" in client.blob_name:
         raise RuntimeError(f"refusing {client.blob_name}")
