@@ -16,9 +16,9 @@ from shared.translator.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServiceError,
+    ServiceUnreachableError,
     SubmissionUncertainError,
     TranslatorError,
-    TransportError,
 )
 from shared.translator.models import (
     FINAL_STATUSES,
@@ -57,6 +57,7 @@ __all__ = [
     "RateLimitedError",
     "RetryPolicy",
     "ServiceError",
+    "ServiceUnreachableError",
     "Status",
     "StatusSummary",
     "SubmissionUncertainError",
@@ -66,7 +67,6 @@ __all__ = [
     "TranslationTarget",
     "TranslatorError",
     "TranslatorService",
-    "TransportError",
     "is_final_status",
     "is_known_status",
     "normalize_status",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, Protocol
 
 import httpx
@@ -87,13 +87,19 @@ class TokenCredentialAuth(httpx.Auth):
                 logger.debug("Fetched a token for %s, valid until %s (epoch seconds)", self._scope, self._expires_on)
             return self._token
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    # Getting a token does I/O and takes a lock: httpx's guidance puts such work in
+    # sync_auth_flow (auth_flow is for flows that do neither).
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._get_token()}"
         response = yield request
         if response.status_code == 401:
             logger.info("Translator answered 401 to a bearer token; fetching a new token and trying once more")
             request.headers["Authorization"] = f"Bearer {self._get_token(force=True)}"
             yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        raise RuntimeError("TokenCredentialAuth serves the synchronous client only")
+        yield request  # makes this an async generator, as httpx expects
 
     def __repr__(self) -> str:
         return f"TokenCredentialAuth(credential={type(self._credential).__name__}, scope={self._scope!r})"

@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shared.redaction import RedactingFilter, redact, redact_url
+from shared.redaction import redact, redact_url
 from shared.translator.auth import SubscriptionKeyAuth, TokenCredential, TokenCredentialAuth
 from shared.translator.errors import (
     ServiceError,
+    ServiceUnreachableError,
     SubmissionUncertainError,
-    TransportError,
     error_from_response,
 )
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
@@ -80,7 +80,6 @@ class DocumentTranslationClient:
         else:
             raise TypeError("credential must be a Translator key (str) or a TokenCredential")
         self._auth_kind = "key" if isinstance(credential, str) else "token"
-        _redact_http_library_logs()
         self._retry = retry or RetryPolicy()
         self._clock_offset: timedelta | None = None
         self._http = httpx.Client(
@@ -145,14 +144,14 @@ class DocumentTranslationClient:
             raise ValueError("start_translation needs at least one TranslationInput")
         body = {"inputs": [item.to_json() for item in inputs]}
         response = self._request("POST", self._routes.batches(), json_body=body, submission=True)
-        location = response.headers.get("Operation-Location")
+        location: str | None = response.headers.get("Operation-Location")
         if not location:
             raise ServiceError(
                 f"the service answered {response.status_code} to a batch submission without an "
                 "Operation-Location header; the batch may exist: reconcile before submitting again",
                 status_code=response.status_code,
             )
-        job_id = urlsplit(location.strip()).path.rstrip("/").rsplit("/", 1)[-1]
+        job_id: str = urlsplit(location.strip()).path.rstrip("/").rsplit("/", 1)[-1]
         if not job_id:
             raise ServiceError(
                 f"unreadable Operation-Location {redact_url(location)!r}", status_code=response.status_code
@@ -258,7 +257,7 @@ class DocumentTranslationClient:
                         "may have reached the service; the batch may exist, so reconcile (list recent jobs) "
                         "before submitting again"
                     ) from exc
-                raise TransportError(f"{type(exc).__name__}: {reason}") from exc
+                raise ServiceUnreachableError(f"{type(exc).__name__}: {reason}") from exc
             self._note_clock(response, sent_at)
             level = logging.DEBUG if response.is_success else logging.INFO
             logger.log(level, "%s %s -> %d (attempt %d)", method, redact_url(url), response.status_code, number)
@@ -274,6 +273,7 @@ class DocumentTranslationClient:
                     inner_code=error.inner_code,
                     target=error.target,
                     retry_after=error.retry_after,
+                    request_id=error.request_id,
                 ) from error
             raise error
 
@@ -343,15 +343,6 @@ def _retry_after(response: httpx.Response) -> float | None:
             if milliseconds is not None:
                 return milliseconds / 1000
     return seconds
-
-
-def _redact_http_library_logs() -> None:
-    # httpx logs every request URL at INFO; a next link handed to us by the server may carry a
-    # token in its query, and these records never pass through our own log calls.
-    for name in ("httpx", "httpcore"):
-        library_logger = logging.getLogger(name)
-        if not any(isinstance(existing, RedactingFilter) for existing in library_logger.filters):
-            library_logger.addFilter(RedactingFilter())
 
 
 class _LazyDefaultAzureCredential:

@@ -29,6 +29,7 @@ class TranslatorError(Exception):
         inner_code: str | None = None,
         target: str | None = None,
         retry_after: float | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.message = redact(message)
         self.status_code = status_code
@@ -36,6 +37,8 @@ class TranslatorError(Exception):
         self.inner_code = inner_code
         self.target = target
         self.retry_after = retry_after
+        # The service's id of the request (X-RequestId / apim-request-id): what a support case needs.
+        self.request_id = request_id
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -48,13 +51,14 @@ class TranslatorError(Exception):
             )
             if part
         )
-        return f"{head}: {self.message}" if head else self.message
+        text = f"{head}: {self.message}" if head else self.message
+        return f"{text} (request id {self.request_id})" if self.request_id else text
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, "
             f"inner_code={self.inner_code!r}, message={self.message!r}, target={self.target!r}, "
-            f"retry_after={self.retry_after!r})"
+            f"retry_after={self.retry_after!r}, request_id={self.request_id!r})"
         )
 
 
@@ -82,8 +86,9 @@ class ServiceError(TranslatorError):
     """5xx, an unexpected status, or an answer the client cannot read."""
 
 
-class TransportError(TranslatorError):
-    """No HTTP answer: connection refused, DNS, timeout, connection dropped."""
+class ServiceUnreachableError(TranslatorError):
+    """No HTTP answer: connection refused, DNS, timeout, connection dropped. (httpx's own
+    TransportError is the cause, chained.)"""
 
 
 class SubmissionUncertainError(TranslatorError):
@@ -136,4 +141,16 @@ def error_from_response(response: httpx.Response, *, retry_after: float | None =
         inner_code=inner_code,
         target=target,
         retry_after=retry_after,
+        request_id=request_id_of(response),
     )
+
+
+REQUEST_ID_HEADERS = ("X-RequestId", "apim-request-id", "x-ms-request-id")
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value: str | None = response.headers.get(name)
+        if value:
+            return value.strip()
+    return None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from shared.redaction import redact_url
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class Status:
+class Status(StrEnum):
     """Job and document statuses as the service spells them today."""
 
     NOT_STARTED = "NotStarted"
@@ -65,18 +65,13 @@ def is_final_status(status: str) -> bool:
     return normalize_status(status) in FINAL_STATUSES
 
 
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
-
 def parse_datetime(raw: Any) -> datetime | None:
-    """ISO 8601 as the service writes it ("2021-01-22T23:11:05.1262994Z"), as an aware UTC datetime."""
+    """ISO 8601 as the service writes it ("2021-01-22T23:11:05.1262994Z"), as an aware UTC datetime.
+    Python 3.11's fromisoformat reads the `Z` and the seventh fractional digit (it keeps six)."""
     if not isinstance(raw, str) or not raw.strip():
         return None
-    text = _FRACTION.sub(r"\1", raw.strip())  # 7 fractional digits: Python keeps 6
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(raw.strip())
     except ValueError:
         logger.warning("Unreadable date %r in a service answer; treated as absent", raw)
         return None

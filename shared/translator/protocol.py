@@ -1,21 +1,24 @@
-"""What the pipeline needs of the Document Translation service: the client's operations, as a
-Protocol, so a scripted stand-in (the pipeline tests' fake service) is checked against the real
-client's signatures."""
+"""What the pipeline needs of the Document Translation service: the client's operations as a
+Protocol, so a scripted stand-in (the pipeline tests' fake service) is held to the real client's
+signatures, and the pipeline depends on no more than these."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TypeVar, Unpack
 
+from shared.translator.client import ListFilters
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
 
-T_co = TypeVar("T_co", covariant=True)
+T = TypeVar("T")
 
 
-class PageableItems(Protocol[T_co]):
-    def by_page(self) -> Iterator[Page[T_co]]: ...
+class PageableItems(Protocol[T]):
+    """Items read page by page as they are iterated; `by_page()` gives the pages (one request each)."""
 
-    def __iter__(self) -> Iterator[T_co]: ...
+    def by_page(self) -> Iterator[Page[T]]: ...
+
+    def __iter__(self) -> Iterator[T]: ...
 
 
 class TranslatorService(Protocol):
@@ -25,11 +28,9 @@ class TranslatorService(Protocol):
 
     def cancel_job(self, job_id: str) -> JobStatus: ...
 
-    def list_jobs(self, **filters: Any) -> PageableItems[JobStatus]: ...
+    def list_jobs(self, **filters: Unpack[ListFilters]) -> PageableItems[JobStatus]: ...
 
-    def list_documents(
-        self, job_id: str, **filters: Any
-    ) -> PageableItems[DocumentStatus] | Iterable[DocumentStatus]: ...
+    def list_documents(self, job_id: str, **filters: Unpack[ListFilters]) -> PageableItems[DocumentStatus]: ...
 
     def get_supported_document_formats(self) -> list[FileFormat]: ...
 

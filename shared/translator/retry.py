@@ -11,7 +11,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from shared.translator.errors import SubmissionUncertainError, TranslatorError, TransportError
+from shared.translator.errors import ServiceUnreachableError, SubmissionUncertainError, TranslatorError
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,14 @@ class RetryPolicy:
     def is_retryable(self, error: TranslatorError) -> bool:
         if isinstance(error, SubmissionUncertainError):
             return False
-        if isinstance(error, TransportError):
+        if isinstance(error, ServiceUnreachableError):
             return True
         return error.status_code in RETRYABLE_STATUSES
 
     def backoff(self, retry_number: int) -> float:
         """The wait before retry `retry_number` (1-based), without Retry-After."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
-        return ceiling / 2 + self.random() * ceiling / 2
+        ceiling: float = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
+        return ceiling / 2 + float(self.random()) * ceiling / 2
 
     def call(self, attempt: Callable[[int], T], *, description: str = "request") -> T:
         """Runs `attempt(n)` (n = 1, 2, ...) until it returns, raises a non-retryable error, or the

@@ -15,10 +15,10 @@ from shared.translator import (
     RateLimitedError,
     RetryPolicy,
     ServiceError,
+    ServiceUnreachableError,
     SubmissionUncertainError,
     TranslationInput,
     TranslationTarget,
-    TransportError,
 )
 from shared.translator.retry import parse_retry_after
 from tests.unit.translator.conftest import (
@@ -167,7 +167,7 @@ def test_a_transport_error_that_persists_is_a_transport_error(service, fake_time
     policy = RetryPolicy(max_attempts=2, sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 0.0)
     service.add(httpx.ConnectError("refused"), httpx.ConnectError("refused"))
 
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(ServiceUnreachableError) as caught:
         make_client(retry=policy).get_job("job-1")
 
     assert caught.value.status_code is None

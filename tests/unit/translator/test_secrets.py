@@ -13,10 +13,10 @@ from shared.translator import (
     DocumentTranslationClient,
     InvalidRequestError,
     RetryPolicy,
+    ServiceUnreachableError,
     SubmissionUncertainError,
     TranslationInput,
     TranslationTarget,
-    TransportError,
 )
 from shared.translator.auth import SubscriptionKeyAuth, TokenCredentialAuth
 from tests.unit.translator.conftest import ENDPOINT, KEY, SAS_SIG, SOURCE_SAS_URL, TARGET_SAS_URL, json_response
@@ -70,7 +70,7 @@ def test_a_whole_session_of_calls_and_failures_leaks_no_secret(credential, servi
             client.start_translation(INPUTS)
         errors.append(uncertain.value)
         assert [job.id for job in client.list_jobs()] == ["j1"]
-        with pytest.raises(TransportError) as transport:
+        with pytest.raises(ServiceUnreachableError) as transport:
             client.get_job("j1")
         errors.append(transport.value)
         logging.getLogger("tests").info("operator line: %r %r", client, errors)
