@@ -12,10 +12,12 @@ STAMP_SCAN := $(SCAN_VENV)/.installed
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
-$(STAMP_PY): requirements.txt requirements-dev.txt
+$(STAMP_PY): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The operator's console script (translation-ops), from this checkout.
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json

@@ -378,3 +378,41 @@ def finalise(ctx: PipelineContext, record: OpenRecord, final: FinalRecord) -> No
     """The record step's last act: the final record is written, then the open one removed."""
     ctx.records.put_final(final)
     ctx.records.delete_open(record.key)
+
+
+# --- an operator's hand ---------------------------------------------------------------------
+
+
+def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
+    """Submit a recorded version again (its cause passed: a role, a glossary, a setting was fixed).
+    The final record stays until the new outcome replaces it; the next attempt has staging names of
+    its own. None when the version is open already."""
+    now = ctx.now()
+    record = OpenRecord(
+        key=final.key,
+        source_container=final.source_container,
+        source_name=final.source_name,
+        source_etag=final.source_etag,
+        source_modified=final.source_modified,
+        content_length=0,
+        state=State.WAITING,
+        intent_at=now,
+        attempt=final.attempts,
+        next_check_at=now,
+        last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
+    )
+    reopened = ctx.records.claim(record)
+    if reopened is not None:
+        logger.info(
+            "%s (version %s) will be submitted again (it ended %s)",
+            final.source_name,
+            final.source_etag,
+            final.outcome,
+            extra=file_fields(reopened, event=Event.CLAIMED),
+        )
+    return reopened
+
+
+def cancel_without_job(ctx: PipelineContext, record: OpenRecord, who: str) -> OpenRecord | None:
+    """End a record that has no job (it waits) as Cancelled."""
+    return finish(ctx, record, outcome=Outcome.CANCELLED, code="CancelledByOperator", message=f"cancelled by {who}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobClient
@@ -186,7 +186,9 @@ def retry_submission(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
             "version could be translated",
         )
         return SubmitResult("failed", key=record.key, reason="NewerVersion")
-    attempt = lifecycle.begin_attempt(ctx, record)
+    # What the blob says now, for the checks (an operator's resubmission starts from the final record).
+    current = replace(record, content_length=int(properties.size or 0), source_modified=properties.last_modified)
+    attempt = lifecycle.begin_attempt(ctx, current)
     if attempt is None:
         return SubmitResult("duplicate", key=record.key)
     logger.info(

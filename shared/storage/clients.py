@@ -66,7 +66,7 @@ class StorageClients:
             service = TableServiceClient(endpoint=_required(storage.table_service_uri), credential=self.credential)
         return service.get_table_client(self._settings.records_table)
 
-    def _queue(self, name: str) -> QueueClient:
+    def queue(self, name: str) -> QueueClient:
         # The Functions host expects base64 messages; plain text would land in the poison queue.
         encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
         storage = self._settings.storage
@@ -84,15 +84,15 @@ class StorageClients:
 
     @cached_property
     def results_queue(self) -> QueueClient:
-        return self._queue(self._settings.results_queue)
+        return self.queue(self._settings.results_queue)
 
     @cached_property
     def poison_queue(self) -> QueueClient:
-        return self._queue(self._settings.poison_queue)
+        return self.queue(self._settings.poison_queue)
 
     @cached_property
     def blob_trigger_poison_queue(self) -> QueueClient:
-        return self._queue(BLOB_TRIGGER_POISON_QUEUE)
+        return self.queue(BLOB_TRIGGER_POISON_QUEUE)
 
     def ensure_resources(self) -> None:
         """Create containers, table and queues if missing (local stack; infra/ creates them in Azure)."""

@@ -1,0 +1,142 @@
+"""`translation-ops`: status, show, watch, retry, cancel and redrive, as an operator runs them."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from shared.pipeline.context import PipelineContext
+from shared.pipeline.poll import poll_outstanding_jobs
+from shared.pipeline.record import record_outcome
+from shared.pipeline.submit import submit_dropped_blob
+from shared.storage.record_table import State
+from tests.pipeline.conftest import drain_results, upload
+from translation_ops import actions
+
+pytestmark = pytest.mark.integration
+
+
+def settle(ctx, clock):
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    return [record_outcome(text, ctx) for text in drain_results(ctx)]
+
+
+def test_status_counts_states_and_outcomes_and_lists_what_needs_attention(ctx, service, clock, run):
+    done = submit_dropped_blob(upload(ctx, "done.txt", b"Hello"), ctx)
+    submit_dropped_blob(upload(ctx, "bad.zip", b"PK"), ctx)
+    running = submit_dropped_blob(upload(ctx, "running.txt", b"Hello"), ctx)
+    service.finish(done.job_id)
+    settle(ctx, clock)
+    service.jobs[running.job_id].status = "Paused"  # a status nobody knows: flagged
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+
+    code, output = run("status", "--json")
+    assert code == 0
+    status = json.loads(output)
+    assert status["recorded_by_outcome"] == {"Succeeded": 1, "Rejected": 1}
+    assert status["outstanding_by_state"] == {"Submitted": 1}
+    [attention] = status["needs_attention"]
+    assert attention["source_path"].endswith("/running.txt") and "Paused" in attention["reason"]
+
+    code, output = run("status")
+    assert code == 0 and "Needs attention" in output and "running.txt" in output and "Rejected" in output
+
+
+def test_show_tells_every_version_of_a_file(ctx, service, clock, run):
+    first = submit_dropped_blob(upload(ctx, "letter.txt", b"One"), ctx)
+    service.finish(first.job_id)
+    settle(ctx, clock)
+    clock.advance(2)
+    second = submit_dropped_blob(upload(ctx, "letter.txt", b"Two"), ctx)
+    service.finish(second.job_id, failures={"de": ("NoTranslatableText", "nothing to translate")})
+    settle(ctx, clock)
+
+    code, output = run("show", "letter.txt", "--json")
+    assert code == 0
+    shown = json.loads(output)
+    assert [version["outcome"] for version in shown["recorded"]] == ["Succeeded", "PartiallySucceeded"]
+    assert shown["report"]["source_etag"] == shown["current_version"]
+    second_etag = shown["recorded"][1]["source_etag"]
+    first_etag = shown["recorded"][0]["source_etag"]
+    assert shown["translations"] == {
+        f"{ctx.settings.target_container}/fr/letter.txt": second_etag,
+        f"{ctx.settings.target_container}/de/letter.txt": first_etag,  # the newer version failed for de
+    }
+    code, output = run("show", "letter.txt")
+    assert code == 0 and "NoTranslatableText" in output
+
+
+def test_watch_follows_until_recorded_and_fails_when_a_file_failed(ctx, service, clock, run, monkeypatch):
+    good = submit_dropped_blob(upload(ctx, "good.txt", b"Hello"), ctx)
+    bad = submit_dropped_blob(upload(ctx, "bad.txt", b"Hello"), ctx)
+    service.finish(good.job_id)
+    service.finish(bad.job_id, failures={"fr": ("X", "y"), "de": ("X", "y")})
+    monkeypatch.setattr("translation_ops.cli.time.sleep", lambda _seconds: settle(ctx, clock))
+    code, output = run("watch", "good.txt", "--interval", "0")
+    assert code == 0 and "good.txt" in output
+    code, _ = run("watch", "bad.txt", "--interval", "0")
+    assert code == 1
+
+
+def test_retry_submits_a_rejected_file_again_once_its_cause_is_fixed(make_context, service, clock, monkeypatch):
+    ctx = make_context(TARGET_LANGUAGES="fr,xx-yy")  # a language the service does not have
+    result = submit_dropped_blob(upload(ctx, "r.txt", b"Hello"), ctx)
+    [final] = settle(ctx, clock)
+    assert final.reason_code == "UnsupportedLanguage"
+    # The operator fixes the setting (the app restarts with it).
+    fixed = PipelineContext(replace(ctx.settings, target_languages=("fr",)), translator=service, now=clock)
+    actions.retry(fixed, "r.txt")
+    assert fixed.records.get_open(result.key).state == State.WAITING
+    clock.advance(1)
+    poll_outstanding_jobs(fixed)
+    job_id = fixed.records.get_open(result.key).job_id
+    service.finish(job_id)
+    [again] = settle(fixed, clock)
+    assert (again.key, again.outcome, again.attempts) == (result.key, "Succeeded", 2)
+    with pytest.raises(actions.ActionRefused, match="nothing to retry"):
+        actions.retry(fixed, "r.txt")
+
+
+def test_cancel_ends_a_running_file_cancelled(ctx, service, clock, run):
+    result = submit_dropped_blob(upload(ctx, "c.txt", b"Hello"), ctx)
+    code, output = run("cancel", "c.txt")
+    assert code == 0 and result.job_id in output
+    [final] = settle(ctx, clock)
+    assert final.outcome == "Cancelled"
+    code, output = run("cancel", "c.txt")
+    assert code == 1 and "nothing in flight" in output
+
+
+def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, clock, run):
+    # A finished record whose result message ended in the poison queue.
+    stuck = submit_dropped_blob(upload(ctx, "stuck.txt", b"Hello"), ctx)
+    service.finish(stuck.job_id)
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    [message] = drain_results(ctx)
+    ctx.storage.poison_queue.send_message(message)
+    # A drop whose blob trigger gave up, and one whose Event Grid event was dead-lettered.
+    poisoned = upload(ctx, "poisoned.txt", b"Hello")
+    ctx.storage.blob_trigger_poison_queue.send_message(
+        json.dumps({"ContainerName": ctx.settings.source_container, "BlobName": "poisoned.txt", "ETag": '"x"'})
+    )
+    upload(ctx, "dead.txt", b"Hello")
+    dead_letters = ctx.storage.container("eventgrid-deadletter")
+    dead_letters.create_container()
+    event = {
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default/containers/{ctx.settings.source_container}/blobs/dead.txt",
+        "deadLetterReason": "MaxDeliveryAttemptsExceeded",
+    }
+    dead_letters.upload_blob("topic/sub/2026/11/24/01/event.json", json.dumps([event]))
+
+    code, output = run("redrive")
+    assert code == 0 and "1 results messages moved back, 1 poisoned drops and 1 dead-lettered events" in output
+    assert len(drain_results(ctx)) == 1
+    submitted = {call[0].source_url.split("?")[0].rsplit("/", 1)[-1] for call in service.start_calls}
+    assert {"poisoned.txt", "dead.txt"} <= submitted
+    code, output = run("redrive")  # each once
+    assert "0 results messages moved back, 0 poisoned drops and 0 dead-lettered events" in output
+    assert poisoned.exists()

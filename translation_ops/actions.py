@@ -1,0 +1,178 @@
+"""What an operator does: submit again, cancel, and redrive what ended in a poison queue or in
+Event Grid's dead-letter container. Every state change goes through shared/pipeline/lifecycle.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from shared.pipeline import lifecycle
+from shared.pipeline.context import PipelineContext
+from shared.pipeline.poison import PoisonedBlob
+from shared.pipeline.submit import submit_dropped_blob
+from shared.settings import POISON_SUFFIX
+from shared.storage.clients import BLOB_TRIGGER_POISON_QUEUE
+from shared.storage.record_table import FinalRecord, Outcome, State
+from shared.storage.results_queue import MalformedResultMessage, ResultMessage
+from shared.translator import InvalidRequestError, NotFoundError
+from translation_ops.connection import DEAD_LETTER_CONTAINER
+from translation_ops.queries import current_key, resolve_path
+
+logger = logging.getLogger(__name__)
+
+# Outcomes whose cause may have passed; Succeeded and Superseded are not retried.
+RETRYABLE = (Outcome.FAILED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REJECTED, Outcome.CANCELLED)
+BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+
+
+class ActionRefused(RuntimeError):
+    """What was asked cannot be done; the message says why and what to do."""
+
+
+def retry(ctx: PipelineContext, source_path: str) -> FinalRecord:
+    """Submits the file's current version again; its record must be final and not a success."""
+    container, name = resolve_path(ctx, source_path)
+    etag, key = current_key(ctx, container, name)
+    if key is None:
+        raise ActionRefused(f"{container}/{name} does not exist (any more): nothing to submit")
+    if ctx.records.get_open(key) is not None:
+        raise ActionRefused(f"{container}/{name} (version {etag}) is in flight already: `watch` it")
+    final = ctx.records.get_final(key)
+    if final is None:
+        raise ActionRefused(f"{container}/{name} (version {etag}) has no record yet: its event may still come")
+    if final.outcome not in RETRYABLE:
+        raise ActionRefused(f"{container}/{name} (version {etag}) ended {final.outcome}: nothing to retry")
+    if lifecycle.reopen(ctx, final) is None:
+        raise ActionRefused(f"{container}/{name} (version {etag}) was reopened meanwhile")
+    return final
+
+
+def retry_failed(ctx: PipelineContext, *, since: timedelta | None = None) -> list[FinalRecord]:
+    """Submits again every recorded version (finished since `since`) that did not succeed, if it is
+    still the file's current version."""
+    reopened = []
+    for final in ctx.records.finals(since=ctx.now() - since if since else None):
+        if final.outcome not in RETRYABLE:
+            continue
+        _, key = current_key(ctx, final.source_container, final.source_name)
+        if key != final.key or ctx.records.get_open(key) is not None:
+            continue
+        if lifecycle.reopen(ctx, final) is not None:
+            reopened.append(final)
+    return reopened
+
+
+def cancel(ctx: PipelineContext, source_path: str) -> str:
+    """Cancels the current version in flight; it ends Cancelled. Returns what was done."""
+    container, name = resolve_path(ctx, source_path)
+    _, key = current_key(ctx, container, name)
+    record = ctx.records.get_open(key) if key else None
+    if record is None:
+        raise ActionRefused(f"{container}/{name} has nothing in flight")
+    if record.state == State.SUBMITTED and record.job_id:
+        try:
+            ctx.translator.cancel_job(record.job_id)
+        except (InvalidRequestError, NotFoundError) as exc:
+            raise ActionRefused(
+                f"job {record.job_id} can no longer be cancelled ({exc}); it is being recorded"
+            ) from exc
+        return f"asked the service to cancel job {record.job_id}; the file ends Cancelled once the service stops it"
+    if record.state == State.WAITING:
+        lifecycle.cancel_without_job(ctx, record, "an operator")
+        return "it had no job yet; recorded as Cancelled"
+    if record.state == State.FINISHING:
+        raise ActionRefused(f"{container}/{name} is finished and being recorded")
+    raise ActionRefused(f"{container}/{name} is {record.state}: its job is being looked for; try again in a moment")
+
+
+@dataclass
+class Redrive:
+    results: int = 0  # messages moved back to the results queue
+    drops: int = 0  # poisoned drops submitted again
+    events: int = 0  # dead-lettered BlobCreated events replayed
+    skipped: list[str] = field(default_factory=list)
+
+
+def redrive(ctx: PipelineContext, *, dead_letter_container: str = DEAD_LETTER_CONTAINER) -> Redrive:
+    """Each message or event once: it is deleted when redriven."""
+    done = Redrive()
+    results = ctx.storage.results_queue
+    for queue in (ctx.storage.poison_queue, _queue(ctx, ctx.settings.poison_queue + POISON_SUFFIX)):
+        for message in _drain(queue):
+            try:
+                ResultMessage.from_text(message.content)
+            except MalformedResultMessage:
+                done.skipped.append(f"{queue.queue_name}: not one of ours")
+            else:
+                results.send_message(message.content)
+                done.results += 1
+            queue.delete_message(message)
+    for queue in (ctx.storage.blob_trigger_poison_queue, _queue(ctx, BLOB_TRIGGER_POISON_QUEUE + POISON_SUFFIX)):
+        for message in _drain(queue):
+            try:
+                poisoned = PoisonedBlob.from_text(message.content)
+            except MalformedResultMessage:
+                done.skipped.append(f"{queue.queue_name}: not a blob trigger message")
+            else:
+                _submit(ctx, poisoned.container, poisoned.name, done, "drops")
+            queue.delete_message(message)
+    dead_letters = ctx.storage.container(dead_letter_container)
+    try:
+        blobs = [blob.name for blob in dead_letters.list_blobs()]
+    except ResourceNotFoundError:
+        blobs = []
+    for blob_name in blobs:
+        try:
+            events = json.loads(dead_letters.download_blob(blob_name).readall())
+        except ValueError:
+            done.skipped.append(f"{dead_letter_container}/{blob_name}: not JSON")
+            continue
+        for event in events if isinstance(events, list) else [events]:
+            container, name = _blob_of(event)
+            if container is None or name is None:
+                done.skipped.append(f"{dead_letter_container}/{blob_name}: an event that is not BlobCreated")
+                continue
+            _submit(ctx, container, name, done, "events")
+        dead_letters.delete_blob(blob_name)
+    return done
+
+
+def _submit(ctx: PipelineContext, container: str, name: str, done: Redrive, counter: str) -> None:
+    if container != ctx.settings.source_container:
+        done.skipped.append(f"{container}/{name}: not in the source container")
+        return
+    submit_dropped_blob(ctx.storage.container(container).get_blob_client(name), ctx)
+    setattr(done, counter, getattr(done, counter) + 1)
+
+
+def _blob_of(event: Any) -> tuple[str | None, str | None]:
+    if not isinstance(event, dict) or (event.get("eventType") or event.get("type")) != BLOB_CREATED:
+        return None, None
+    subject = str(event.get("subject") or "")
+    marker = "/blobServices/default/containers/"
+    if not subject.startswith(marker) or "/blobs/" not in subject:
+        return None, None
+    container, _, name = subject[len(marker) :].partition("/blobs/")
+    return container, name
+
+
+def _queue(ctx: PipelineContext, name: str) -> Any:
+    return ctx.storage.queue(name)
+
+
+def _drain(queue: Any) -> Iterator[Any]:
+    """Every message now in the queue (each received once: the caller deletes it)."""
+    while True:
+        try:
+            messages = list(queue.receive_messages(max_messages=32, visibility_timeout=300))
+        except ResourceNotFoundError:
+            return
+        if not messages:
+            return
+        yield from messages

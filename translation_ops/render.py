@@ -1,0 +1,136 @@
+"""Tables for people (rich; colour only on a terminal). `make demo` prints through the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from shared.storage.record_table import FinalRecord, Outcome
+from translation_ops.queries import FileHistory, Status
+
+OUTCOME_STYLES = {
+    Outcome.SUCCEEDED: "green",
+    Outcome.PARTIALLY_SUCCEEDED: "yellow",
+    Outcome.FAILED: "red",
+    Outcome.REJECTED: "magenta",
+    Outcome.CANCELLED: "dim",
+    Outcome.SUPERSEDED: "dim",
+}
+
+
+def console() -> Console:
+    # highlight=False: no guessing of colours for numbers and paths; colour only on a terminal.
+    return Console(highlight=False, soft_wrap=False)
+
+
+def age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def short(text: str | None, limit: int = 90) -> str:
+    if not text:
+        return "-"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def styled(outcome: str) -> str:
+    style = OUTCOME_STYLES.get(Outcome(outcome)) if outcome in Outcome._value2member_map_ else None
+    return f"[{style}]{outcome}[/{style}]" if style else outcome
+
+
+def status_tables(status: Status) -> list[Table]:
+    counts = Table(title="Files", show_edge=False)
+    counts.add_column("state / outcome")
+    counts.add_column("files", justify="right")
+    for state, count in sorted(status.outstanding_by_state.items()):
+        counts.add_row(f"outstanding: {state}", str(count))
+    for outcome, count in sorted(status.recorded_by_outcome.items()):
+        counts.add_row(f"recorded: {styled(outcome)}", str(count))
+    counts.caption = f"characters charged: {status.characters_charged:,}" + (
+        f" (recorded since {status.recorded_since})" if status.recorded_since else ""
+    )
+    tables = [counts]
+    if status.outstanding:
+        outstanding = Table(title="Outstanding", show_edge=False)
+        for column in ("file", "state", "age", "job", "progress"):
+            outstanding.add_column(column)
+        for item in status.outstanding:
+            progress = f"{item.documents_done}/{item.documents_total}" if item.documents_total else "-"
+            outstanding.add_row(
+                short(item.source_path, 60), item.state, age(item.age_seconds), item.job_id or "-", progress
+            )
+        tables.append(outstanding)
+    if status.needs_attention:
+        attention = Table(title="[bold red]Needs attention[/bold red]", show_edge=False)
+        for column in ("file", "where", "reason"):
+            attention.add_column(column)
+        for item in status.needs_attention:
+            attention.add_row(short(item.source_path, 60), item.where, short(item.reason, 100))
+        tables.append(attention)
+    return tables
+
+
+def outcome_table(records: Iterable[FinalRecord], title: str = "Outcomes") -> Table:
+    """One row per file and language: what happened, and where the translation is or why not."""
+    table = Table(title=title, show_edge=False)
+    for column in ("file", "language", "outcome", "translation or reason"):
+        table.add_column(column)
+    for record in records:
+        if not record.language_outcomes:
+            reason = f"{record.reason_code}: {record.reason_message}" if record.reason_code else "-"
+            table.add_row(record.source_name, ",".join(record.languages) or "-", styled(record.outcome), short(reason))
+            continue
+        for language in record.language_outcomes:
+            if language.error_code:
+                detail = f"{language.error_code}: {language.error_message}"
+            elif language.published:
+                detail = f"{language.language}/{record.source_name}"
+            else:
+                detail = "not published"
+            table.add_row(
+                record.source_name, language.language, f"{styled(record.outcome)} / {language.status}", short(detail)
+            )
+    return table
+
+
+def history_tables(history: FileHistory) -> list[Table]:
+    versions = Table(
+        title=f"{history.source_path} (now version {history.current_version or 'deleted'})", show_edge=False
+    )
+    for column in ("version", "state / outcome", "job", "attempts", "characters", "reason"):
+        versions.add_column(column)
+    for record in history.recorded:
+        versions.add_row(
+            record.source_etag,
+            styled(record.outcome),
+            record.job_id or "-",
+            str(record.attempts),
+            f"{record.characters_charged:,}",
+            short(f"{record.reason_code}: {record.reason_message}" if record.reason_code else None),
+        )
+    for open_record in history.outstanding:
+        versions.add_row(
+            open_record.source_etag,
+            f"outstanding: {open_record.state}",
+            open_record.job_id or "-",
+            str(open_record.attempt),
+            "-",
+            short(open_record.attention_reason or open_record.last_error),
+        )
+    tables = [versions]
+    if history.recorded:
+        tables.append(outcome_table(history.recorded[-1:], title="Newest recorded version, per language"))
+    if history.translations:
+        translations = Table(title="Published translations", show_edge=False)
+        translations.add_column("blob")
+        translations.add_column("made from version")
+        for path, version in history.translations.items():
+            translations.add_row(path, version or "?")
+        tables.append(translations)
+    return tables
