@@ -22,6 +22,8 @@ from shared.runtime import configure_logging
 COLUMNS = (
     ("scenario", "scenario"),
     ("files", "files"),
+    ("faults", "faults injected"),
+    ("jobs", "jobs"),
     ("lost", "lost"),
     ("duplicate_batches", "duplicate batches"),
     ("wrong_translations", "wrong translations"),

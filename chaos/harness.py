@@ -68,6 +68,8 @@ class Row:
     unexplained_failures: int = 0
     settle_seconds: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
+    faults: int = 0  # what the emulator injected (5xx, 429, lost answers), proof the fault happened
+    jobs: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -198,7 +200,10 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
     row.outcomes = dict(Counter(str(record.outcome) for record in records.values()))
 
     jobs_per_key: Counter[str] = Counter()
-    for batch in run.emulator_stats().get("batches", []):
+    stats = run.emulator_stats()
+    row.faults = sum(int(count) for count in stats.get("faults", {}).values())
+    row.jobs = len(stats.get("batches", []))
+    for batch in stats.get("batches", []):
         found = {match.group(1) for url in batch.get("targetUrls", []) if (match := _STAGING.search(url))}
         for key in found:
             jobs_per_key[key] += 1

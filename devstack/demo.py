@@ -14,11 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from devstack.dropping import drop_files, format_table, outcome_rows, wait_for_final_records
+from devstack.dropping import drop_files, wait_for_final_records
 from devstack.local_settings import PROJECT_ROOT
 from devstack.stack import LocalStack, StackConfig
 from shared.runtime import configure_logging
 from shared.storage.clients import StorageClients
+from translation_ops import render
 
 SAMPLES = PROJECT_ROOT / "samples"
 
@@ -52,11 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             records = wait_for_final_records(settings, dropped, timeout=args.timeout)
             elapsed = time.monotonic() - started
-            print()
-            print(
-                format_table(outcome_rows(dropped, records), ("source", "language", "outcome", "target path or error"))
-            )
-            print()
+            out = render.console()
+            out.print()
+            out.print(render.outcome_table([records[item.key] for item in dropped if item.key in records]))
+            out.print()
             missing = [item.name for item in dropped if item.key not in records]
             if missing:
                 print(
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(
                 f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "
-                f"Reports are JSON blobs in '{settings.reports_container}'."
+                f"Reports are JSON blobs in '{settings.reports_container}'. "
+                "`translation-ops status` and `translation-ops show FILE` tell the same on a running stack."
             )
             target = StorageClients(settings).container(settings.target_container)
             sample = target.download_blob("fr/welcome.txt").readall().decode("utf-8", errors="replace")

@@ -66,36 +66,3 @@ def wait_for_final_records(
         if len(found) == len(dropped) or time.monotonic() >= deadline:
             return found
         time.sleep(interval)
-
-
-def _short(text: str, limit: int = 90) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def outcome_rows(dropped: list[DroppedFile], records: dict[str, FinalRecord]) -> list[tuple[str, str, str, str]]:
-    """(source, language, outcome, target path or error) per document and language."""
-    rows = []
-    for item in dropped:
-        record = records.get(item.key)
-        if record is None:
-            rows.append((item.name, "-", "NOT RECORDED", "no final record yet"))
-            continue
-        if not record.language_outcomes:
-            reason = _short(f"{record.reason_code}: {record.reason_message}") if record.reason_code else "-"
-            rows.append((item.name, ",".join(record.languages) or "-", record.outcome, reason))
-            continue
-        for language in record.language_outcomes:
-            if language.error_code:
-                detail = _short(f"{language.error_code}: {language.error_message}")
-            else:
-                detail = f"{language.language}/{item.name}" if language.published else "-"
-            rows.append((item.name, language.language, f"{record.outcome} / {language.status}", detail))
-    return rows
-
-
-def format_table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
-    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("-" * width for width in widths)
-    out = ["  ".join(str(cell).ljust(width) for cell, width in zip(headers, widths, strict=True)), line]
-    out += ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from rich.console import Console
@@ -22,7 +23,11 @@ OUTCOME_STYLES = {
 
 def console() -> Console:
     # highlight=False: no guessing of colours for numbers and paths; colour only on a terminal.
-    return Console(highlight=False, soft_wrap=False)
+    # Piped into a file or CI log, rich would wrap at 80 columns: a log line may be wider.
+    out = Console(highlight=False, soft_wrap=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out = Console(highlight=False, soft_wrap=False, width=160)
+    return out
 
 
 def age(seconds: float) -> str:
