@@ -16,7 +16,7 @@ from devstack.dropping import drop_files
 from devstack.local_settings import PROJECT_ROOT, merged_environment
 from devstack.stack import LocalStack, StackConfig
 from shared.runtime import configure_logging
-from shared.settings import Settings
+from shared.settings import Settings, SettingsError
 
 WORKDIR = PROJECT_ROOT / ".devstack"
 
@@ -52,21 +52,30 @@ def up(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_logging()
     config = StackConfig(workdir=WORKDIR, host_args=["--event-deliveries", str(args.event_deliveries)])
-    with LocalStack(config) as stack:
+    stack = LocalStack(config)
+    try:
+        stack.start()  # stops whatever it started if a part fails
+    except (SettingsError, RuntimeError, OSError) as exc:
+        print(f"devstack up: {exc}", file=sys.stderr)
+        return 2
+    try:
         settings = stack.settings
         print("Local stack running:")
         print(f"  Azurite      blob/queue/table on 127.0.0.1:{'/'.join(map(str, config.azurite_ports))}")
         print(f"  emulator     {stack.emulator_endpoint} (Document Translation emulator, pseudo-translation)")
         print(f"  host         http://127.0.0.1:{config.host_port}/runtime/webhooks/blobs (function_app.app)")
         print(f"  logs         {stack.logs}")
-        drop_command = "python -m devstack drop FILE... [--languages fr,es]"
+        drop_command = ".venv/bin/python -m devstack drop FILE... [--languages fr,es] [--as NAME]"
         print(f"Drop files:    {drop_command}  (container {settings.source_container})")
         print(
             f"Translations:  container '{settings.target_container}' as <lang>/<file>;"
             f" reports: container '{settings.reports_container}'"
         )
+        print("Follow:        .venv/bin/translation-ops status | show FILE | watch")
         print("Ctrl-C stops everything.")
         _wait_for_ctrl_c()
+    finally:
+        stack.stop()  # the host first, then the emulator, then storage
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`python -m devstack drop`, as a new user runs it: with the stack down, and with folders."""
+"""`python -m devstack drop` and `up`, as a new user runs them: with the stack down, folders, bad settings."""
 
 import os
 import subprocess
@@ -60,3 +60,23 @@ def test_relative_paths_keep_their_folders_and_as_renames(azurite, tmp_path):
 )
 def test_blob_names_follow_the_path_given(path, name):
     assert blob_name_for(Path(path)) == name
+
+
+def test_up_refuses_impossible_settings_at_once_and_leaves_nothing_running(tmp_path):
+    from devstack.azurite import STANDARD_PORTS, port_open
+
+    if any(port_open("127.0.0.1", port) for port in (*STANDARD_PORTS, 5080, 7071)):
+        pytest.skip("the local stack's standard ports are taken on this machine")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack", "up"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TARGET_LANGUAGES": "fr,not a code"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "TARGET_LANGUAGES" in done.stderr and "Traceback" not in done.stderr
+    assert time.monotonic() - started < 30  # Azurite's start-up included
+    assert not any(port_open("127.0.0.1", port) for port in STANDARD_PORTS)  # Azurite was stopped again
