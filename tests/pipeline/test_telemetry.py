@@ -1,0 +1,75 @@
+"""What an operator finds in Application Insights: fields on every log line about a file, metrics."""
+
+import logging
+
+import pytest
+from opentelemetry import metrics as otel_metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from shared.pipeline.poll import poll_outstanding_jobs
+from shared.pipeline.record import record_outcome
+from shared.pipeline.submit import submit_dropped_blob
+from tests.pipeline.conftest import drain_results, upload
+
+pytestmark = pytest.mark.integration
+reader = InMemoryMetricReader()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def meter_provider():
+    # The global provider can be set once per process; the app's instruments find it through the API.
+    otel_metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+
+
+def points(name: str) -> list:
+    data = reader.get_metrics_data()
+    found = []
+    for resource in data.resource_metrics if data else []:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    found.extend(metric.data.data_points)
+    return found
+
+
+def test_every_log_line_about_a_file_carries_its_fields(ctx, service, clock, caplog):
+    caplog.set_level(logging.INFO)
+    result = submit_dropped_blob(upload(ctx, "fields.txt", b"Hello"), ctx)
+    service.finish(result.job_id)
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    for text in drain_results(ctx):
+        record_outcome(text, ctx)
+    about_the_file = [record for record in caplog.records if getattr(record, "record_key", None) == result.key]
+    events = {record.event for record in about_the_file}
+    assert {"translation.claimed", "translation.submitted", "translation.recorded"} <= events
+    recorded = next(record for record in about_the_file if record.event == "translation.recorded")
+    assert recorded.source_path.endswith("/fields.txt") and recorded.job_id == result.job_id
+    assert recorded.outcome == "Succeeded" and recorded.languages == "fr,de"
+    assert recorded.characters_charged == 200 and recorded.drop_to_record_seconds >= 0
+
+
+def test_a_rejection_is_information_not_a_warning(ctx, service, caplog):
+    caplog.set_level(logging.INFO)
+    submit_dropped_blob(upload(ctx, "rejected.zip", b"PK"), ctx)
+    [rejected] = [record for record in caplog.records if getattr(record, "event", None) == "translation.rejected"]
+    assert rejected.levelno == logging.INFO and rejected.reason_code == "UnsupportedFormat"
+
+
+def test_metrics_count_files_documents_and_characters(ctx, service, clock):
+    result = submit_dropped_blob(upload(ctx, "metrics.txt", b"Hello"), ctx)
+    service.finish(result.job_id, failures={"de": ("NoTranslatableText", "empty")})
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    for text in drain_results(ctx):
+        record_outcome(text, ctx)
+    recorded = [p for p in points("translation.files.recorded") if p.attributes.get("outcome") == "PartiallySucceeded"]
+    assert recorded and recorded[0].value >= 1
+    failed_documents = [
+        p for p in points("translation.documents") if p.attributes.get("reason_code") == "NoTranslatableText"
+    ]
+    assert failed_documents and failed_documents[0].value >= 1
+    assert sum(p.value for p in points("translation.characters.charged")) >= 100
+    assert points("translation.drop_to_record.seconds")
+    assert points("translation.jobs.outstanding")
