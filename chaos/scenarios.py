@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from chaos.harness import Run, Scenario
+
+Act = Callable[[Run], None]
 
 # Slow enough that a second version arrives while the first is still being translated.
 SLOW_DOCUMENTS = ["--document-seconds", "2"]
@@ -15,14 +18,14 @@ def names(prefix: str, count: int) -> list[str]:
     return [f"{prefix}/doc{index:02d}.txt" for index in range(count)]
 
 
-def plain_drops(count: int):
+def plain_drops(count: int) -> Act:
     def act(run: Run) -> None:
         run.drop_many(names("plain", count))
 
     return act
 
 
-def host_killed_again_and_again(rounds: int, per_round: int = 3):
+def host_killed_again_and_again(rounds: int, per_round: int = 3) -> Act:
     def act(run: Run) -> None:
         for number in range(rounds):
             run.drop_many(names(f"round{number:02d}", per_round))
@@ -32,7 +35,7 @@ def host_killed_again_and_again(rounds: int, per_round: int = 3):
     return act
 
 
-def emulator_restarted_mid_run(count: int):
+def emulator_restarted_mid_run(count: int) -> Act:
     def act(run: Run) -> None:
         run.drop_many(names("restart", count))
         time.sleep(3)  # jobs submitted, some documents done, others in progress
@@ -41,7 +44,7 @@ def emulator_restarted_mid_run(count: int):
     return act
 
 
-def storage_stopped(count: int, seconds: float = 30):
+def storage_stopped(count: int, seconds: float = 30) -> Act:
     def act(run: Run) -> None:
         run.drop_many(names("before", count))
         time.sleep(1)
@@ -53,7 +56,7 @@ def storage_stopped(count: int, seconds: float = 30):
     return act
 
 
-def overwrites_in_flight(count: int):
+def overwrites_in_flight(count: int) -> Act:
     def act(run: Run) -> None:
         files = names("versions", count)
         run.drop_many(files)
@@ -63,14 +66,14 @@ def overwrites_in_flight(count: int):
     return act
 
 
-def long_names(count: int):
+def long_names(count: int) -> Act:
     def act(run: Run) -> None:
         run.drop_many([f"長い/{index}-" + "日本語" * 300 + ".txt" for index in range(count)], languages=TEN_LANGUAGES)
 
     return act
 
 
-def bad_glossaries(count: int):
+def bad_glossaries(count: int) -> Act:
     def act(run: Run) -> None:
         glossaries = run.container(run.settings.glossary_container)
         glossaries.upload_blob("fr.csv", bytes(range(256)) * 8, overwrite=True)  # unreadable
@@ -80,7 +83,7 @@ def bad_glossaries(count: int):
     return act
 
 
-def unsupported_languages(count: int):
+def unsupported_languages(count: int) -> Act:
     def act(run: Run) -> None:
         run.drop_many(names("languages", count), languages="fr,xx-yy")
         run.drop_many(names("casing", count), languages="FR,zh-hans")
@@ -88,7 +91,7 @@ def unsupported_languages(count: int):
     return act
 
 
-def wrong_key_then_right(count: int):
+def wrong_key_then_right(count: int) -> Act:
     def act(run: Run) -> None:
         run.drop_many(names("key", count))
         time.sleep(6)  # every drop is refused and waits

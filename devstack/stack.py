@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devstack.azurite import STANDARD_PORTS, Azurite, free_port, port_open
 from devstack.local_settings import PROJECT_ROOT, merged_environment
@@ -42,7 +43,7 @@ class StackConfig:
     host_args: list[str] = field(default_factory=list)
 
     @classmethod
-    def on_free_ports(cls, workdir: Path, **kwargs) -> StackConfig:
+    def on_free_ports(cls, workdir: Path, **kwargs: Any) -> StackConfig:
         return cls(
             workdir=workdir,
             azurite_ports=(free_port(), free_port(), free_port()),

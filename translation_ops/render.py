@@ -75,8 +75,8 @@ def status_tables(status: Status) -> list[Table]:
         attention = Table(title="[bold red]Needs attention[/bold red]", show_edge=False)
         for column in ("file", "where", "reason"):
             attention.add_column(column)
-        for item in status.needs_attention:
-            attention.add_row(short(item.source_path, 60), item.where, short(item.reason, 100))
+        for flagged in status.needs_attention:
+            attention.add_row(short(flagged.source_path, 60), flagged.where, short(flagged.reason, 100))
         tables.append(attention)
     return tables
 

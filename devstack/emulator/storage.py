@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from azure.core.credentials import AzureNamedKeyCredential
@@ -20,7 +21,7 @@ from shared.redaction import redact, redact_url
 logger = logging.getLogger(__name__)
 
 # The emulator's storage calls fail fast: a job that cannot reach storage fails validation.
-_CLIENT_OPTIONS = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 60}
+_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 60}
 
 
 class StorageAccessError(Exception):

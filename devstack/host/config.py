@@ -79,7 +79,8 @@ def load_host_json(project_dir: Path) -> dict[str, Any]:
         logger.warning("no host.json in %s: using the Functions host's defaults", project_dir)
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
     except json.JSONDecodeError as exc:
         raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
 
@@ -100,7 +101,7 @@ def load_local_settings(project_dir: Path, environ: MutableMapping[str, str] | N
             raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
         values = document.get("Values") or {}
         if not isinstance(values, dict):
-            raise HostConfigError(f"{path}: \"Values\" must be an object of setting names to strings")
+            raise HostConfigError(f'{path}: "Values" must be an object of setting names to strings')
         for name, value in values.items():
             if name not in environ:
                 environ[name] = "" if value is None else str(value)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -93,7 +94,8 @@ class LocalFunctionsHost:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the host is not started")
-        return self._server.port
+        port: int = self._server.port
+        return port
 
     def function(self, name: str) -> FunctionInfo:
         for function in self.functions:
@@ -157,7 +159,7 @@ class LocalFunctionsHost:
                 # A polling (LogsAndContainerScan) trigger has no webhook: the host calls it directly.
                 watcher = BlobWatcher(
                     function,
-                    lambda event, f=function: self._submit_raw_event(f, event),
+                    partial(self._submit_raw_event, function),
                     interval=self.watch_interval,
                     stop=self._stop,
                 )

@@ -44,15 +44,20 @@ def invoke(function: FunctionInfo, argument: Any, *, subject: str) -> Invocation
         details = redact("".join(traceback.format_exception(exc)))
         logger.error(
             "Executed 'Functions.%s' (Failed, %s, Id=%s, Duration=%dms)\n%s",
-            function.name, subject, invocation_id, duration * 1000, details,
+            function.name,
+            subject,
+            invocation_id,
+            duration * 1000,
+            details,
         )
-        return InvocationResult(
-            function.name, invocation_id, False, duration, redact(f"{type(exc).__name__}: {exc}")
-        )
+        return InvocationResult(function.name, invocation_id, False, duration, redact(f"{type(exc).__name__}: {exc}"))
     duration = time.monotonic() - started
     logger.info(
         "Executed 'Functions.%s' (Succeeded, %s, Id=%s, Duration=%dms)",
-        function.name, subject, invocation_id, duration * 1000,
+        function.name,
+        subject,
+        invocation_id,
+        duration * 1000,
     )
     return InvocationResult(function.name, invocation_id, True, duration)
 

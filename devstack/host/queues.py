@@ -91,7 +91,9 @@ class QueueListener:
         except Exception as exc:  # a storage error must not kill the listener; the message reappears
             logger.error(
                 "queue %s: message %s could not be settled (%s); it will reappear",
-                self.queue_name, message.id, redact(str(exc)),
+                self.queue_name,
+                message.id,
+                redact(str(exc)),
             )
 
     def _process_unsafe(self, message: QueueMessage) -> None:
@@ -105,7 +107,7 @@ class QueueListener:
         except (binascii.Error, ValueError):
             self._move_to_poison(message, "its content is not base64 (the queue trigger expects base64 messages)")
             return
-        argument = func.queue.QueueMessage(
+        argument = func.queue.QueueMessage(  # type: ignore[no-untyped-call]  # the library has no annotations
             id=message.id,
             body=body,
             dequeue_count=message.dequeue_count,
@@ -124,8 +126,11 @@ class QueueListener:
             self._queue.update_message(message, visibility_timeout=int(self._options.visibility_timeout_seconds))
             logger.info(
                 "queue %s: message %s will be retried in %ss (dequeue %s of %s)",
-                self.queue_name, message.id, int(self._options.visibility_timeout_seconds),
-                message.dequeue_count, max_dequeue_count,
+                self.queue_name,
+                message.id,
+                int(self._options.visibility_timeout_seconds),
+                message.dequeue_count,
+                max_dequeue_count,
             )
 
     def _move_to_poison(self, message: QueueMessage, reason: str) -> None:

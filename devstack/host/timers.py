@@ -31,7 +31,8 @@ class TimerSchedule:
     def next_after(self, moment: dt.datetime) -> dt.datetime:
         if self._interval is not None:
             return moment + self._interval
-        return croniter(self.expression, moment, second_at_beginning=True).get_next(dt.datetime)
+        following: dt.datetime = croniter(self.expression, moment, second_at_beginning=True).get_next(dt.datetime)
+        return following
 
 
 class TimerRunner:
@@ -60,7 +61,9 @@ class TimerRunner:
         if self._running is not None and not self._running.done():
             logger.warning(
                 "timer %s: the run started at %s is still going; skipping the tick of %s",
-                self.function.name, self._last, scheduled.isoformat(),
+                self.function.name,
+                self._last,
+                scheduled.isoformat(),
             )
             return
         now = _utcnow()

@@ -21,8 +21,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobProperties, ContainerClient
 
 from devstack.host.bindings import FunctionInfo
-from devstack.host.invoke import redact
 from devstack.host.webhook import BLOB_CREATED
+from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
 
