@@ -1,150 +1,242 @@
-"""`python -m bench`: the pipeline's cost on Azurite + the emulator, printed as figures.
+"""`make bench` (`python -m bench [--quick]`): the product's costs, each part running as it runs for
+real (Azurite, the emulator and the local functions host as separate processes), beside the
+baseline a user would pick instead (the official SDK, the way a script uses it) in the same run.
 
-- submit: wall time per dropped file (blob properties, claim, SAS signing, start call);
-- poll: service calls and wall time per poll, for the same number of outstanding jobs with
-  an empty history and with a large history of finished jobs (the design says poll cost
-  follows outstanding jobs only);
-- record: wall time per recorded job.
+Prints one table (figure, ours, target, baseline), writes the figures as JSON and a chart (PNG).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
-import tracemalloc
-import uuid
-from collections.abc import Callable
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from devstack.azurite import Azurite
-from devstack.emulator.options import EmulatorOptions
-from devstack.emulator.server import EmulatorServer
-from shared.pipeline.context import PipelineContext
-from shared.pipeline.poll import poll_outstanding_jobs
-from shared.pipeline.record import record_outcome
-from shared.pipeline.submit import submit_dropped_blob
-from shared.settings import Settings
+from bench import measures
+from devstack.local_settings import PROJECT_ROOT
+from shared.runtime import configure_logging
 
-LIST_JOBS = "GET /batches"
+RESULTS = PROJECT_ROOT / "bench" / "results"
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+@dataclass
+class Figure:
+    name: str
+    ours: str
+    target: str = ""
+    baseline: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class Report:
+    started: str
+    quick: bool
+    figures: list[Figure] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, ours: str, target: str = "", baseline: str = "", met: bool | None = None) -> None:
+        self.figures.append(Figure(name, ours, target, baseline, met))
+        print(
+            f"  {name}: {ours}"
+            + (f" (target {target})" if target else "")
+            + (f"; baseline {baseline}" if baseline else ""),
+            flush=True,
+        )
+
+
+def table(report: Report) -> str:
+    header = ("figure", "ours", "target", "met", "baseline")
+    rows = [header] + [
+        (f.name, f.ours, f.target, "-" if f.met is None else ("yes" if f.met else "NO"), f.baseline)
+        for f in report.figures
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
+    lines.insert(1, "| " + " | ".join("-" * width for width in widths) + " |")
+    return "\n".join(lines)
 
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-class Bench:
-    def __init__(self, azurite: Azurite, emulator: EmulatorServer):
-        suffix = uuid.uuid4().hex[:6]
-        settings = Settings.from_env(
-            {
-                "TRANSLATION_STORAGE": azurite.connection_string,
-                "TRANSLATOR_ENDPOINT": emulator.endpoint,
-                "TRANSLATOR_KEY": emulator.key,
-                "RECORDS_TABLE": f"benchrecords{suffix}",
-                "TARGET_LANGUAGES": "fr,de",
-            }
-        )
-        self.ctx = PipelineContext(settings)
-        self.ctx.storage.ensure_resources()
-        self.emulator = emulator
-        self.source = self.ctx.storage.container(settings.source_container)
-        self.dropped = 0
-
-    def submit(self, count: int) -> list[float]:
-        durations = []
-        for _ in range(count):
-            self.dropped += 1
-            blob = self.source.get_blob_client(f"bench/doc{self.dropped:05d}.txt")
-            blob.upload_blob(f"Benchmark document number {self.dropped}.".encode(), overwrite=True)
-            durations.append(timed(lambda blob=blob: submit_dropped_blob(blob, self.ctx)))
-        return durations
-
-    def wait_until_service_done(self) -> None:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            statuses = {batch["status"] for batch in self.emulator.stats()["batches"]}
-            if statuses <= {"Succeeded", "Failed", "Cancelled", "ValidationFailed"}:
-                return
-            time.sleep(0.2)
-        raise RuntimeError("the emulator did not finish its jobs within 300s")
-
-    def poll(self) -> tuple[int, int, float]:
-        """(outstanding records, list calls, seconds) for one poll."""
-        before = self.emulator.stats()["requests"].get(LIST_JOBS, 0)
-        started = time.perf_counter()
-        summary = poll_outstanding_jobs(self.ctx)
-        seconds = time.perf_counter() - started
-        return summary.outstanding, self.emulator.stats()["requests"].get(LIST_JOBS, 0) - before, seconds
-
-    def record_all(self) -> list[float]:
-        queue = self.ctx.storage.results_queue
-        durations = []
-        while True:
-            messages = list(queue.receive_messages(max_messages=32))
-            if not messages:
-                return durations
-            for message in messages:
-                durations.append(timed(lambda message=message: record_outcome(message.content, self.ctx)))
-                queue.delete_message(message)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--outstanding", type=int, default=60, help="jobs outstanding at the measured polls")
-    parser.add_argument("--finished", type=int, default=200, help="finished jobs in the history")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer files and jobs: about a minute")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help=f"where the JSON and the chart go (default {RESULTS})"
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
+    quick = args.quick
+    report = Report(started=datetime.now().isoformat(timespec="seconds"), quick=quick)
+    started = time.monotonic()
 
-    tracemalloc.start()
-    with tempfile.TemporaryDirectory() as workdir, Azurite.start_on_free_ports(Path(workdir)) as azurite:
-        options = EmulatorOptions(key="bench-key", document_seconds=0.0, workers=4)
-        with EmulatorServer.start(options) as emulator:
-            bench = Bench(azurite, emulator)
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        work = Path(folder)
+        files = 20 if quick else 100
+        print(f"end to end: {files} files of 400 characters to fr and de, default schedule ...", flush=True)
+        e2e = measures.end_to_end(
+            work / "e2e", files=files, sdk_files=6 if quick else 20, sdk_threaded_files=16 if quick else 48
+        )
+        report.raw["end_to_end"] = asdict(e2e)
+        ours_calls = e2e.ours_calls_per_file
+        report.add(
+            "service calls per file, end to end",
+            f"{ours_calls:.2f} ({_routes(e2e.ours_calls, e2e.ours_files)})",
+            "<= 2.25",
+            f"SDK one by one {e2e.sdk_calls_per_file:.2f} ({_routes(e2e.sdk_calls, e2e.sdk_files)}); "
+            f"SDK 8 threads {e2e.sdk_threaded_calls_per_file:.2f}",
+            ours_calls <= 2.25,
+        )
+        p50, p95 = percentile(e2e.ours_latencies, 0.5), percentile(e2e.ours_latencies, 0.95)
+        report.add(
+            "service finished -> final record (default POLL_SCHEDULE)",
+            f"p50 {p50:.1f} s, p95 {p95:.1f} s",
+            "p50 <= 5 s, p95 <= 12 s",
+            f"SDK poller.result(): p50 {percentile(e2e.sdk_latencies, 0.5):.1f} s, "
+            f"p95 {percentile(e2e.sdk_latencies, 0.95):.1f} s",
+            p50 <= 5 and p95 <= 12,
+        )
+        report.add(
+            "wall time for the files",
+            f"{e2e.ours_seconds:.1f} s for {e2e.ours_files} files",
+            "",
+            f"SDK one by one {e2e.sdk_seconds:.1f} s for {e2e.sdk_files}; 8 threads {e2e.sdk_threaded_seconds:.1f} s "
+            f"for {e2e.sdk_threaded_files}",
+        )
 
-            submit_times = bench.submit(args.outstanding)
-            bench.wait_until_service_done()
-            empty_history = bench.poll()
-            bench.record_all()
+        print("submit path: storage calls around the POST, time per file ...", flush=True)
+        submit = measures.submit_path(work / "submit", files=10 if quick else 40)
+        report.raw["submit"] = asdict(submit)
+        report.add(
+            "storage calls per submission (around the one POST)",
+            f"{submit.storage_calls_per_file:.2f} ({dict(submit.storage_by_method)})",
+            "<= 4",
+            "the SDK script makes none itself (the user uploads)",
+            submit.storage_calls_per_file <= 4,
+        )
+        report.add(
+            "submit time per file (emulator in its own process)",
+            f"mean {statistics.mean(submit.seconds) * 1000:.0f} ms, "
+            f"p95 {percentile(submit.seconds, 0.95) * 1000:.0f} ms",
+        )
+        report.add(
+            "storage calls per recorded file (publish 2 languages, report, final record)",
+            f"{submit.record_storage_calls_per_file:.2f}",
+        )
 
-            history_submits = bench.submit(args.finished)
-            bench.wait_until_service_done()
-            bench.poll()
-            record_times = bench.record_all()
+        print("poll cost: steady polls with N outstanding and a large history ...", flush=True)
+        sizes = (10, 100) if quick else (10, 100, 1000)
+        history = 1000 if quick else 10_000
+        poll = measures.poll_cost(work / "poll", sizes=sizes, history=history)
+        report.raw["poll"] = asdict(poll)
+        for size in sizes:
+            calls, seconds = poll.list_calls[size], poll.seconds[size]
+            calls_history = poll.list_calls_with_history[size]
+            report.add(
+                f"one poll, {size} outstanding (0 / {history:,} recorded in the table)",
+                f"{calls} / {calls_history} list calls, {seconds:.2f} s",
+                f"<= {-(-size // 50)} list calls",
+                "",
+                max(calls, calls_history) <= -(-size // 50),
+            )
+        report.add(
+            "a tick with nothing due",
+            f"{poll.idle_table_requests} table request(s), {poll.idle_service_calls} service calls",
+            "<= 1 table query",
+            "",
+            poll.idle_table_requests <= 1 and poll.idle_service_calls == 0,
+        )
+        report.add(
+            "1,000 changed records written",
+            f"{poll.batched_write_seconds:.2f} s batched ({poll.batched_write_requests} requests)",
+            "<= 0.5 s",
+            f"one by one {poll.single_write_seconds:.2f} s",
+            poll.batched_write_seconds <= 0.5,
+        )
 
-            bench.submit(args.outstanding)
-            bench.wait_until_service_done()
-            with_history = bench.poll()
-            bench.record_all()
-    _, peak = tracemalloc.get_traced_memory()
+        print("reconciling a lost answer among recent jobs ...", flush=True)
+        recent = 200 if quick else 1000
+        reconcile = measures.reconcile_cost(work / "reconcile", recent_jobs=recent)
+        report.raw["reconcile"] = asdict(reconcile)
+        report.add(
+            f"reconciling one lost answer, {recent:,} recent jobs",
+            f"{reconcile.service_calls} service calls, adopted: {reconcile.adopted}",
+            "<= 5",
+            "",
+            reconcile.service_calls <= 5 and reconcile.adopted,
+        )
 
-    all_submits = submit_times + history_submits
-    print(
-        f"submit  {len(all_submits)} files: mean {statistics.mean(all_submits) * 1000:.1f} ms, "
-        f"p95 {percentile(all_submits, 0.95) * 1000:.1f} ms per file"
-    )
-    print(
-        f"record  {len(record_times)} jobs: mean {statistics.mean(record_times) * 1000:.1f} ms, "
-        f"p95 {percentile(record_times, 0.95) * 1000:.1f} ms per job"
-    )
-    print("poll    outstanding  finished-in-table  list-calls  seconds")
-    print(f"        {empty_history[0]:>11}  {0:>17}  {empty_history[1]:>10}  {empty_history[2]:>7.3f}")
-    print(
-        f"        {with_history[0]:>11}  {args.finished + args.outstanding:>17}  {with_history[1]:>10}  "
-        f"{with_history[2]:>7.3f}"
-    )
-    print(f"python  peak traced memory {peak / 1024 / 1024:.1f} MiB (this process: pipeline + in-process emulator)")
+        files = 200 if quick else 1000
+        print(f"throughput: {files} small files on the 2-core stack, with a profile of the host ...", flush=True)
+        throughput = measures.throughput(work / "throughput", files=files)
+        report.raw["throughput"] = asdict(throughput)
+        report.add(
+            "end to end throughput",
+            f"{throughput.files_per_minute:.0f} files/min ({throughput.files} files in {throughput.seconds:.0f} s; "
+            f"host {throughput.host_cpu_ms_per_file:.0f} ms CPU per file; CPU s: "
+            + ", ".join(f"{part} {seconds}" for part, seconds in throughput.cpu_seconds.items())
+            + ")",
+            ">= 2,000 files/min",
+            "",
+            throughput.files_per_minute >= 2000,
+        )
+
+        print("memory: peak RSS of the submit path ...", flush=True)
+        memory = measures.submit_memory(work / "memory")
+        report.raw["memory"] = asdict(memory)
+        report.add(
+            "submit path peak RSS, 1 KB vs 40 MB blob",
+            f"{memory.small_mib:.1f} MiB vs {memory.large_mib:.1f} MiB",
+            "the same",
+            "",
+            abs(memory.large_mib - memory.small_mib) < 5,
+        )
+
+    report.raw["seconds"] = round(time.monotonic() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(_plain(asdict(report)), indent=2, default=str))
+    chart = measures.chart(report.raw, args.out / "bench.png")
+    print()
+    print(table(report))
+    print()
+    if throughput.profile:
+        print("Where the host's CPU goes (py-spy samples, top functions by own time):")
+        for line in throughput.profile:
+            print(f"  {line}")
+        print()
+    print(f"{report.raw['seconds']:.0f} s in all; figures in {args.out / 'bench.json'}, chart in {chart}")
     return 0
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready: every mapping key a string."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _routes(calls: Counter[str], files: int) -> str:
+    return ", ".join(f"{route} {count / files:.2f}" for route, count in sorted(calls.items()) if count)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -41,6 +41,8 @@ class StackConfig:
     settings_overrides: dict[str, str] = field(default_factory=dict)
     emulator_args: list[str] = field(default_factory=list)
     host_args: list[str] = field(default_factory=list)
+    # False: storage and the emulator only (a benchmark drives the app's code in its own process).
+    with_host: bool = True
 
     @classmethod
     def on_free_ports(cls, workdir: Path, **kwargs: Any) -> StackConfig:
@@ -88,7 +90,8 @@ class LocalStack:
             settings = self.settings  # refuse impossible settings before starting anything else
             StorageClients(settings).ensure_resources()
             self.start_emulator()
-            self.start_host()
+            if self.config.with_host:
+                self.start_host()
         except BaseException:
             self.stop()
             raise

@@ -239,6 +239,7 @@ class JobEngine:
                 {
                     "id": job.id,
                     "createdDateTimeUtc": state.format_timestamp(job.created),
+                    "lastActionDateTimeUtc": state.format_timestamp(job.last_action),
                     "status": job.status,
                     "sourceUrls": job.source_urls,
                     "targetUrls": job.target_urls,

@@ -17,6 +17,7 @@ from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoun
 from azure.storage.blob import ContainerClient
 
 from shared.redaction import redact, redact_url
+from shared.storage.clients import pooled_transport
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,13 @@ class StorageGateway:
                 "the URL carries no SAS and the emulator has no managed identity "
                 "(start it with --storage-connection-string)"
             )
-        return ContainerClient(location.account_url, location.container, credential=credential, **_CLIENT_OPTIONS)
+        return ContainerClient(
+            location.account_url,
+            location.container,
+            credential=credential,
+            transport=pooled_transport(),
+            **_CLIENT_OPTIONS,
+        )
 
 
 def describe(exc: Exception) -> StorageAccessError:

@@ -17,6 +17,7 @@ from azure.storage.blob import BlobClient, ContainerClient, StorageStreamDownloa
 
 from devstack.host.bindings import FunctionInfo
 from shared.redaction import redact
+from shared.storage.clients import pooled_transport
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ def blob_argument(function: FunctionInfo, container: str, blob_name: str) -> Any
     annotation = trigger_annotation(function)
     connection_string = function.connection_string or ""
     if _is_subclass(annotation, ContainerClient):
-        return ContainerClient.from_connection_string(connection_string, container)
-    blob_client = BlobClient.from_connection_string(connection_string, container, blob_name)
+        return ContainerClient.from_connection_string(connection_string, container, transport=pooled_transport())
+    blob_client = BlobClient.from_connection_string(
+        connection_string, container, blob_name, transport=pooled_transport()
+    )
     if _is_subclass(annotation, BlobClient):
         return blob_client
     if _is_subclass(annotation, StorageStreamDownloader):

@@ -304,19 +304,18 @@ def supersede(ctx: PipelineContext, record: OpenRecord, newer: OpenRecord) -> Op
 # --- into Finishing: the outcome is decided -------------------------------------------------
 
 
-def finish(
-    ctx: PipelineContext,
+def finishing(
     record: OpenRecord,
+    now: datetime,
     *,
     status: JobStatus | None = None,
     outcome: Outcome | None = None,
     code: str | None = None,
     message: str | None = None,
-) -> OpenRecord | None:
-    """Hand a record whose outcome is decided to the record step: the job is final (`status`), or
-    there is no job and `outcome`, `code` and `message` say why."""
-    now = ctx.now()
-    finishing = replace(
+) -> OpenRecord:
+    """The record once its outcome is decided: the job is final (`status`), or there is no job and
+    `outcome`, `code` and `message` say why. Written by `finish` or `finish_all`."""
+    decided = replace(
         record,
         state=State.FINISHING,
         outcome=outcome,
@@ -327,23 +326,46 @@ def finish(
         next_check_at=None,
     )
     if status is not None:
-        finishing.service_status = str(status.status)
-        finishing.summary = asdict(status.summary)
+        decided.service_status = str(status.status)
+        decided.summary = asdict(status.summary)
         if status.error is not None:
-            finishing.job_error_code = status.error.inner_code or status.error.code
-            finishing.job_error_message = cut(redact(status.error.inner_message or status.error.message))
-    updated = ctx.records.update(finishing)
-    if updated is None:
-        return None
-    results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(record.key, record.source_name))
-    logger.info(
-        "%s (version %s) is %s; handed over for recording",
-        record.source_name,
-        record.source_etag,
-        finishing.service_status if status is not None else f"{outcome} ({code})",
-        extra=file_fields(updated, event=Event.FINISHING, outcome=outcome, reason_code=code),
-    )
+            decided.job_error_code = status.error.inner_code or status.error.code
+            decided.job_error_message = cut(redact(status.error.inner_message or status.error.message))
+    return decided
+
+
+def finish(
+    ctx: PipelineContext,
+    record: OpenRecord,
+    *,
+    status: JobStatus | None = None,
+    outcome: Outcome | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> OpenRecord | None:
+    """Hand a record whose outcome is decided to the record step."""
+    decided = finishing(record, ctx.now(), status=status, outcome=outcome, code=code, message=message)
+    [updated] = finish_all(ctx, [decided])
     return updated
+
+
+def finish_all(ctx: PipelineContext, decided: list[OpenRecord]) -> list[OpenRecord | None]:
+    """Writes records made by `finishing` (in transactions of up to 100), then hands each one that
+    was written to the record step: after the write, so a hand-over lost to a crash is repeated by
+    the poller, never one made for a record that is not Finishing."""
+    results = ctx.records.update_many(decided)
+    for record, updated in zip(decided, results, strict=True):
+        if updated is None:
+            continue
+        results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(record.key, record.source_name))
+        logger.info(
+            "%s (version %s) is %s; handed over for recording",
+            record.source_name,
+            record.source_etag,
+            record.service_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
+            extra=file_fields(updated, event=Event.FINISHING, outcome=record.outcome, reason_code=record.reason_code),
+        )
+    return results
 
 
 def reject(ctx: PipelineContext, record: OpenRecord, rejection: Rejection) -> OpenRecord | None:

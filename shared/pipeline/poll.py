@@ -145,7 +145,9 @@ def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSu
     by_job_id = {record.job_id: record for record in records if record.job_id}
     ids = list(by_job_id)
     seen: set[str] = set()
+    # Written in batches after the look: progress, and records whose job is final.
     progress: list[OpenRecord] = []
+    finished: list[OpenRecord] = []
     for start in range(0, len(ids), IDS_PER_CALL):
         group = ids[start : start + IDS_PER_CALL]
         try:
@@ -158,7 +160,10 @@ def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSu
                     seen.add(status.id)
                     summary.polled += 1
                     _guarded(
-                        ctx, record, summary, partial(_apply, ctx, status=status, summary=summary, progress=progress)
+                        ctx,
+                        record,
+                        summary,
+                        partial(_apply, ctx, status=status, summary=summary, progress=progress, finished=finished),
                     )
         except TranslatorError as exc:
             logger.warning("could not list %d jobs (%s); they will be checked next time", len(group), exc)
@@ -166,7 +171,19 @@ def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSu
     for job_id in ids:
         if job_id not in seen:
             # Not in the filtered list: ask for it alone before concluding the service forgot it.
-            _guarded(ctx, by_job_id[job_id], summary, lambda r: _check_one(ctx, r, summary, progress))
+            _guarded(
+                ctx,
+                by_job_id[job_id],
+                summary,
+                partial(_check_one, ctx, summary=summary, progress=progress, finished=finished),
+            )
+    if finished:
+        try:
+            summary.finished += sum(1 for result in lifecycle.finish_all(ctx, finished) if result is not None)
+        except Exception:
+            # One record's write failed the batch: write them one by one, so it fails alone.
+            for record in finished:
+                _guarded(ctx, record, summary, partial(_finish_one, ctx, summary=summary))
     if progress:
         results = ctx.records.update_many(progress)
         lost = sum(1 for result in results if result is None)
@@ -174,7 +191,18 @@ def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSu
             logger.info("%d records changed while their progress was written; they are read again next tick", lost)
 
 
-def _check_one(ctx: PipelineContext, record: OpenRecord, summary: PollSummary, progress: list[OpenRecord]) -> None:
+def _finish_one(ctx: PipelineContext, record: OpenRecord, *, summary: PollSummary) -> None:
+    summary.finished += sum(1 for result in lifecycle.finish_all(ctx, [record]) if result is not None)
+
+
+def _check_one(
+    ctx: PipelineContext,
+    record: OpenRecord,
+    *,
+    summary: PollSummary,
+    progress: list[OpenRecord],
+    finished: list[OpenRecord],
+) -> None:
     assert record.job_id is not None
     try:
         status = ctx.translator.get_job(record.job_id)
@@ -196,22 +224,27 @@ def _check_one(ctx: PipelineContext, record: OpenRecord, summary: PollSummary, p
         )
         return
     summary.polled += 1
-    _apply(ctx, record, status, summary, progress)
+    _apply(ctx, record, status=status, summary=summary, progress=progress, finished=finished)
 
 
 def _apply(
-    ctx: PipelineContext, record: OpenRecord, status: JobStatus, summary: PollSummary, progress: list[OpenRecord]
+    ctx: PipelineContext,
+    record: OpenRecord,
+    *,
+    status: JobStatus,
+    summary: PollSummary,
+    progress: list[OpenRecord],
+    finished: list[OpenRecord],
 ) -> None:
+    now = ctx.now()
     if is_final_status(status.status):
-        if lifecycle.finish(ctx, record, status=status):
-            summary.finished += 1
+        finished.append(lifecycle.finishing(record, now, status=status))
         return
     if not is_known_status(status.status):
         # Never follow a status we do not understand forever without telling anyone.
         lifecycle.flag(ctx, record, f"the service reports job {record.job_id} in an unknown status {status.status!r}")
         summary.flagged += 1
         return
-    now = ctx.now()
     progress.append(lifecycle.observed(record, status, now, stuck=_stuck(ctx, record, status, now)))
     summary.flagged += int(progress[-1].needs_attention and not record.needs_attention)
 

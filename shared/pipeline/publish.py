@@ -62,8 +62,12 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
     target = ctx.storage.container(container)
     name = target_blob_name(language, record.source_name)
     destination = target.get_blob_client(name)
-    for _ in range(MAX_WRITE_RACES):
-        current = _properties(destination)
+    # Optimistic first: most files are new, so copy if nothing is there (one call), and read what
+    # is there only when something is.
+    current: BlobProperties | None = None
+    for attempt in range(MAX_WRITE_RACES):
+        if attempt > 0:
+            current = _properties(destination)
         conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
         if current is not None:
             metadata = current.metadata or {}
@@ -89,7 +93,7 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
                 ctx.access.copy_source_url(container, staging_name), metadata=stamp(record), **conditions
             )
         except (ResourceExistsError, ResourceModifiedError):
-            continue  # another version was published meanwhile: decide again
+            continue  # something is there, or changed meanwhile: read it and decide again
         _wait_for_copy(destination, copy)
         _delete(target.get_blob_client(staging_name))
         return Publication(True, name)
@@ -101,8 +105,10 @@ def write_report(ctx: PipelineContext, record: OpenRecord, report: dict[str, Any
     name = report_blob_name(record.source_container, record.source_name)
     blob = ctx.storage.container(ctx.settings.reports_container).get_blob_client(name)
     body = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    for _ in range(MAX_WRITE_RACES):
-        current = _properties(blob)
+    current: BlobProperties | None = None
+    for attempt in range(MAX_WRITE_RACES):
+        if attempt > 0:
+            current = _properties(blob)
         conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
         if current is not None:
             if (current.metadata or {}).get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:

@@ -79,8 +79,14 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     final = _final_record(ctx, record, documents, outcome, reason_code, reason_message)
     publish.write_report(ctx, record, report_body(final, documents))
     lifecycle.finalise(ctx, record, final)
-    for attempt in range(1, record.attempt + 1):
-        publish.delete_staging(ctx, staging_prefix(record.key, attempt), keep)
+    # Published translations left their staging names already; look for leftovers only where some
+    # can be: earlier attempts, and translations that were not published (superseded, blocked, forgotten).
+    leftovers = record.attempt > 1 or any(
+        document.status == Status.SUCCEEDED and not document.published for document in documents
+    )
+    if leftovers:
+        for attempt in range(1, record.attempt + 1):
+            publish.delete_staging(ctx, staging_prefix(record.key, attempt), keep)
 
     seconds = (final.finished_at - record.intent_at).total_seconds()
     logger.info(

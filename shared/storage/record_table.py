@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,6 +37,8 @@ FINAL_PARTITION = "final"
 STATE_PARTITION = "state"
 # Table Storage takes at most 100 operations on one partition in a transaction.
 MAX_TRANSACTION_OPERATIONS = 100
+# Transactions sent at once by `update_many` (each one request).
+PARALLEL_TRANSACTIONS = 4
 # A string property holds at most 64 KiB (32K UTF-16 units); keep a margin for the JSON escaping.
 MAX_TEXT_LENGTH = 30_000
 # Messages from the service or an exception are cut to this in records (reports keep more).
@@ -275,32 +278,35 @@ class RecordTable:
         return replace(record, etag=metadata.get("etag"))
 
     def update_many(self, records: Iterable[OpenRecord]) -> list[OpenRecord | None]:
-        """`update` for many records, in transactions of up to 100 (one request each). A transaction
-        that loses a race on any record is retried record by record, so one conflict costs only itself."""
+        """`update` for many records, in transactions of up to 100 (one request each, a few at a
+        time). A transaction that loses a race on any record is retried record by record, so one
+        conflict costs only itself."""
         pending = list(records)
-        results: list[OpenRecord | None] = []
-        for start in range(0, len(pending), MAX_TRANSACTION_OPERATIONS):
-            chunk = pending[start : start + MAX_TRANSACTION_OPERATIONS]
-            if len(chunk) == 1:
-                results.append(self.update(chunk[0]))
-                continue
-            operations = [
-                (
-                    "update",
-                    to_entity(OPEN_PARTITION, record),
-                    {"mode": UpdateMode.REPLACE, "etag": record.etag, "match_condition": MatchConditions.IfNotModified},
-                )
-                for record in chunk
-            ]
-            try:
-                answers = self._table.submit_transaction(operations)
-            except TableTransactionError:
-                results.extend(self.update(record) for record in chunk)
-                continue
-            results.extend(
-                replace(record, etag=answer.get("etag")) for record, answer in zip(chunk, answers, strict=True)
+        chunks = [
+            pending[start : start + MAX_TRANSACTION_OPERATIONS]
+            for start in range(0, len(pending), MAX_TRANSACTION_OPERATIONS)
+        ]
+        if len(chunks) <= 1:
+            return [result for chunk in chunks for result in self._update_chunk(chunk)]
+        with ThreadPoolExecutor(max_workers=PARALLEL_TRANSACTIONS, thread_name_prefix="table-batch") as pool:
+            return [result for written in pool.map(self._update_chunk, chunks) for result in written]
+
+    def _update_chunk(self, chunk: list[OpenRecord]) -> list[OpenRecord | None]:
+        if len(chunk) == 1:
+            return [self.update(chunk[0])]
+        operations = [
+            (
+                "update",
+                to_entity(OPEN_PARTITION, record),
+                {"mode": UpdateMode.REPLACE, "etag": record.etag, "match_condition": MatchConditions.IfNotModified},
             )
-        return results
+            for record in chunk
+        ]
+        try:
+            answers = self._table.submit_transaction(operations)
+        except TableTransactionError:
+            return [self.update(record) for record in chunk]
+        return [replace(record, etag=answer.get("etag")) for record, answer in zip(chunk, answers, strict=True)]
 
     def delete_open(self, key: str, etag: str | None = None) -> None:
         try:

@@ -228,14 +228,24 @@ def test_one_failing_record_does_not_fail_the_poll_for_the_others(ctx, service, 
     good = submit_dropped_blob(upload(ctx, "good.txt", b"Hello"), ctx)
     service.finish(bad.job_id)
     service.finish(good.job_id)
-    original = poll_module.lifecycle.finish
+    table = ctx.records
+    update, update_many = table.update, table.update_many
 
-    def finish(ctx_, record, **kwargs):
-        if record.key == bad.key:
+    def refuse(record):
+        if record.key == bad.key and record.state == State.FINISHING:
             raise RuntimeError("PropertyValueTooLarge (simulated)")
-        return original(ctx_, record, **kwargs)
 
-    monkeypatch.setattr(poll_module.lifecycle, "finish", finish)
+    def failing_update(record):
+        refuse(record)
+        return update(record)
+
+    def failing_update_many(records):
+        for record in records:
+            refuse(record)
+        return update_many(records)
+
+    monkeypatch.setattr(table, "update", failing_update)
+    monkeypatch.setattr(table, "update_many", failing_update_many)
     later(clock, 5)
     summary = poll_outstanding_jobs(ctx)
     assert summary.failures == [bad.key] and summary.finished == 1

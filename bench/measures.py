@@ -1,0 +1,547 @@
+"""Each figure of `make bench`, measured on real parts: Azurite, the emulator and the local functions
+host run as their own processes; the app's code runs in the host, or (for the figures of one step)
+in this process against the other two."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from azure.storage.blob import ContainerClient
+
+from bench.counting import emulator_jobs, reset_emulator, service_calls, storage_calls
+from bench.sdk_baseline import run_sdk
+from devstack.dropping import DroppedFile, wait_for_final_records
+from devstack.stack import LocalStack, StackConfig
+from shared.pipeline.context import PipelineContext
+from shared.pipeline.poll import poll_outstanding_jobs
+from shared.pipeline.record import record_outcome
+from shared.pipeline.submit import submit_dropped_blob
+from shared.storage.clients import StorageClients
+from shared.storage.record_table import FINAL_PARTITION, RecordTable, record_key
+
+LANGUAGES = ("fr", "de")
+WORDS = "the quick brown fox jumps over the lazy dog while translators translate every single line".split()
+# Bench-wide settings of the emulator: the same for our app and for the SDK baseline.
+EMULATOR_ARGS = ["--document-seconds", "0.5", "--workers", "8"]
+
+
+def text(seed: int, characters: int = 400) -> bytes:
+    chooser = random.Random(seed)
+    words: list[str] = []
+    while sum(len(word) + 1 for word in words) < characters:
+        words.append(chooser.choice(WORDS))
+    return (" ".join(words)[:characters] + "\n").encode()
+
+
+@contextmanager
+def stack(
+    workdir: Path, *, with_host: bool, emulator_args: list[str], settings: dict[str, str]
+) -> Iterator[LocalStack]:
+    config = StackConfig.on_free_ports(
+        workdir,
+        settings_overrides={"TARGET_LANGUAGES": ",".join(LANGUAGES), **settings},
+        emulator_args=emulator_args,
+        host_args=["--watch-interval", "0.5"],
+    )
+    config.with_host = with_host
+    running = LocalStack(config).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+
+@dataclass
+class EndToEnd:
+    ours_files: int = 0
+    ours_seconds: float = 0.0
+    ours_calls: Counter[str] = field(default_factory=Counter)
+    ours_latencies: list[float] = field(default_factory=list)
+    sdk_files: int = 0
+    sdk_seconds: float = 0.0
+    sdk_calls: Counter[str] = field(default_factory=Counter)
+    sdk_latencies: list[float] = field(default_factory=list)
+    sdk_threaded_files: int = 0
+    sdk_threaded_seconds: float = 0.0
+    sdk_threaded_calls: Counter[str] = field(default_factory=Counter)
+    sdk_threaded_latencies: list[float] = field(default_factory=list)
+
+    @property
+    def ours_calls_per_file(self) -> float:
+        return sum(self.ours_calls.values()) / max(self.ours_files, 1)
+
+    @property
+    def sdk_calls_per_file(self) -> float:
+        return sum(self.sdk_calls.values()) / max(self.sdk_files, 1)
+
+    @property
+    def sdk_threaded_calls_per_file(self) -> float:
+        return sum(self.sdk_threaded_calls.values()) / max(self.sdk_threaded_files, 1)
+
+
+def end_to_end(workdir: Path, *, files: int, sdk_files: int, sdk_threaded_files: int) -> EndToEnd:
+    """Our app with its default schedule (the host polls every 5 s, each job when due), then the SDK."""
+    result = EndToEnd()
+    with stack(workdir, with_host=True, emulator_args=EMULATOR_ARGS, settings={}) as local:
+        settings = local.settings
+        endpoint, key = local.emulator_endpoint, local.config.emulator_key
+        source = StorageClients(settings).container(settings.source_container)
+        reset_emulator(endpoint, key)
+        before = service_calls(endpoint, key)
+        started = time.monotonic()
+        dropped = []
+        for index in range(files):
+            name = f"e2e/doc{index:04d}.txt"
+            etag = str(source.get_blob_client(name).upload_blob(text(index), overwrite=True)["etag"]).strip('"')
+            dropped.append(DroppedFile(name, etag, record_key(settings.source_container, name, etag)))
+        records = wait_for_final_records(settings, dropped, timeout=600)
+        result.ours_seconds = time.monotonic() - started
+        result.ours_files = len(records)
+        result.ours_calls = service_calls(endpoint, key) - before
+        finished = {job["id"]: parse_time(job["lastActionDateTimeUtc"]) for job in emulator_jobs(endpoint, key)}
+        for record in records.values():
+            if record.job_id in finished:
+                result.ours_latencies.append((record.finished_at - finished[record.job_id]).total_seconds())
+
+        # The same emulator, the same settings, for the baseline.
+        ctx = PipelineContext(settings)
+        for threads, count in ((1, sdk_files), (8, sdk_threaded_files)):
+            names = [f"sdk{threads}/doc{index:04d}.txt" for index in range(count)]
+            for index, name in enumerate(names):
+                source.upload_blob(name, text(10_000 + index), overwrite=True)
+            reset_emulator(endpoint, key)
+            run = run_sdk(ctx, endpoint, key, names, LANGUAGES, threads)
+            calls = service_calls(endpoint, key)
+            if threads == 1:
+                result.sdk_files, result.sdk_seconds, result.sdk_calls = count, run.seconds, calls
+                result.sdk_latencies = run.finished_to_result
+            else:
+                result.sdk_threaded_files, result.sdk_threaded_seconds = count, run.seconds
+                result.sdk_threaded_calls, result.sdk_threaded_latencies = calls, run.finished_to_result
+    return result
+
+
+# --- the submit and record steps, in this process ---------------------------------------------------
+
+
+@dataclass
+class SubmitPath:
+    files: int = 0
+    seconds: list[float] = field(default_factory=list)
+    storage_by_method: Counter[str] = field(default_factory=Counter)
+    storage_calls_per_file: float = 0.0
+    record_storage_calls_per_file: float = 0.0
+
+
+def submit_path(workdir: Path, *, files: int) -> SubmitPath:
+    result = SubmitPath(files=files)
+    with stack(workdir, with_host=False, emulator_args=["--document-seconds", "0"], settings={}) as local:
+        ctx = PipelineContext(local.settings)
+        source = ctx.storage.container(ctx.settings.source_container)
+        # The first submission of a process asks the service what it supports: not counted.
+        submit_dropped_blob(source.upload_blob("warm.txt", text(0), overwrite=True), ctx)
+        blobs = []
+        for index in range(files):
+            source.upload_blob(f"submit/doc{index:04d}.txt", text(index), overwrite=True)
+            blobs.append(source.get_blob_client(f"submit/doc{index:04d}.txt"))
+        with storage_calls() as counts:
+            for blob in blobs:
+                started = time.perf_counter()
+                submit_dropped_blob(blob, ctx)
+                result.seconds.append(time.perf_counter() - started)
+        result.storage_by_method = Counter(counts)
+        result.storage_calls_per_file = sum(counts.values()) / files
+        # Let the jobs finish, hand them over, and count the record step's storage calls.
+        time.sleep(2)
+        poll_outstanding_jobs(_later(ctx, timedelta(seconds=30)))
+        messages = []
+        queue = ctx.storage.results_queue
+        while batch := list(queue.receive_messages(max_messages=32)):
+            for message in batch:
+                messages.append(message.content)
+                queue.delete_message(message)
+        with storage_calls() as counts:
+            for message in messages:
+                record_outcome(message, ctx)
+        result.record_storage_calls_per_file = sum(counts.values()) / max(len(messages), 1)
+    return result
+
+
+# --- the poller -------------------------------------------------------------------------------------
+
+
+@dataclass
+class PollCost:
+    list_calls: dict[int, int] = field(default_factory=dict)
+    list_calls_with_history: dict[int, int] = field(default_factory=dict)
+    seconds: dict[int, float] = field(default_factory=dict)
+    idle_table_requests: int = 0
+    idle_service_calls: int = 0
+    batched_write_seconds: float = 0.0
+    batched_write_requests: int = 0
+    single_write_seconds: float = 0.0
+
+
+def poll_cost(workdir: Path, *, sizes: tuple[int, ...], history: int) -> PollCost:
+    result = PollCost()
+    # Jobs that stay outstanding for the whole measurement.
+    emulator_args = ["--document-seconds", "3600", "--workers", "1"]
+    settings = {"STUCK_JOB_AFTER_MINUTES": "200", "SAS_EXPIRY_MINUTES": "240"}
+    with stack(workdir, with_host=False, emulator_args=emulator_args, settings=settings) as local:
+        endpoint, key = local.emulator_endpoint, local.config.emulator_key
+        base = PipelineContext(local.settings)
+        source = base.storage.container(base.settings.source_container)
+        submitted = 0
+        offset = timedelta(hours=1)
+        for size in sizes:
+
+            def submit_one(index: int) -> None:
+                name = f"poll/doc{index:05d}.txt"
+                source.upload_blob(name, text(index), overwrite=True)
+                submit_dropped_blob(source.get_blob_client(name), base)
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(submit_one, range(submitted, size)))
+            submitted = size
+            for with_history in (False, True):
+                offset += timedelta(minutes=5)
+                ctx = _later(base, offset)
+                before = service_calls(endpoint, key)["GET /batches"]
+                started = time.perf_counter()
+                summary = poll_outstanding_jobs(ctx)
+                seconds = time.perf_counter() - started
+                calls = service_calls(endpoint, key)["GET /batches"] - before
+                assert summary.polled == size, f"polled {summary.polled} of {size}"
+                if with_history:
+                    result.list_calls_with_history[size] = calls
+                else:
+                    result.list_calls[size] = calls
+                    result.seconds[size] = seconds
+            if size == sizes[0]:
+                _write_history(base, history)
+        # A tick right after: nothing is due.
+        ctx = _later(base, offset)
+        before = sum(service_calls(endpoint, key).values())
+        with storage_calls() as counts:
+            poll_outstanding_jobs(ctx)
+        result.idle_table_requests = sum(counts.values())
+        result.idle_service_calls = sum(service_calls(endpoint, key).values()) - before
+        # 1,000 records changed at once (or all there are).
+        records = base.records.outstanding()[:1000]
+        if len(records) < 1000:
+            _ensure_open(base, 1000)
+            records = base.records.outstanding()[:1000]
+        changed = [replace(record, summary={"total": 2, "success": 1}) for record in records]
+        with storage_calls() as counts:
+            started = time.perf_counter()
+            written = base.records.update_many(changed)
+            result.batched_write_seconds = time.perf_counter() - started
+        result.batched_write_requests = sum(counts.values())
+        again = [replace(record, summary={"total": 2, "success": 2}) for record in written if record is not None]
+        started = time.perf_counter()
+        for record in again:
+            base.records.update(record)
+        result.single_write_seconds = time.perf_counter() - started
+    return result
+
+
+def _later(ctx: PipelineContext, offset: timedelta) -> PipelineContext:
+    later = PipelineContext(ctx.settings, storage=ctx.storage, now=lambda: datetime.now(UTC) + offset)
+    later._translator = ctx.translator
+    return later
+
+
+def _write_history(ctx: PipelineContext, count: int) -> None:
+    """`count` recorded files in the table (the poll must not read them)."""
+    table = ctx.storage.records_table
+    now = datetime.now(UTC)
+    for start in range(0, count, 100):
+        operations: list[Any] = [
+            (
+                "upsert",
+                {
+                    "PartitionKey": FINAL_PARTITION,
+                    "RowKey": record_key("source", f"old/{index}.txt", f"0x{index:x}"),
+                    "SourceContainer": "source",
+                    "SourceName": f"old/{index}.txt",
+                    "SourceEtag": f"0x{index:x}",
+                    "Outcome": "Succeeded",
+                    "FinishedAt": now,
+                },
+            )
+            for index in range(start, min(start + 100, count))
+        ]
+        table.submit_transaction(operations)
+
+
+def _ensure_open(ctx: PipelineContext, count: int) -> None:
+    from shared.storage.record_table import OpenRecord, State
+
+    records = RecordTable(ctx.storage.records_table)
+    now = datetime.now(UTC)
+    for index in range(count):
+        records.claim(
+            OpenRecord(
+                key=record_key("source", f"write/{index}.txt", "0x1"),
+                source_container="source",
+                source_name=f"write/{index}.txt",
+                source_etag="0x1",
+                source_modified=now,
+                content_length=1,
+                state=State.SUBMITTED,
+                intent_at=now,
+                next_check_at=now + timedelta(days=1),
+            )
+        )
+
+
+# --- reconciliation -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileCost:
+    recent_jobs: int = 0
+    service_calls: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+    adopted: bool = False
+
+
+def reconcile_cost(workdir: Path, *, recent_jobs: int) -> ReconcileCost:
+    """One start call whose answer was lost, a few seconds after `recent_jobs` other jobs were made."""
+    result = ReconcileCost(recent_jobs=recent_jobs)
+    emulator_args = ["--document-seconds", "0", "--lost-answer-rate", "1", "--lost-answer-modes", "500"]
+    with stack(workdir, with_host=False, emulator_args=emulator_args, settings={}) as local:
+        ctx = PipelineContext(local.settings)
+        endpoint, key = local.emulator_endpoint, local.config.emulator_key
+        source = ctx.storage.container(ctx.settings.source_container)
+        source.upload_blob("other.txt", text(1), overwrite=True)
+        other = ctx.access.source_url(ctx.settings.source_container, "other.txt")
+
+        def make_job(index: int) -> None:
+            target = ctx.access.target_url(ctx.settings.target_container, f"other/{index}.txt")
+            body = {
+                "inputs": [
+                    {
+                        "storageType": "File",
+                        "source": {"sourceUrl": other},
+                        "targets": [{"targetUrl": target, "language": "fr"}],
+                    }
+                ]
+            }
+            httpx.post(
+                f"{endpoint}/translator/document/batches?api-version=2026-03-01",
+                json=body,
+                headers={"Ocp-Apim-Subscription-Key": key},
+                timeout=30,
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(make_job, range(recent_jobs)))
+        time.sleep(8)  # history: created before this attempt's seconds
+        source.upload_blob("lost.txt", text(2), overwrite=True)
+        outcome = submit_dropped_blob(source.get_blob_client("lost.txt"), ctx)
+        assert outcome.reason == "uncertain", outcome
+        before = service_calls(endpoint, key)
+        poll_outstanding_jobs(_later(ctx, timedelta(seconds=5)))
+        spent = service_calls(endpoint, key) - before
+        result.calls = dict(spent)
+        result.service_calls = sum(spent.values())
+        record = ctx.records.get_open(outcome.key or "")
+        result.adopted = record is not None and record.job_id is not None
+    return result
+
+
+# --- throughput, with a profile of the host -----------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    files: int = 0
+    seconds: float = 0.0
+    files_per_minute: float = 0.0
+    host_cpu_ms_per_file: float = 0.0
+    # CPU seconds of each part over the run: where the two cores went.
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    profile: list[str] = field(default_factory=list)
+
+
+def throughput(workdir: Path, *, files: int) -> Throughput:
+    result = Throughput(files=files)
+    emulator_args = ["--document-seconds", "0", "--workers", "8"]
+    with stack(workdir, with_host=True, emulator_args=emulator_args, settings={}) as local:
+        settings = local.settings
+        source = StorageClients(settings).container(settings.source_container)
+        assert local.host is not None and local.emulator is not None and local.azurite is not None
+        host_pid = local.host.pid
+        pids = {"host": host_pid, "emulator": local.emulator.pid, "azurite": local.azurite.process.pid}
+        cpu_before = {part: _cpu_seconds(pid) for part, pid in pids.items()}
+        bench_before = time.process_time()
+        profile_file = workdir / "host-profile.txt"
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(host_pid),
+                "--format",
+                "raw",
+                "--rate",
+                "50",
+                "--nonblocking",
+                "--output",
+                str(profile_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started = time.monotonic()
+        dropped: list[DroppedFile] = []
+        lock = threading.Lock()
+
+        def drop(index: int) -> None:
+            name = f"load/doc{index:05d}.txt"
+            etag = str(source.get_blob_client(name).upload_blob(text(index), overwrite=True)["etag"]).strip('"')
+            with lock:
+                dropped.append(DroppedFile(name, etag, record_key(settings.source_container, name, etag)))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, range(files)))
+        recorded = _wait_recorded(settings, {item.key for item in dropped}, timeout=1200)
+        result.seconds = time.monotonic() - started
+        result.files = recorded
+        result.files_per_minute = result.files / result.seconds * 60
+        result.cpu_seconds = {part: round(_cpu_seconds(pid) - cpu_before[part], 1) for part, pid in pids.items()}
+        result.cpu_seconds["bench (uploads, waiting)"] = round(time.process_time() - bench_before, 1)
+        result.host_cpu_ms_per_file = result.cpu_seconds["host"] * 1000 / max(result.files, 1)
+        spy.send_signal(2)
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+        result.profile = _top_functions(profile_file)
+    return result
+
+
+def _wait_recorded(settings: Any, keys: set[str], *, timeout: float) -> int:
+    """How many of `keys` have a final record, once all do (or at the timeout). One query a
+    second: the benchmark must not load the storage it measures with point reads."""
+    table = StorageClients(settings).records_table
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {
+            entity["RowKey"]
+            for entity in table.query_entities(f"PartitionKey eq '{FINAL_PARTITION}'", select=["RowKey"])
+        }
+        done = len(keys & found)
+        if done == len(keys) or time.monotonic() > deadline:
+            return done
+        time.sleep(1.0)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _top_functions(profile: Path, top: int = 12) -> list[str]:
+    """py-spy's raw (collapsed) stacks -> the functions holding the most samples themselves."""
+    if not profile.exists():
+        return ["(py-spy could not attach to the host here)"]
+    own: Counter[str] = Counter()
+    total = 0
+    for line in profile.read_text().splitlines():
+        stack_text, _, count = line.rpartition(" ")
+        if not stack_text or not count.isdigit():
+            continue
+        frame = stack_text.split(";")[-1]
+        own[re.sub(r" \(.*/(site-packages|lib/python3\.\d+)/", " (", frame)] += int(count)
+        total += int(count)
+    return [f"{count / total:5.1%}  {frame}" for frame, count in own.most_common(top)] if total else []
+
+
+# --- memory ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Memory:
+    small_mib: float = 0.0
+    large_mib: float = 0.0
+
+
+def submit_memory(workdir: Path) -> Memory:
+    result = Memory()
+    with stack(workdir, with_host=False, emulator_args=["--document-seconds", "0"], settings={}) as local:
+        settings = local.settings
+        source: ContainerClient = StorageClients(settings).container(settings.source_container)
+        source.upload_blob("small.txt", b"x" * 1024, overwrite=True)
+        source.upload_blob("large.txt", b"word " * (8 * 1024 * 1024), overwrite=True)  # 40 MiB
+        env = {**os.environ, **local.env}
+        for name in ("small.txt", "large.txt"):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.rss", name], env=env, capture_output=True, text=True, check=True
+            )
+            mib = float(done.stdout.strip().splitlines()[-1])
+            if name == "small.txt":
+                result.small_mib = mib
+            else:
+                result.large_mib = mib
+    return result
+
+
+# --- the chart -------------------------------------------------------------------------------------------------------
+
+
+def chart(raw: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    e2e = raw["end_to_end"]
+    figure, (latency, calls) = plt.subplots(1, 2, figsize=(12, 4.5))
+    series = [
+        ("ours (default schedule)", e2e["ours_latencies"]),
+        ("SDK, one by one", e2e["sdk_latencies"]),
+        ("SDK, 8 threads", e2e["sdk_threaded_latencies"]),
+    ]
+    latency.boxplot([values or [0] for _, values in series], tick_labels=[label for label, _ in series])
+    latency.set_title("service finished -> result recorded (s)")
+    latency.axhline(5, linestyle="--", linewidth=0.8, color="green")
+    latency.axhline(12, linestyle=":", linewidth=0.8, color="orange")
+    per_file = [
+        ("ours", sum(e2e["ours_calls"].values()) / max(e2e["ours_files"], 1)),
+        ("SDK, one by one", sum(e2e["sdk_calls"].values()) / max(e2e["sdk_files"], 1)),
+        ("SDK, 8 threads", sum(e2e["sdk_threaded_calls"].values()) / max(e2e["sdk_threaded_files"], 1)),
+    ]
+    calls.bar(
+        [label for label, _ in per_file], [value for _, value in per_file], color=["tab:blue", "tab:gray", "tab:gray"]
+    )
+    calls.axhline(2.25, linestyle="--", linewidth=0.8, color="green")
+    calls.set_title("service calls per file (2 languages)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
