@@ -60,6 +60,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _print_tables(tables: list[Any]) -> None:
+    out = render.console()
+    for table in tables:
+        out.print(table)
+        out.print()
+
+
 def _emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
@@ -87,10 +94,7 @@ def status(
     if as_json:
         _emit_json(result.to_json())
         return
-    out = render.console()
-    for table in render.status_tables(result):
-        out.print(table)
-        out.print()
+    _print_tables(render.status_tables(result))
 
 
 @app.command()
@@ -118,10 +122,7 @@ def show(
             }
         )
         return
-    out = render.console()
-    for table in render.history_tables(history):
-        out.print(table)
-        out.print()
+    _print_tables(render.history_tables(history))
 
 
 @app.command()

@@ -267,7 +267,11 @@ class EmulatorApp:
             unavailable = self._random.random() < 0.5
         if not faulty:
             return None
-        if unavailable:
+        return self._server_error("503" if unavailable else "500")
+
+    def _server_error(self, status: str) -> Response:
+        """The service's 503 (with Retry-After) or 500 answer."""
+        if status == "503":
             return error_response(
                 503,
                 "ServiceUnavailable",
@@ -290,16 +294,7 @@ class EmulatorApp:
             with self._counter_lock:
                 self._faults["lost answer"] += 1
             logger.info("batch %s created; its answer is lost on purpose (%s)", job.id, lost)
-            if lost == "reset":
-                return _DroppedConnection()
-            if lost == "503":
-                return error_response(
-                    503,
-                    "ServiceUnavailable",
-                    "The service is temporarily unavailable.",
-                    retry_after=self.options.retry_after_seconds,
-                )
-            return error_response(500, "InternalServerError", "Unexpected internal server error has occurred.")
+            return _DroppedConnection() if lost == "reset" else self._server_error(lost)
         return Response(status_code=202, headers={"Operation-Location": flavour.job_url(request, job.id)})
 
     def _lost_answer(self) -> str | None:

@@ -10,7 +10,7 @@ whose record is already final is acknowledged without doing anything.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -194,27 +194,17 @@ def _publish(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail,
         return document
     staging = staging_blob_name(record.key, record.attempt, document.language, record.source_name)
     publication = publish.publish_translation(ctx, record, document.language, staging)
-    container = ctx.settings.target_container
+    path = f"{ctx.settings.target_container}/{publication.path}"
     if publication.error_code is not None:
         keep.add(staging)
-        return DocumentDetail(
-            document.language,
-            Status.FAILED,
-            f"{container}/{publication.path}",
-            document_id=document.document_id,
-            characters_charged=document.characters_charged,
+        return replace(
+            document,
+            status=Status.FAILED,
+            path=path,
             error_code=publication.error_code,
             error_message=publication.error_message,
         )
-    return DocumentDetail(
-        document.language,
-        document.status,
-        f"{container}/{publication.path}",
-        published=publication.published,
-        document_id=document.document_id,
-        characters_charged=document.characters_charged,
-        note=publication.note,
-    )
+    return replace(document, path=path, published=publication.published, note=publication.note)
 
 
 def _final_record(

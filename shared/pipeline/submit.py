@@ -99,24 +99,20 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
         size=int(properties.size or 0),
     )
     claimed = lifecycle.claim(ctx, source)
-    if claimed is None:
+    # A late duplicate may find no claim: this version was recorded and its open record removed.
+    duplicate = "claimed" if claimed is None else ("recorded" if ctx.records.get_final(source.key) else None)
+    if duplicate is not None:
+        if claimed is not None:
+            ctx.records.delete_open(source.key, claimed.etag)
         logger.info(
-            "%s (version %s) is already claimed; duplicate event ignored",
+            "%s (version %s) is %s already; duplicate event ignored",
             name,
             source.etag,
+            duplicate,
             extra=source_fields(container, name, source.etag, key=source.key, event=Event.CLAIMED),
         )
         return SubmitResult("duplicate", key=source.key)
-    if ctx.records.get_final(source.key) is not None:
-        # A late duplicate: this version was recorded and its open record removed before this delivery.
-        ctx.records.delete_open(source.key, claimed.etag)
-        logger.info(
-            "%s (version %s) was recorded already; duplicate event ignored",
-            name,
-            source.etag,
-            extra=source_fields(container, name, source.etag, key=source.key, event=Event.CLAIMED),
-        )
-        return SubmitResult("duplicate", key=source.key)
+    assert claimed is not None
     return start_attempt(ctx, claimed, properties.metadata or {})
 
 
