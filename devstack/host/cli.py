@@ -83,10 +83,11 @@ def _configure_logging(verbose: bool) -> None:
     configure_logging()
 
 
-def refuse_impossible_app_settings() -> None:
+def refuse_impossible_app_settings(host: LocalFunctionsHost) -> None:
     """The real host starts and lets every invocation fail on impossible settings; locally we refuse
-    to start, naming each one (this project's app reads them with shared.settings)."""
-    if "shared.settings" not in sys.modules:
+    to start, naming each one, when the app is this project's (its triggers live in shared.triggers
+    and read their settings with shared.settings)."""
+    if not any(function.user_function.__module__.startswith("shared.triggers.") for function in host.functions):
         return
     from shared.settings import Settings
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrent_deliveries=args.concurrent_deliveries,
             watch=not args.no_watch,
         )
-        refuse_impossible_app_settings()
+        refuse_impossible_app_settings(host)
         host.start()
     except (HostConfigError, OSError, ValueError) as exc:
         print(f"host: {exc}", file=sys.stderr)
