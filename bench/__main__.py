@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import measures
-from devstack.local_settings import PROJECT_ROOT
+from devstack.azurite import PROJECT_ROOT
 from shared.runtime import configure_logging
 
 RESULTS = PROJECT_ROOT / "bench" / "results"

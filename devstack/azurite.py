@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from devstack.ports import free_port, port_open, wait_until_listening
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +48,6 @@ class AzuriteEndpoints:
             f"AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint={self.blob_url};QueueEndpoint={self.queue_url};TableEndpoint={self.table_url};"
         )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        return sock.connect_ex((host, port)) == 0
 
 
 class Azurite:
@@ -136,16 +123,14 @@ class Azurite:
         return cls.start(location, ports=ports, in_memory=in_memory, timeout=timeout)
 
     def _wait_until_listening(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
         ports = (self.endpoints.blob_port, self.endpoints.queue_port, self.endpoints.table_port)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Azurite exited with code {self.process.returncode}; see {self.log_path}")
-            if all(port_open(self.endpoints.host, port) for port in ports):
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Azurite did not listen within {timeout:.0f}s; see {self.log_path}")
+        try:
+            wait_until_listening(
+                self.process, self.endpoints.host, ports, name="Azurite", log=self.log_path, timeout=timeout
+            )
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.process.poll() is None:

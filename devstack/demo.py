@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from devstack.azurite import PROJECT_ROOT
 from devstack.dropping import drop_files, wait_for_final_records
-from devstack.local_settings import PROJECT_ROOT
 from devstack.stack import LocalStack, StackConfig
 from shared.runtime import configure_logging
 from shared.storage.clients import StorageClients

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from devstack.azurite import PROJECT_ROOT
 from devstack.host.config import load_local_settings
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def merged_environment(

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.azurite import STANDARD_PORTS, Azurite, free_port, port_open
-from devstack.local_settings import PROJECT_ROOT, merged_environment
+from devstack.azurite import PROJECT_ROOT, STANDARD_PORTS, Azurite
+from devstack.local_settings import merged_environment
+from devstack.ports import free_port, wait_until_listening
 from shared.settings import STORAGE_CONNECTION, Settings
 from shared.storage.clients import StorageClients
 
@@ -178,16 +178,7 @@ class LocalStack:
         return process
 
     def _wait_for_port(self, name: str, process: subprocess.Popen[bytes], port: int, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"the {name} exited with code {process.returncode}; see {self.logs / (name + '.log')}"
-                )
-            if port_open("127.0.0.1", port):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"the {name} did not listen on port {port} within {timeout:.0f}s; see {self.logs}")
+        wait_until_listening(process, "127.0.0.1", (port,), name=name, log=self.logs / f"{name}.log", timeout=timeout)
 
     @staticmethod
     def _stop(process: subprocess.Popen[bytes] | None, *, kill: bool = False) -> None:

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from devstack.azurite import Azurite, port_open
+from devstack.azurite import PROJECT_ROOT, Azurite
 from devstack.dropping import drop_files
-from devstack.local_settings import PROJECT_ROOT, merged_environment
+from devstack.local_settings import merged_environment
+from devstack.ports import port_open
 from devstack.stack import LocalStack, StackConfig
 from shared.runtime import configure_logging
 from shared.settings import Settings, SettingsError

@@ -15,6 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from shared.redaction import register_secret
+from shared.translator.routes import API_VERSIONS
 
 
 class SettingsError(ValueError):
@@ -42,7 +43,6 @@ STORAGE_CONNECTION = "TRANSLATION_STORAGE"
 
 MAX_TARGET_LANGUAGES = 10  # per batch, SERVICE_NOTES.md
 POISON_SUFFIX = "-poison"  # the queue extension moves a message that failed maxDequeueCount times here
-SUPPORTED_API_VERSIONS = ("2026-03-01", "2024-05-01", "v1.1")
 
 # Blob and queue names: 3-63 lowercase letters, digits and single hyphens.
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
@@ -269,10 +269,8 @@ class Settings:
                 problems.append(f"SOURCE_LANGUAGE={source_language!r} is not a language code (like en, zh-Hans)")
 
         api_version = value("TRANSLATOR_API_VERSION")
-        if api_version not in SUPPORTED_API_VERSIONS:
-            problems.append(
-                f"TRANSLATOR_API_VERSION must be one of {', '.join(SUPPORTED_API_VERSIONS)}, got {api_version!r}"
-            )
+        if api_version not in API_VERSIONS:
+            problems.append(f"TRANSLATOR_API_VERSION must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
 
         endpoint = value("TRANSLATOR_ENDPOINT").rstrip("/")
         if endpoint and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", endpoint):

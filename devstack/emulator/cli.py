@@ -7,10 +7,10 @@ import logging
 import signal
 from pathlib import Path
 
+from devstack.azurite import PROJECT_ROOT
 from devstack.emulator.app import FLAVOURS_BANNER
 from devstack.emulator.options import LOST_ANSWER_MODES, EmulatorOptions
-from devstack.emulator.server import EmulatorServer, _bind
-from devstack.local_settings import PROJECT_ROOT
+from devstack.emulator.server import EmulatorServer
 from shared.runtime import configure_logging
 
 DEFAULTS = EmulatorOptions()
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     # What a developer reads: the emulator's own lines, not the storage SDK's request dumps.
     configure_logging()
     options = options_from_args(args)
-    server = EmulatorServer(options, args.host, _bind(args.host, args.port))
+    server = EmulatorServer.bind(options, args.host, args.port)
     print(f"Document Translation emulator serving {server.endpoint} (flavours {FLAVOURS_BANNER})", flush=True)
     # uvicorn re-raises the signal that stopped it once it has shut down; a stop asked for is a clean exit.
     signal.signal(signal.SIGTERM, _exit_cleanly)

@@ -100,10 +100,6 @@ def glossary_format(requested: str) -> FileFormat | None:
     return None
 
 
-def glossary_format_of_blob(blob_name: str) -> FileFormat | None:
-    return _GLOSSARIES_BY_EXTENSION.get(extension_of(blob_name))
-
-
 def output_name(blob_name: str) -> str:
     """The target blob name the service writes for `blob_name` (.doc becomes .docx...)."""
     fmt = document_format(blob_name)

@@ -4,61 +4,42 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
 from typing import Any
-
-import uvicorn
 
 from devstack.emulator.app import EmulatorApp
 from devstack.emulator.engine import JobEngine
 from devstack.emulator.options import EmulatorOptions
+from devstack.http_server import UvicornServer, listening_socket
 
 logger = logging.getLogger(__name__)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it; without it Nagle and delayed ACKs add ~40 ms to every response.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
 
 
 class EmulatorServer:
     """One emulator instance: `EmulatorServer.start(options)` returns once it accepts requests."""
 
-    def __init__(self, options: EmulatorOptions, host: str, sock: socket.socket):
+    def __init__(self, options: EmulatorOptions, sock: socket.socket):
         self.options = options
-        self.host = host
-        self.port = sock.getsockname()[1]
-        self._socket = sock
         self.engine = JobEngine(options)
         self.app = EmulatorApp(options, self.engine)
-        config = uvicorn.Config(self.app.build(), log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
+        self._http = UvicornServer(self.app.build(), sock, name="emulator-http")
+        self.host, self.port = self._http.host, self._http.port
+
+    @classmethod
+    def bind(cls, options: EmulatorOptions, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+        return cls(options, listening_socket(host, port, purpose="emulator"))
 
     @classmethod
     def start(
         cls, options: EmulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0, timeout: float = 30.0
     ) -> EmulatorServer:
         """Serves in a background thread; port 0 picks a free port (see `.endpoint`)."""
-        server = cls(options or EmulatorOptions(), host, _bind(host, port))
+        server = cls.bind(options or EmulatorOptions(), host, port)
         server.engine.start()
-        server._thread = threading.Thread(
-            target=server._server.run, kwargs={"sockets": [server._socket]}, name="emulator-http", daemon=True
-        )
-        server._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server._server.started:
-            if not server._thread.is_alive() or time.monotonic() > deadline:
-                server.stop()
-                raise RuntimeError(f"the emulator did not start on {host}:{server.port}")
-            time.sleep(0.02)
+        try:
+            server._http.start(timeout)
+        except RuntimeError:
+            server.engine.stop()
+            raise
         logger.info("Document Translation emulator serving %s", server.endpoint)
         return server
 
@@ -66,10 +47,9 @@ class EmulatorServer:
         """Serves in this thread until Ctrl-C or SIGTERM (uvicorn handles both)."""
         self.engine.start()
         try:
-            self._server.run(sockets=[self._socket])
+            self._http.serve_forever()
         finally:
             self.engine.stop()
-            self._socket.close()
 
     @property
     def endpoint(self) -> str:
@@ -86,12 +66,8 @@ class EmulatorServer:
         self.app.reset()
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._http.stop()
         self.engine.stop()
-        self._socket.close()
 
     def __enter__(self) -> EmulatorServer:
         return self

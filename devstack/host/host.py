@@ -30,7 +30,8 @@ from devstack.host.invoke import InvocationResult, blob_argument, invoke
 from devstack.host.queues import QueueListener
 from devstack.host.timers import TimerRunner
 from devstack.host.watcher import BlobWatcher, EventGridDelivery
-from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, BlobEvent, WebhookServer, build_webhook_app
+from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, BlobEvent, build_webhook_app
+from devstack.http_server import UvicornServer, listening_socket
 from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class LocalFunctionsHost:
         self._in_flight: set[Future[InvocationResult]] = set()
         self._in_flight_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
-        self._server: WebhookServer | None = None
+        self._server: UvicornServer | None = None
 
     @classmethod
     def from_project(cls, project_dir: Path, app_spec: str = DEFAULT_APP, **options: Any) -> LocalFunctionsHost:
@@ -129,8 +130,10 @@ class LocalFunctionsHost:
             max_workers=self._max_concurrent_invocations, thread_name_prefix="invocation"
         )
         by_name = {function.name: function for function in self.functions}
-        self._server = WebhookServer(
-            build_webhook_app(by_name, self._submit_blob_event), host=self.bind_host, port=self.requested_port
+        self._server = UvicornServer(
+            build_webhook_app(by_name, self._submit_blob_event),
+            listening_socket(self.bind_host, self.requested_port, purpose="local functions host"),
+            name="local-host-webhook",
         )
         self._server.start()
         try:

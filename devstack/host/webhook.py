@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -127,39 +123,3 @@ def build_webhook_app(functions: dict[str, FunctionInfo], invoke_blob: InvokeBlo
         return Response(status_code=202 if accepted else 200)
 
     return Starlette(routes=[Route(WEBHOOK_PATH, blobs, methods=["POST", "OPTIONS"])])
-
-
-class WebhookServer:
-    """Uvicorn serving the webhook app on a background thread."""
-
-    def __init__(self, app: Starlette, *, host: str, port: int):
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._socket.bind((host, port))
-        except OSError as exc:
-            self._socket.close()
-            problem = f"cannot listen on {host}:{port}: {exc.strerror} (is another host running?)"
-            raise OSError(exc.errno, problem) from exc
-        self.host = host
-        self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._serve, name="local-host-webhook", daemon=True)
-
-    def _serve(self) -> None:
-        self._server.run(sockets=[self._socket])
-
-    def start(self, timeout: float = 15.0) -> None:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the webhook server did not start on {self.host}:{self.port}")
-            time.sleep(0.02)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        self._socket.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from devstack.azurite import free_port
+from devstack.ports import free_port
 from devstack.stack_cli import blob_name_for
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,8 @@ def test_blob_names_follow_the_path_given(path, name):
 
 
 def test_up_refuses_impossible_settings_at_once_and_leaves_nothing_running(tmp_path):
-    from devstack.azurite import STANDARD_PORTS, port_open
+    from devstack.azurite import STANDARD_PORTS
+    from devstack.ports import port_open
 
     if any(port_open("127.0.0.1", port) for port in (*STANDARD_PORTS, 5080, 7071)):
         pytest.skip("the local stack's standard ports are taken on this machine")
