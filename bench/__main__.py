@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=RESULTS, help=f"where the JSON and the chart go (default {RESULTS})"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    configure_logging()
+    configure_logging(logging.WARNING)
     quick = args.quick
     report = Report(started=datetime.now().isoformat(timespec="seconds"), quick=quick)
     started = time.monotonic()

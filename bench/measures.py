@@ -26,6 +26,7 @@ from azure.storage.blob import ContainerClient
 from bench.counting import emulator_jobs, reset_emulator, service_calls, storage_calls
 from bench.sdk_baseline import run_sdk
 from devstack.dropping import DroppedFile, wait_for_final_records
+from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, blob_created_event
 from devstack.stack import LocalStack, StackConfig
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poll import poll_outstanding_jobs
@@ -37,6 +38,8 @@ from shared.storage.record_table import FINAL_PARTITION, RecordTable, record_key
 LANGUAGES = ("fr", "de")
 WORDS = "the quick brown fox jumps over the lazy dog while translators translate every single line".split()
 # Bench-wide settings of the emulator: the same for our app and for the SDK baseline.
+# The blob trigger declared in function_app.py (shared/triggers/submit_on_drop.py).
+SUBMIT_FUNCTION = "submit_on_drop"
 EMULATOR_ARGS = ["--document-seconds", "0.5", "--workers", "8"]
 
 
@@ -50,13 +53,18 @@ def text(seed: int, characters: int = 400) -> bytes:
 
 @contextmanager
 def stack(
-    workdir: Path, *, with_host: bool, emulator_args: list[str], settings: dict[str, str]
+    workdir: Path,
+    *,
+    with_host: bool,
+    emulator_args: list[str],
+    settings: dict[str, str],
+    host_args: tuple[str, ...] = ("--watch-interval", "0.5"),
 ) -> Iterator[LocalStack]:
     config = StackConfig.on_free_ports(
         workdir,
         settings_overrides={"TARGET_LANGUAGES": ",".join(LANGUAGES), **settings},
         emulator_args=emulator_args,
-        host_args=["--watch-interval", "0.5"],
+        host_args=list(host_args),
     )
     config.with_host = with_host
     running = LocalStack(config).start()
@@ -390,7 +398,10 @@ class Throughput:
 def throughput(workdir: Path, *, files: int) -> Throughput:
     result = Throughput(files=files)
     emulator_args = ["--document-seconds", "0", "--workers", "8"]
-    with stack(workdir, with_host=True, emulator_args=emulator_args, settings={}) as local:
+    # Events are pushed to the host's webhook as Event Grid pushes them in Azure. The local watcher
+    # (which lists the container twice a second to stand in for Event Grid) is off: its listing cost
+    # grows with the container and exists only locally.
+    with stack(workdir, with_host=True, emulator_args=emulator_args, settings={}, host_args=("--no-watch",)) as local:
         settings = local.settings
         source = StorageClients(settings).container(settings.source_container)
         assert local.host is not None and local.emulator is not None and local.azurite is not None
@@ -410,6 +421,8 @@ def throughput(workdir: Path, *, files: int) -> Throughput:
                 "--rate",
                 "50",
                 "--nonblocking",
+                # Only samples holding the GIL: where CPU goes, not where threads wait.
+                "--gil",
                 "--output",
                 str(profile_file),
             ],
@@ -420,14 +433,25 @@ def throughput(workdir: Path, *, files: int) -> Throughput:
         dropped: list[DroppedFile] = []
         lock = threading.Lock()
 
+        webhook = (
+            f"http://127.0.0.1:{local.config.host_port}{WEBHOOK_PATH}"
+            f"?functionName={FUNCTION_NAME_PREFIX}{SUBMIT_FUNCTION}"
+        )
+        event_grid = httpx.Client(headers={"aeg-event-type": "Notification"}, timeout=60)
+
         def drop(index: int) -> None:
             name = f"load/doc{index:05d}.txt"
-            etag = str(source.get_blob_client(name).upload_blob(text(index), overwrite=True)["etag"]).strip('"')
+            blob = source.get_blob_client(name)
+            body = text(index)
+            etag = str(blob.upload_blob(body, overwrite=True)["etag"])
+            event_grid.post(webhook, json=[blob_created_event(blob.url, etag=etag, size=len(body))]).raise_for_status()
             with lock:
-                dropped.append(DroppedFile(name, etag, record_key(settings.source_container, name, etag)))
+                key = record_key(settings.source_container, name, etag.strip('"'))
+                dropped.append(DroppedFile(name, etag.strip('"'), key))
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(drop, range(files)))
+        event_grid.close()
         recorded = _wait_recorded(settings, {item.key for item in dropped}, timeout=1200)
         result.seconds = time.monotonic() - started
         result.files = recorded
@@ -440,20 +464,24 @@ def throughput(workdir: Path, *, files: int) -> Throughput:
             spy.wait(timeout=30)
         except subprocess.TimeoutExpired:
             spy.kill()
-        result.profile = _top_functions(profile_file)
+        result.profile = _profile_summary(profile_file)
     return result
 
 
 def _wait_recorded(settings: Any, keys: set[str], *, timeout: float) -> int:
     """How many of `keys` have a final record, once all do (or at the timeout). One query a
-    second: the benchmark must not load the storage it measures with point reads."""
+    second, for records finished since the last look (with a margin for writers that were slower
+    than the clock): the benchmark must not load the storage it measures."""
     table = StorageClients(settings).records_table
     deadline = time.monotonic() + timeout
+    found: set[str] = set()
+    since = datetime.now(UTC) - timedelta(minutes=5)
     while True:
-        found = {
-            entity["RowKey"]
-            for entity in table.query_entities(f"PartitionKey eq '{FINAL_PARTITION}'", select=["RowKey"])
-        }
+        looked_at = datetime.now(UTC)
+        query = f"PartitionKey eq '{FINAL_PARTITION}' and FinishedAt ge @since"
+        rows = table.query_entities(query, parameters={"since": since}, select=["RowKey"])
+        found.update(entity["RowKey"] for entity in rows)
+        since = looked_at - timedelta(seconds=30)
         done = len(keys & found)
         if done == len(keys) or time.monotonic() > deadline:
             return done
@@ -466,20 +494,63 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def _top_functions(profile: Path, top: int = 12) -> list[str]:
-    """py-spy's raw (collapsed) stacks -> the functions holding the most samples themselves."""
+_FRAME_PATH = re.compile(r"\((?P<path>[^:()]+):\d+\)$")
+_PIPELINE_STEP = re.compile(r"shared/pipeline/(?P<step>\w+)\.py")
+
+
+def _profile_summary(profile: Path, top: int = 8) -> list[str]:
+    """py-spy's raw (collapsed) stacks, sampled only while holding the GIL, three ways: by pipeline
+    step (inclusive), by the library whose code was running, and the busiest functions."""
     if not profile.exists():
         return ["(py-spy could not attach to the host here)"]
-    own: Counter[str] = Counter()
+    by_step: Counter[str] = Counter()
+    by_library: Counter[str] = Counter()
+    by_function: Counter[str] = Counter()
     total = 0
     for line in profile.read_text().splitlines():
-        stack_text, _, count = line.rpartition(" ")
-        if not stack_text or not count.isdigit():
+        stack_text, _, count_text = line.rpartition(" ")
+        if not stack_text or not count_text.isdigit():
             continue
-        frame = stack_text.split(";")[-1]
-        own[re.sub(r" \(.*/(site-packages|lib/python3\.\d+)/", " (", frame)] += int(count)
-        total += int(count)
-    return [f"{count / total:5.1%}  {frame}" for frame, count in own.most_common(top)] if total else []
+        count, frames = int(count_text), stack_text.split(";")
+        total += count
+        steps = [found.group("step") for frame in frames if (found := _PIPELINE_STEP.search(frame))]
+        if steps:
+            by_step[f"pipeline: {steps[0]}"] += count
+        elif any("devstack/host" in frame for frame in frames):
+            by_step["local host (the Functions host's part)"] += count
+        else:
+            by_step["other threads"] += count
+        path_found = _FRAME_PATH.search(frames[-1])
+        path = path_found.group("path") if path_found else "?"
+        by_library[_library_of(path)] += count
+        by_function[frames[-1]] += count
+    if not total:
+        return []
+
+    def shares(counter: Counter[str], limit: int) -> str:
+        return ", ".join(f"{name} {value / total:.0%}" for name, value in counter.most_common(limit))
+
+    return [
+        f"by step (inclusive): {shares(by_step, 8)}",
+        f"by library (own time): {shares(by_library, 10)}",
+        *(f"{value / total:5.1%}  {name}" for name, value in by_function.most_common(top)),
+    ]
+
+
+def _library_of(path: str) -> str:
+    """py-spy shortens paths to the package's tail: 'blob/_blob_client.py', 'core/pipeline/_base.py'."""
+    head = path.split("/", 1)[0]
+    if path.startswith(("shared/", "devstack/", "function_app")):
+        return f"ours ({head})"
+    return {
+        "blob": "azure-storage-blob",
+        "queue": "azure-storage-queue",
+        "tables": "azure-data-tables",
+        "core": "azure-core",
+        "storage": "azure-storage",
+        "httpcore": "httpx",
+        "http": "http.client",
+    }.get(head, head.removesuffix(".py"))
 
 
 # --- memory ------------------------------------------------------------------------------------------------------

@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=1, help="multiply the file counts (default 1)")
     parser.add_argument("--json", dest="json_path", help="also write the rows as JSON to this file")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    configure_logging()
+    configure_logging(logging.WARNING)
 
     scenarios = [
         scenario

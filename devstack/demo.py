@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack demo", description=__doc__)
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for every final record")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    configure_logging()
+    configure_logging(logging.WARNING)
 
     with tempfile.TemporaryDirectory(prefix="devstack-demo-") as workdir:
         config = StackConfig.on_free_ports(

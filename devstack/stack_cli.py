@@ -16,7 +16,7 @@ from devstack.dropping import drop_files
 from devstack.local_settings import merged_environment
 from devstack.ports import port_open
 from devstack.stack import LocalStack, StackConfig
-from shared.runtime import configure_logging
+from shared.runtime import TIMED_CONSOLE_FORMAT, configure_logging
 from shared.settings import Settings, SettingsError
 
 WORKDIR = PROJECT_ROOT / ".devstack"
@@ -50,8 +50,7 @@ def up(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="devstack up", description="Azurite + emulator + local functions host")
     parser.add_argument("--event-deliveries", type=int, default=1, help="deliver each Event Grid event N times")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    configure_logging()
+    configure_logging(logging.INFO, TIMED_CONSOLE_FORMAT)
     config = StackConfig(workdir=WORKDIR, host_args=["--event-deliveries", str(args.event_deliveries)])
     stack = LocalStack(config)
     try:

@@ -244,6 +244,5 @@ def main() -> None:
 
     from shared.runtime import configure_logging
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    configure_logging()
+    configure_logging(logging.WARNING)
     app()

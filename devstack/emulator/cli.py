@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from devstack.azurite import PROJECT_ROOT
 from devstack.emulator.app import FLAVOURS_BANNER
 from devstack.emulator.options import LOST_ANSWER_MODES, EmulatorOptions
 from devstack.emulator.server import EmulatorServer
-from shared.runtime import configure_logging
+from shared.runtime import TIMED_CONSOLE_FORMAT, configure_logging
 
 DEFAULTS = EmulatorOptions()
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".devstack" / "emulator-state"
@@ -117,9 +116,8 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # What a developer reads: the emulator's own lines, not the storage SDK's request dumps.
-    configure_logging()
+    configure_logging(args.log_level.upper(), TIMED_CONSOLE_FORMAT)
     options = options_from_args(args)
     server = EmulatorServer.bind(options, args.host, args.port)
     print(f"Document Translation emulator serving {server.endpoint} (flavours {FLAVOURS_BANNER})", flush=True)

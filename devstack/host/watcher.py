@@ -8,20 +8,18 @@ As in Azure, a change of metadata alone (same size and content MD5, new ETag) ra
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobProperties, ContainerClient
+from azure.storage.blob import ContainerClient
 
 from devstack.host.bindings import FunctionInfo
-from devstack.host.webhook import BLOB_CREATED
+from devstack.host.webhook import blob_created_event
 from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -34,36 +32,6 @@ FIRST_RETRY_DELAY_SECONDS = 0.5
 DELIVERY_TIMEOUT_SECONDS = 600.0
 
 Deliver = Callable[[dict[str, Any]], None]
-
-
-def blob_created_event(container_client: ContainerClient, blob: BlobProperties) -> dict[str, Any]:
-    """A Microsoft.Storage.BlobCreated event in Event Grid schema, as the storage account would publish."""
-    account = container_client.account_name or "devstoreaccount1"
-    content_type = blob.content_settings.content_type if blob.content_settings else None
-    return {
-        "topic": (
-            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
-            f"Microsoft.Storage/storageAccounts/{account}"
-        ),
-        "subject": f"/blobServices/default/containers/{container_client.container_name}/blobs/{blob.name}",
-        "eventType": BLOB_CREATED,
-        "id": str(uuid.uuid4()),
-        "eventTime": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
-        "data": {
-            "api": "PutBlob",
-            "clientRequestId": str(uuid.uuid4()),
-            "requestId": str(uuid.uuid4()),
-            "eTag": blob.etag,
-            "contentType": content_type or "application/octet-stream",
-            "contentLength": blob.size,
-            "blobType": "BlockBlob",
-            "url": container_client.get_blob_client(blob.name).url,
-            "sequencer": f"{uuid.uuid4().int:032x}",
-            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
-        },
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }
 
 
 class BlobWatcher:
@@ -122,7 +90,16 @@ class BlobWatcher:
             logger.info(
                 "blob %s/%s (ETag %s) is new or changed: raising BlobCreated", path.container, blob.name, blob.etag
             )
-            self._deliver(blob_created_event(self._container, blob))
+            content_type = blob.content_settings.content_type if blob.content_settings else None
+            self._deliver(
+                blob_created_event(
+                    self._container.get_blob_client(blob.name).url,
+                    etag=blob.etag,
+                    size=blob.size,
+                    content_type=content_type or "application/octet-stream",
+                    account=self._container.account_name or "devstoreaccount1",
+                )
+            )
             announced += 1
         return announced
 

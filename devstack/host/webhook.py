@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -26,6 +28,38 @@ FUNCTION_NAME_PREFIX = "Host.Functions."
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 SUBSCRIPTION_VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
 _SUBJECT = re.compile(r"^/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<name>.+)$")
+
+
+def blob_created_event(
+    url: str, *, etag: str, size: int, content_type: str = "application/octet-stream", account: str = "devstoreaccount1"
+) -> dict[str, Any]:
+    """A Microsoft.Storage.BlobCreated event in Event Grid schema, as the storage account publishes it
+    for the blob at `url` (https://<account>.blob.core.windows.net/<container>/<name>, or Azurite's form)."""
+    container, name = _container_and_blob_from_url(url)
+    return {
+        "topic": (
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
+            f"Microsoft.Storage/storageAccounts/{account}"
+        ),
+        "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
+        "eventType": BLOB_CREATED,
+        "id": str(uuid.uuid4()),
+        "eventTime": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "data": {
+            "api": "PutBlob",
+            "clientRequestId": str(uuid.uuid4()),
+            "requestId": str(uuid.uuid4()),
+            "eTag": etag,
+            "contentType": content_type,
+            "contentLength": size,
+            "blobType": "BlockBlob",
+            "url": url,
+            "sequencer": f"{uuid.uuid4().int:032x}",
+            "storageDiagnostics": {"batchId": str(uuid.uuid4())},
+        },
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,21 +22,7 @@ from shared.translator.errors import (
 )
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
 from shared.translator.retry import RetryPolicy, parse_retry_after
-from shared.translator.routes import DEFAULT_API_VERSION, ListQuery, Routes, next_link_of
-
-
-class ListFilters(TypedDict, total=False):
-    """Filters and paging of the list calls (the fields of routes.ListQuery)."""
-
-    ids: Sequence[str] | None
-    statuses: Sequence[str] | None
-    created_after: datetime | None
-    created_before: datetime | None
-    order_by: str | None  # "asc" / "desc", or "createdDateTimeUtc asc"
-    top: int | None
-    skip: int | None
-    max_page_size: int | None
-
+from shared.translator.routes import DEFAULT_API_VERSION, ListFilters, ListQuery, Routes, next_link_of
 
 if TYPE_CHECKING:
     from shared.settings import Settings

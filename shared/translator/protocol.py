@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, TypeVar, Unpack
 
-from shared.translator.client import ListFilters
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
+from shared.translator.routes import ListFilters
 
 T = TypeVar("T")
 

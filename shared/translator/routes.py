@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 DEFAULT_API_VERSION = "2026-03-01"
@@ -50,6 +50,19 @@ def next_link_of(body: Mapping[str, Any]) -> str | None:
         if isinstance(link, str) and link.strip():
             return link.strip()
     return None
+
+
+class ListFilters(TypedDict, total=False):
+    """ListQuery's fields as keyword arguments of the list calls (a test keeps the two in step)."""
+
+    ids: Sequence[str] | None
+    statuses: Sequence[str] | None
+    created_after: datetime | None
+    created_before: datetime | None
+    order_by: str | None  # "asc" / "desc", or "createdDateTimeUtc asc"
+    top: int | None
+    skip: int | None
+    max_page_size: int | None
 
 
 @dataclass(frozen=True)

@@ -29,23 +29,3 @@ def eventually(probe: Callable[[], T], *, timeout: float = 20.0, interval: float
 
 def at_least(count: int, items: list[T]) -> list[T] | None:
     return items if len(items) >= count else None
-
-
-def blob_created_event(container: str, blob_name: str, url: str, etag: str = '"0x1"') -> dict:
-    return {
-        "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/devstoreaccount1",
-        "subject": f"/blobServices/default/containers/{container}/blobs/{blob_name}",
-        "eventType": "Microsoft.Storage.BlobCreated",
-        "id": str(uuid.uuid4()),
-        "eventTime": "2025-01-01T00:00:00Z",
-        "data": {
-            "api": "PutBlob",
-            "eTag": etag,
-            "contentType": "text/plain",
-            "contentLength": 5,
-            "blobType": "BlockBlob",
-            "url": url,
-        },
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }

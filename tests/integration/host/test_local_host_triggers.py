@@ -19,8 +19,9 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 from devstack.azurite import Azurite
 from devstack.host import HostConfigError, LocalFunctionsHost
 from devstack.host.timers import TimerRunner
+from devstack.host.webhook import blob_created_event
 from tests.integration.host import toy_app
-from tests.integration.host.hostkit import at_least, blob_created_event, eventually, unique_name
+from tests.integration.host.hostkit import at_least, eventually, unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +128,7 @@ def test_blob_created_event_invokes_the_function_with_a_blob_client(start_host, 
     response = httpx.post(
         host.webhook_url("on_blob"),
         headers={"aeg-event-type": "Notification"},
-        json=[blob_created_event(container.container_name, "docs/report.txt", blob.url)],
+        json=[blob_created_event(blob.url, etag='"0x1"', size=5, content_type="text/plain")],
     )
 
     assert response.status_code == 202  # accepted, then run, as the blobs extension does
@@ -139,8 +140,8 @@ def test_blob_created_event_invokes_the_function_with_a_blob_client(start_host, 
 
 def test_events_for_other_containers_and_types_are_acknowledged_and_ignored(start_host, container):
     host = start_host()
-    elsewhere = blob_created_event("another-container", "a.txt", "http://127.0.0.1/devstoreaccount1/another/a.txt")
-    deleted = blob_created_event(container.container_name, "a.txt", "http://x/a.txt")
+    elsewhere = blob_created_event("http://127.0.0.1/devstoreaccount1/another-container/a.txt", etag='"0x1"', size=1)
+    deleted = blob_created_event(container.get_blob_client("a.txt").url, etag='"0x1"', size=1)
     deleted["eventType"] = "Microsoft.Storage.BlobDeleted"
 
     response = httpx.post(
@@ -171,7 +172,7 @@ def test_a_failing_blob_invocation_is_retried_then_moved_to_the_blob_trigger_poi
     response = httpx.post(
         host.webhook_url("on_blob"),
         headers={"aeg-event-type": "Notification"},
-        json=[blob_created_event(container.container_name, "explode.txt", blob.url, etag=etag)],
+        json=[blob_created_event(blob.url, etag=etag, size=5)],
     )
 
     assert response.status_code == 202  # accepted at once, as the blobs extension answers Event Grid

@@ -49,3 +49,15 @@ def test_each_request_logs_one_line_with_method_url_status_and_attempt(service, 
     lines = [record.getMessage() for record in caplog.records if record.name == "shared.translator.client"]
     url = f"{ENDPOINT}/translator/document/batches/j?api-version=2026-03-01"
     assert lines == [f"GET {url} -> 503 (attempt 1)", f"GET {url} -> 200 (attempt 2)"]
+
+
+def test_list_filters_are_exactly_the_list_query_fields():
+    """The list calls' keyword arguments and the query they build must not drift apart."""
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    from shared.translator.routes import ListFilters
+
+    assert get_type_hints(ListFilters) == {
+        field.name: hint for field, hint in zip(fields(ListQuery), get_type_hints(ListQuery).values(), strict=True)
+    }
