@@ -78,6 +78,14 @@ def status_tables(status: Status) -> list[Table]:
         for flagged in status.needs_attention:
             attention.add_row(short(flagged.source_path, 60), flagged.where, short(flagged.reason, 100))
         tables.append(attention)
+    if status.failure_reasons:
+        reasons = Table(title="Not translated, by reason", show_edge=False)
+        reasons.add_column("reason code")
+        reasons.add_column("files", justify="right")
+        for reason, count in sorted(status.failure_reasons.items(), key=lambda item: (-item[1], item[0])):
+            reasons.add_row(reason, str(count))
+        reasons.caption = "translation-ops show FILE tells one file's story"
+        tables.append(reasons)
     return tables
 
 

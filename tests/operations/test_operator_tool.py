@@ -39,9 +39,11 @@ def test_status_counts_states_and_outcomes_and_lists_what_needs_attention(ctx, s
     assert status["outstanding_by_state"] == {"Submitted": 1}
     [attention] = status["needs_attention"]
     assert attention["source_path"].endswith("/running.txt") and "Paused" in attention["reason"]
+    assert status["failure_reasons"] == {"UnsupportedFormat": 1}
 
     code, output = run("status")
     assert code == 0 and "Needs attention" in output and "running.txt" in output and "Rejected" in output
+    assert "Not translated, by reason" in output and "UnsupportedFormat" in output
 
 
 def test_show_tells_every_version_of_a_file(ctx, service, clock, run):
