@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypedDict, Unpack
 
 from shared.pipeline.checks import Rejection
 from shared.pipeline.context import PipelineContext
@@ -304,22 +305,24 @@ def supersede(ctx: PipelineContext, record: OpenRecord, newer: OpenRecord) -> Op
 # --- into Finishing: the outcome is decided -------------------------------------------------
 
 
-def finishing(
-    record: OpenRecord,
-    now: datetime,
-    *,
-    status: JobStatus | None = None,
-    outcome: Outcome | None = None,
-    code: str | None = None,
-    message: str | None = None,
-) -> OpenRecord:
-    """The record once its outcome is decided: the job is final (`status`), or there is no job and
-    `outcome`, `code` and `message` say why. Written by `finish` or `finish_all`."""
+class Decision(TypedDict, total=False):
+    """How a record's outcome was decided: the job is final (`status`), or there is no job and
+    `outcome`, `code` and `message` say why."""
+
+    status: JobStatus | None
+    outcome: Outcome | None
+    code: str | None
+    message: str | None
+
+
+def finishing(record: OpenRecord, now: datetime, **decision: Unpack[Decision]) -> OpenRecord:
+    """The record once its outcome is decided. Written by `finish` or `finish_all`."""
+    status, message = decision.get("status"), decision.get("message")
     decided = replace(
         record,
         state=State.FINISHING,
-        outcome=outcome,
-        reason_code=code,
+        outcome=decision.get("outcome"),
+        reason_code=decision.get("code"),
         reason_message=cut(redact(message)) if message else None,
         last_polled_at=now,
         enqueued_at=now,
@@ -334,17 +337,9 @@ def finishing(
     return decided
 
 
-def finish(
-    ctx: PipelineContext,
-    record: OpenRecord,
-    *,
-    status: JobStatus | None = None,
-    outcome: Outcome | None = None,
-    code: str | None = None,
-    message: str | None = None,
-) -> OpenRecord | None:
+def finish(ctx: PipelineContext, record: OpenRecord, **decision: Unpack[Decision]) -> OpenRecord | None:
     """Hand a record whose outcome is decided to the record step."""
-    decided = finishing(record, ctx.now(), status=status, outcome=outcome, code=code, message=message)
+    decided = finishing(record, ctx.now(), **decision)
     [updated] = finish_all(ctx, [decided])
     return updated
 

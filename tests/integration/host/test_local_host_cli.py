@@ -42,6 +42,11 @@ def _project(tmp_path: Path, azurite: Azurite, queue_name: str) -> Path:
     return tmp_path
 
 
+def _host_command(project: Path, *options: str) -> list[str]:
+    """`python -m devstack host` on a free port, unbuffered so its lines arrive as they are printed."""
+    return [sys.executable, "-u", "-m", "devstack", "host", "--project-dir", str(project), "--port", "0", *options]
+
+
 def _read_lines(stream, lines: queue.Queue[str]) -> None:
     for line in stream:
         lines.put(line)
@@ -53,17 +58,7 @@ def test_cli_serves_the_app_and_stops_on_sigterm(tmp_path, azurite):
     # An environment variable wins over local.settings.json, as with Core Tools.
     env = {**os.environ, "TOY_QUEUE": queue_name, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-u",
-            "-c",
-            "import sys; from devstack.host.cli import main; sys.exit(main(sys.argv[1:]))",
-            "--project-dir",
-            str(project),
-            "--port",
-            "0",
-            "--no-watch",
-        ],
+        _host_command(project, "--no-watch"),
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -104,15 +99,7 @@ def test_cli_reports_a_missing_setting_and_exits_2(tmp_path, azurite):
     env = {key: value for key, value in os.environ.items() if not key.startswith("TOY_")}
 
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from devstack.host.cli import main; sys.exit(main(sys.argv[1:]))",
-            "--project-dir",
-            str(project),
-            "--port",
-            "0",
-        ],
+        _host_command(project),
         cwd=REPO_ROOT,
         env={**env, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
@@ -133,7 +120,7 @@ def test_the_host_refuses_impossible_app_settings_at_once_naming_each(tmp_path, 
         "TARGET_LANGUAGES": "fr,not a code",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "devstack", "host", "--project-dir", str(REPO_ROOT), "--port", "0", "--no-watch"],
+        _host_command(REPO_ROOT, "--no-watch"),
         env=env,
         capture_output=True,
         text=True,
