@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     print()
     if throughput.profile:
-        print("Where the host's CPU goes (py-spy samples, top functions by own time):")
+        print("Where the host's CPU goes (py-spy samples taken while it holds the GIL):")
         for line in throughput.profile:
             print(f"  {line}")
         print()
@@ -233,7 +233,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _routes(calls: Counter[str], files: int) -> str:
+def _routes(calls: Mapping[str, int], files: int) -> str:
     return ", ".join(f"{route} {count / files:.2f}" for route, count in sorted(calls.items()) if count)
 
 

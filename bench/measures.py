@@ -85,15 +85,15 @@ def parse_time(value: str) -> datetime:
 class EndToEnd:
     ours_files: int = 0
     ours_seconds: float = 0.0
-    ours_calls: Counter[str] = field(default_factory=Counter)
+    ours_calls: dict[str, int] = field(default_factory=dict)  # a plain dict: asdict() garbles a Counter
     ours_latencies: list[float] = field(default_factory=list)
     sdk_files: int = 0
     sdk_seconds: float = 0.0
-    sdk_calls: Counter[str] = field(default_factory=Counter)
+    sdk_calls: dict[str, int] = field(default_factory=dict)  # a plain dict: asdict() garbles a Counter
     sdk_latencies: list[float] = field(default_factory=list)
     sdk_threaded_files: int = 0
     sdk_threaded_seconds: float = 0.0
-    sdk_threaded_calls: Counter[str] = field(default_factory=Counter)
+    sdk_threaded_calls: dict[str, int] = field(default_factory=dict)  # a plain dict: asdict() garbles a Counter
     sdk_threaded_latencies: list[float] = field(default_factory=list)
 
     @property
@@ -127,7 +127,7 @@ def end_to_end(workdir: Path, *, files: int, sdk_files: int, sdk_threaded_files:
         records = wait_for_final_records(settings, dropped, timeout=600)
         result.ours_seconds = time.monotonic() - started
         result.ours_files = len(records)
-        result.ours_calls = service_calls(endpoint, key) - before
+        result.ours_calls = dict(service_calls(endpoint, key) - before)
         finished = {job["id"]: parse_time(job["lastActionDateTimeUtc"]) for job in emulator_jobs(endpoint, key)}
         for record in records.values():
             if record.job_id in finished:
@@ -141,7 +141,7 @@ def end_to_end(workdir: Path, *, files: int, sdk_files: int, sdk_threaded_files:
                 source.upload_blob(name, text(10_000 + index), overwrite=True)
             reset_emulator(endpoint, key)
             run = run_sdk(ctx, endpoint, key, names, LANGUAGES, threads)
-            calls = service_calls(endpoint, key)
+            calls = dict(service_calls(endpoint, key))
             if threads == 1:
                 result.sdk_files, result.sdk_seconds, result.sdk_calls = count, run.seconds, calls
                 result.sdk_latencies = run.finished_to_result
@@ -158,7 +158,7 @@ def end_to_end(workdir: Path, *, files: int, sdk_files: int, sdk_threaded_files:
 class SubmitPath:
     files: int = 0
     seconds: list[float] = field(default_factory=list)
-    storage_by_method: Counter[str] = field(default_factory=Counter)
+    storage_by_method: dict[str, int] = field(default_factory=dict)  # a plain dict: asdict() garbles a Counter
     storage_calls_per_file: float = 0.0
     record_storage_calls_per_file: float = 0.0
 
@@ -179,7 +179,7 @@ def submit_path(workdir: Path, *, files: int) -> SubmitPath:
                 started = time.perf_counter()
                 submit_dropped_blob(blob, ctx)
                 result.seconds.append(time.perf_counter() - started)
-        result.storage_by_method = Counter(counts)
+        result.storage_by_method = dict(counts)
         result.storage_calls_per_file = sum(counts.values()) / files
         # Let the jobs finish, hand them over, and count the record step's storage calls.
         time.sleep(2)

@@ -1,6 +1,10 @@
-"""The benchmark's reading of py-spy's collapsed stacks: where the host's CPU goes."""
+"""The benchmark's report: its JSON keeps the counts it measured, and its reading of py-spy's stacks."""
 
-from bench.measures import _profile_summary
+import json
+from dataclasses import asdict
+
+from bench.__main__ import _plain
+from bench.measures import EndToEnd, _profile_summary, chart
 
 
 def test_samples_are_shared_out_by_step_library_and_function(tmp_path):
@@ -29,3 +33,11 @@ def test_samples_are_shared_out_by_step_library_and_function(tmp_path):
 
 def test_a_missing_profile_says_so(tmp_path):
     assert _profile_summary(tmp_path / "absent.txt") == ["(py-spy could not attach to the host here)"]
+
+
+def test_the_json_and_the_chart_keep_the_calls_per_route(tmp_path):
+    e2e = EndToEnd(ours_files=2, ours_calls={"POST /batches": 2, "GET /batches/{id}/documents": 2})
+    raw = json.loads(json.dumps(_plain({"end_to_end": asdict(e2e)})))
+
+    assert raw["end_to_end"]["ours_calls"] == {"POST /batches": 2, "GET /batches/{id}/documents": 2}
+    assert chart(raw, tmp_path / "bench.png").stat().st_size > 0
