@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.ports import free_port, port_open, wait_until_listening
+from devstack.ports import free_ports, port_open, wait_until_listening
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ class Azurite:
 
     @classmethod
     def start_on_free_ports(cls, location: Path, *, in_memory: bool = True, timeout: float = 60.0) -> Azurite:
-        ports = (free_port(), free_port(), free_port())
-        return cls.start(location, ports=ports, in_memory=in_memory, timeout=timeout)
+        blob, queue, table = free_ports(3)
+        return cls.start(location, ports=(blob, queue, table), in_memory=in_memory, timeout=timeout)
 
     def _wait_until_listening(self, timeout: float) -> None:
         ports = (self.endpoints.blob_port, self.endpoints.queue_port, self.endpoints.table_port)

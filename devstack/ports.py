@@ -9,11 +9,23 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct ports free right now. All are held until all are chosen: asked one at a
+    time, the system may hand the same just-released port out twice. (Another process may still
+    take one before its server binds it; servers in this process bind first instead.)"""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    [port] = free_ports(1, host)
+    return port
 
 
 def port_open(host: str, port: int, timeout: float = 0.2) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from devstack.azurite import PROJECT_ROOT, STANDARD_PORTS, Azurite
 from devstack.local_settings import merged_environment
-from devstack.ports import free_port, wait_until_listening
+from devstack.ports import free_ports, wait_until_listening
 from shared.settings import STORAGE_CONNECTION, Settings
 from shared.storage.clients import StorageClients
 
@@ -46,12 +46,13 @@ class StackConfig:
 
     @classmethod
     def on_free_ports(cls, workdir: Path, **kwargs: Any) -> StackConfig:
+        blob, queue, table, emulator, host = free_ports(5)
         return cls(
             workdir=workdir,
-            azurite_ports=(free_port(), free_port(), free_port()),
+            azurite_ports=(blob, queue, table),
             azurite_in_memory=True,
-            emulator_port=free_port(),
-            host_port=free_port(),
+            emulator_port=emulator,
+            host_port=host,
             **kwargs,
         )
 
