@@ -39,10 +39,6 @@ class UvicornServer:
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
         self._thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def start(self, timeout: float = 15.0) -> None:
         """Returns once the server accepts requests."""
         self._thread = threading.Thread(

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from devstack.azurite import PROJECT_ROOT, Azurite
 from devstack.dropping import drop_files
-from devstack.emulator.options import EmulatorOptions
+from devstack.emulator.cli import add_speed_arguments, speed_arguments
 from devstack.local_settings import merged_environment
 from devstack.ports import port_open
 from devstack.stack import LocalStack, StackConfig
@@ -50,28 +50,13 @@ def azurite(argv: list[str]) -> int:
 def up(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="devstack up", description="Azurite + emulator + local functions host")
     parser.add_argument("--event-deliveries", type=int, default=1, help="deliver each Event Grid event N times")
-    speed = EmulatorOptions()
-    parser.add_argument(
-        "--document-seconds",
-        type=float,
-        default=speed.document_seconds,
-        help=f"the emulator's time per document, to watch jobs in flight (default {speed.document_seconds})",
-    )
-    parser.add_argument(
-        "--chars-per-second",
-        type=int,
-        default=speed.chars_per_second,
-        help=f"the emulator's translation speed (default {speed.chars_per_second:,})",
-    )
+    add_speed_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging(logging.INFO, TIMED_CONSOLE_FORMAT)
     config = StackConfig(
         workdir=WORKDIR,
         host_args=["--event-deliveries", str(args.event_deliveries)],
-        emulator_args=[
-            *("--document-seconds", str(args.document_seconds)),
-            *("--chars-per-second", str(args.chars_per_second)),
-        ],
+        emulator_args=speed_arguments(args),
     )
     stack = LocalStack(config)
     try:

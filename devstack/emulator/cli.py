@@ -84,14 +84,32 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"jobs survive a restart here (default {DEFAULT_STATE_DIR}); 'none' keeps them in memory",
     )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every request")
-    parser.add_argument("--chars-per-second", type=float, default=DEFAULTS.chars_per_second, help="translation speed")
-    parser.add_argument(
-        "--document-seconds", type=float, default=DEFAULTS.document_seconds, help="minimum time per document"
-    )
+    add_speed_arguments(parser)
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the fault injection")
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="jobs processed in parallel")
     parser.add_argument("--log-level", default="INFO")
     return parser
+
+
+def add_speed_arguments(parser: argparse.ArgumentParser) -> None:
+    """The emulator's translation speed; `devstack up` offers the same flags and passes them on."""
+    parser.add_argument(
+        "--chars-per-second",
+        type=float,
+        default=DEFAULTS.chars_per_second,
+        help=f"translation speed (default {DEFAULTS.chars_per_second:,})",
+    )
+    parser.add_argument(
+        "--document-seconds",
+        type=float,
+        default=DEFAULTS.document_seconds,
+        help=f"minimum time per document; raise it to watch jobs in flight (default {DEFAULTS.document_seconds})",
+    )
+
+
+def speed_arguments(args: argparse.Namespace) -> list[str]:
+    """The flags `add_speed_arguments` parsed, as the emulator's command line takes them."""
+    return ["--chars-per-second", str(args.chars_per_second), "--document-seconds", str(args.document_seconds)]
 
 
 def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
