@@ -129,6 +129,9 @@ def test_command_line_serves_until_terminated(tmp_path: Path):
             "cli-key",
             "--document-seconds",
             "0.01",
+            # Its own jobs only: the default state dir holds whatever the developer's stack left there.
+            "--state-dir",
+            str(tmp_path / "emulator-state"),
         ],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
