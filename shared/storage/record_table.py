@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import EdmType, EntityProperty, TableClient, UpdateMode
+
+from shared.storage.table_transactions import TransactionRefused, replace_if_unchanged
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +201,9 @@ def to_entity(partition: str, record: OpenRecord | FinalRecord) -> dict[str, Any
             value = value.value
         if isinstance(value, str):
             value = cut(value, MAX_TEXT_LENGTH)
+        elif isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+            # A plain int is an Edm.Int32 to the SDK (it refuses larger ones): a 3 GB drop's length.
+            value = EntityProperty(value, EdmType.INT64)
         entity[_column(item.name)] = value
     return entity
 
@@ -223,6 +228,8 @@ def from_entity(cls: type[Record], entity: Any) -> Record:
                 values[item.name] = None
             continue
         value = entity[column]
+        if isinstance(value, EntityProperty):
+            value = value.value
         if item.name in _JSON_FIELDS and isinstance(value, str):
             value = json.loads(value)
             if item.name == "language_outcomes":
@@ -294,19 +301,16 @@ class RecordTable:
     def _update_chunk(self, chunk: list[OpenRecord]) -> list[OpenRecord | None]:
         if len(chunk) == 1:
             return [self.update(chunk[0])]
-        operations = [
-            (
-                "update",
-                to_entity(OPEN_PARTITION, record),
-                {"mode": UpdateMode.REPLACE, "etag": record.etag, "match_condition": MatchConditions.IfNotModified},
-            )
-            for record in chunk
-        ]
-        try:
-            answers = self._table.submit_transaction(operations)
-        except TableTransactionError:
+        if any(record.etag is None for record in chunk):
             return [self.update(record) for record in chunk]
-        return [replace(record, etag=answer.get("etag")) for record, answer in zip(chunk, answers, strict=True)]
+        try:
+            etags = replace_if_unchanged(
+                self._table, [(to_entity(OPEN_PARTITION, record), str(record.etag)) for record in chunk]
+            )
+        except TransactionRefused as refused:
+            logger.info("a transaction of %s records was refused (%s); writing them one by one", len(chunk), refused)
+            return [self.update(record) for record in chunk]
+        return [replace(record, etag=etag) for record, etag in zip(chunk, etags, strict=True)]
 
     def delete_open(self, key: str, etag: str | None = None) -> None:
         try:
