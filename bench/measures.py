@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from azure.data.tables import TableClient
 from azure.storage.blob import ContainerClient
 
-from bench.counting import emulator_jobs, reset_emulator, service_calls, storage_calls
+from bench.counting import azurite_requests, emulator_jobs, reset_emulator, service_calls, storage_calls
 from bench.sdk_baseline import run_sdk
 from devstack.dropping import DroppedFile, wait_for_final_records
 from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, blob_created_event
@@ -59,9 +60,11 @@ def stack(
     emulator_args: list[str],
     settings: dict[str, str],
     host_args: tuple[str, ...] = ("--watch-interval", "0.5"),
+    azurite_debug_log: Path | None = None,
 ) -> Iterator[LocalStack]:
     config = StackConfig.on_free_ports(
         workdir,
+        azurite_debug_log=azurite_debug_log,
         settings_overrides={"TARGET_LANGUAGES": ",".join(LANGUAGES), **settings},
         emulator_args=emulator_args,
         host_args=list(host_args),
@@ -397,13 +400,7 @@ class Throughput:
 
 def throughput(workdir: Path, *, files: int) -> Throughput:
     result = Throughput(files=files)
-    emulator_args = ["--document-seconds", "0", "--workers", "8"]
-    # Events are pushed to the host's webhook as Event Grid pushes them in Azure. The local watcher
-    # (which lists the container twice a second to stand in for Event Grid) is off: its listing cost
-    # grows with the container and exists only locally.
-    with stack(workdir, with_host=True, emulator_args=emulator_args, settings={}, host_args=("--no-watch",)) as local:
-        settings = local.settings
-        source = StorageClients(settings).container(settings.source_container)
+    with _throughput_stack(workdir) as local:
         assert local.host is not None and local.emulator is not None and local.azurite is not None
         host_pid = local.host.pid
         pids = {"host": host_pid, "emulator": local.emulator.pid, "azurite": local.azurite.process.pid}
@@ -430,31 +427,8 @@ def throughput(workdir: Path, *, files: int) -> Throughput:
             stderr=subprocess.DEVNULL,
         )
         started = time.monotonic()
-        dropped: list[DroppedFile] = []
-        lock = threading.Lock()
-
-        webhook = (
-            f"http://127.0.0.1:{local.config.host_port}{WEBHOOK_PATH}"
-            f"?functionName={FUNCTION_NAME_PREFIX}{SUBMIT_FUNCTION}"
-        )
-        event_grid = httpx.Client(headers={"aeg-event-type": "Notification"}, timeout=60)
-
-        def drop(index: int) -> None:
-            name = f"load/doc{index:05d}.txt"
-            blob = source.get_blob_client(name)
-            body = text(index)
-            etag = str(blob.upload_blob(body, overwrite=True)["etag"])
-            event_grid.post(webhook, json=[blob_created_event(blob.url, etag=etag, size=len(body))]).raise_for_status()
-            with lock:
-                key = record_key(settings.source_container, name, etag.strip('"'))
-                dropped.append(DroppedFile(name, etag.strip('"'), key))
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(drop, range(files)))
-        event_grid.close()
-        recorded = _wait_recorded(settings, {item.key for item in dropped}, timeout=1200)
+        result.files = _drop_and_wait(local, files)
         result.seconds = time.monotonic() - started
-        result.files = recorded
         result.files_per_minute = result.files / result.seconds * 60
         result.cpu_seconds = {part: round(_cpu_seconds(pid) - cpu_before[part], 1) for part, pid in pids.items()}
         result.cpu_seconds["bench (uploads, waiting)"] = round(time.process_time() - bench_before, 1)
@@ -468,11 +442,80 @@ def throughput(workdir: Path, *, files: int) -> Throughput:
     return result
 
 
+@dataclass
+class StorageRequests:
+    files: int = 0
+    # (caller, Azurite operation) -> requests per file
+    per_file: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def total(self, caller: str | None = None) -> float:
+        return sum(
+            count for who, operations in self.per_file.items() if caller in (None, who) for count in operations.values()
+        )
+
+
+def storage_requests(workdir: Path, *, files: int) -> StorageRequests:
+    """The throughput run again, smaller and untimed, with Azurite logging every request: storage
+    requests per file, by who made them (each part sends its own user agent) and by operation."""
+    debug_log = workdir / "azurite-debug.log"
+    with _throughput_stack(workdir, azurite_debug_log=debug_log) as local:
+        recorded = _drop_and_wait(local, files)
+    result = StorageRequests(files=recorded)
+    for (caller, operation), count in sorted(azurite_requests(debug_log).items()):
+        result.per_file.setdefault(caller, {})[operation] = round(count / max(recorded, 1), 2)
+    debug_log.unlink()
+    return result
+
+
+@contextmanager
+def _throughput_stack(workdir: Path, azurite_debug_log: Path | None = None) -> Iterator[LocalStack]:
+    # Events are pushed to the host's webhook as Event Grid pushes them in Azure. The local watcher
+    # (which lists the container twice a second to stand in for Event Grid) is off: its listing cost
+    # grows with the container and exists only locally.
+    with stack(
+        workdir,
+        with_host=True,
+        emulator_args=["--document-seconds", "0", "--workers", "8"],
+        settings={},
+        host_args=("--no-watch",),
+        azurite_debug_log=azurite_debug_log,
+    ) as local:
+        yield local
+
+
+def _drop_and_wait(local: LocalStack, files: int) -> int:
+    """Uploads `files` small files 8 at a time, each followed by its BlobCreated event, and waits
+    until they are all recorded; how many were."""
+    settings = local.settings
+    # Not the app's clients: the uploads are the user's requests, not the app's.
+    source = ContainerClient.from_connection_string(str(settings.storage.connection_string), settings.source_container)
+    keys: set[str] = set()
+    lock = threading.Lock()
+    webhook = (
+        f"http://127.0.0.1:{local.config.host_port}{WEBHOOK_PATH}?functionName={FUNCTION_NAME_PREFIX}{SUBMIT_FUNCTION}"
+    )
+    with httpx.Client(headers={"aeg-event-type": "Notification"}, timeout=60) as event_grid:
+
+        def drop(index: int) -> None:
+            name = f"load/doc{index:05d}.txt"
+            blob = source.get_blob_client(name)
+            body = text(index)
+            etag = str(blob.upload_blob(body, overwrite=True)["etag"])
+            event_grid.post(webhook, json=[blob_created_event(blob.url, etag=etag, size=len(body))]).raise_for_status()
+            with lock:
+                keys.add(record_key(settings.source_container, name, etag.strip('"')))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, range(files)))
+    return _wait_recorded(settings, keys, timeout=1200)
+
+
 def _wait_recorded(settings: Any, keys: set[str], *, timeout: float) -> int:
     """How many of `keys` have a final record, once all do (or at the timeout). One query a
     second, for records finished since the last look (with a margin for writers that were slower
     than the clock): the benchmark must not load the storage it measures."""
-    table = StorageClients(settings).records_table
+    # Not the app's client: these queries are the bench's, and Azurite's log tells them apart.
+    table = TableClient.from_connection_string(str(settings.storage.connection_string), settings.records_table)
     deadline = time.monotonic() + timeout
     found: set[str] = set()
     since = datetime.now(UTC) - timedelta(minutes=5)

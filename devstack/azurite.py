@@ -74,6 +74,7 @@ class Azurite:
         host: str = "127.0.0.1",
         ports: tuple[int, int, int] = STANDARD_PORTS,
         in_memory: bool = False,
+        debug_log: Path | None = None,
         timeout: float = 60.0,
     ) -> Azurite:
         if not AZURITE_BIN.exists():
@@ -108,6 +109,7 @@ class Azurite:
         ]
         # Azurite refuses --location together with --inMemoryPersistence.
         args += ["--inMemoryPersistence"] if in_memory else ["--location", str(location)]
+        args += ["--debug", str(debug_log)] if debug_log else []
         log_file = log_path.open("ab")
         process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, cwd=location)
         log_file.close()

@@ -35,6 +35,9 @@ class StackConfig:
     workdir: Path
     azurite_ports: tuple[int, int, int] = STANDARD_PORTS
     azurite_in_memory: bool = False
+    # Azurite's --debug log: every request, with its operation and user agent (slow; `make bench`
+    # counts storage requests per file from it in a run of its own).
+    azurite_debug_log: Path | None = None
     emulator_port: int = DEFAULT_EMULATOR_PORT
     host_port: int = DEFAULT_HOST_PORT
     emulator_key: str = DEFAULT_EMULATOR_KEY
@@ -104,6 +107,7 @@ class LocalStack:
             self.config.workdir / "azurite",
             ports=self.config.azurite_ports,
             in_memory=self.config.azurite_in_memory,
+            debug_log=self.config.azurite_debug_log,
         )
         return self.azurite
 

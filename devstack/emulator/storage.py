@@ -22,7 +22,14 @@ from shared.storage.clients import pooled_transport
 logger = logging.getLogger(__name__)
 
 # The emulator's storage calls fail fast: a job that cannot reach storage fails validation.
-_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 60}
+# The user agent tells the emulator's storage calls (the service's own work) from the app's.
+USER_AGENT = "document-translation-emulator"
+_CLIENT_OPTIONS: dict[str, Any] = {
+    "retry_total": 1,
+    "connection_timeout": 5,
+    "read_timeout": 60,
+    "user_agent": USER_AGENT,
+}
 
 
 class StorageAccessError(Exception):

@@ -20,6 +20,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+# The user agent of the storage calls the host makes itself (queue listening, trigger bindings).
+HOST_USER_AGENT = "local-functions-host"
+
 LOCAL_SETTINGS_FILES = ("local.settings.json", "local.settings.sample.json")
 DEFAULT_APP = "function_app:app"
 # The Functions host's fallback when a binding names no connection.

@@ -21,6 +21,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from devstack.host.bindings import BLOB_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionInfo, discover_functions
 from devstack.host.config import (
     DEFAULT_APP,
+    HOST_USER_AGENT,
     QueueOptions,
     import_app,
     load_host_json,
@@ -278,6 +279,7 @@ class LocalFunctionsHost:
                 function.connection_string or "",
                 BLOB_TRIGGER_POISON_QUEUE,
                 message_encode_policy=TextBase64EncodePolicy(),
+                user_agent=HOST_USER_AGENT,
             )
             try:
                 queue.create_queue()

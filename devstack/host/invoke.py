@@ -16,6 +16,7 @@ import azure.functions as func
 from azure.storage.blob import BlobClient, ContainerClient, StorageStreamDownloader
 
 from devstack.host.bindings import FunctionInfo
+from devstack.host.config import HOST_USER_AGENT
 from shared.redaction import redact
 from shared.storage.clients import pooled_transport
 
@@ -90,9 +91,11 @@ def blob_argument(function: FunctionInfo, container: str, blob_name: str) -> Any
     annotation = trigger_annotation(function)
     connection_string = function.connection_string or ""
     if _is_subclass(annotation, ContainerClient):
-        return ContainerClient.from_connection_string(connection_string, container, transport=pooled_transport())
+        return ContainerClient.from_connection_string(
+            connection_string, container, transport=pooled_transport(), user_agent=HOST_USER_AGENT
+        )
     blob_client = BlobClient.from_connection_string(
-        connection_string, container, blob_name, transport=pooled_transport()
+        connection_string, container, blob_name, transport=pooled_transport(), user_agent=HOST_USER_AGENT
     )
     if _is_subclass(annotation, BlobClient):
         return blob_client

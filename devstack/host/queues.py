@@ -23,7 +23,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, QueueMessage
 
 from devstack.host.bindings import FunctionInfo
-from devstack.host.config import QueueOptions
+from devstack.host.config import HOST_USER_AGENT, QueueOptions
 from devstack.host.invoke import InvocationResult
 from shared.redaction import redact
 
@@ -47,8 +47,10 @@ class QueueListener:
         self._invoke = invoke
         self._stop = stop
         connection_string = function.connection_string or ""
-        self._queue = QueueClient.from_connection_string(connection_string, self.queue_name)
-        self._poison = QueueClient.from_connection_string(connection_string, self.poison_queue_name)
+        self._queue = QueueClient.from_connection_string(connection_string, self.queue_name, user_agent=HOST_USER_AGENT)
+        self._poison = QueueClient.from_connection_string(
+            connection_string, self.poison_queue_name, user_agent=HOST_USER_AGENT
+        )
         self._pool = ThreadPoolExecutor(max_workers=options.batch_size, thread_name_prefix=f"queue-{function.name}")
         self._failing = False
 

@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from devstack.host.bindings import FunctionInfo
+from devstack.host.config import HOST_USER_AGENT
 from devstack.host.webhook import blob_created_event
 from shared.redaction import redact
 
@@ -45,7 +46,7 @@ class BlobWatcher:
         # name -> (ETag, size, content MD5, metadata) of the version last seen
         self._seen: dict[str, tuple[str, int, bytes | None, dict[str, str]]] = {}
         self._container = ContainerClient.from_connection_string(
-            function.connection_string or "", function.blob_path.container
+            function.connection_string or "", function.blob_path.container, user_agent=HOST_USER_AGENT
         )
         self._failing = False
 

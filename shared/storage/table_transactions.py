@@ -66,10 +66,10 @@ def replace_if_unchanged(table: TableClient, entities: Sequence[tuple[Mapping[st
     # The pipeline of the table client (credential, retries, logging); the SDK sends its own
     # transactions through this same call, streamed so that no policy tries to decode the body.
     response = table._client.send_request(request, stream=True)
-    response.read()
+    answer = response.read().decode("utf-8", errors="replace")
     if response.status_code != 202:
         raise HttpResponseError(response=response)
-    statuses = _parse_batch_response(response.headers.get("Content-Type", ""), response.text())
+    statuses = _parse_batch_response(response.headers.get("Content-Type", ""), answer)
     refused = [(index, status, text) for index, (status, _, text) in enumerate(statuses) if not 200 <= status < 300]
     if refused:
         index, status, text = refused[0]

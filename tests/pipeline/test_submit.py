@@ -110,6 +110,19 @@ def test_too_large_a_document_is_rejected(ctx, service, monkeypatch):
     assert result.reason == "DocumentTooLarge"
 
 
+def test_a_drop_over_2_gib_is_recorded_as_too_large(ctx, service):
+    # A sparse page blob: 3 GiB long, no data stored. Its length does not fit the table's Int32.
+    blob = ctx.storage.container(ctx.settings.source_container).get_blob_client("huge.txt")
+    blob.create_page_blob(size=3 * 2**30)
+    result = submit_dropped_blob(blob, ctx)
+    assert (result.action, result.reason) == ("rejected", "DocumentTooLarge")
+    assert service.start_calls == []
+    record = ctx.records.get_open(result.key)
+    assert record.content_length == 3 * 2**30 and record.state == State.FINISHING
+    assert "3,221,225,472 bytes" in record.reason_message
+    assert len(drain_results(ctx)) == 1
+
+
 def test_what_the_service_supports_is_asked_once_per_process(ctx, service):
     for index in range(3):
         submit_dropped_blob(upload(ctx, f"f{index}.txt", b"Hello"), ctx)
