@@ -205,11 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         report.raw["storage_requests"] = asdict(requests)
         report.add(
             "storage requests per file, end to end (all parts, from Azurite's log)",
-            f"{requests.total():.1f}: "
-            + "; ".join(
-                f"{caller} {requests.total(caller):.1f} ({_routes(operations, 1)})"
-                for caller, operations in requests.per_file.items()
-            ),
+            f"{requests.total():.1f} ("
+            + ", ".join(f"{caller.split(' (')[0]} {requests.total(caller):.1f}" for caller in requests.per_file)
+            + ")",
         )
         cpu_ms = {part: seconds * 1000 / max(throughput.files, 1) for part, seconds in throughput.cpu_seconds.items()}
         ceiling = CORES * 60_000 / max(sum(cpu_ms.values()), 1e-9)
@@ -247,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in throughput.profile:
             print(f"  {line}")
         print()
+    print("Storage requests per file, by who makes them and by operation (Azurite's log):")
+    for caller, operations in requests.per_file.items():
+        print(f"  {caller}: {requests.total(caller):.1f} ({_routes(operations, 1)})")
+    print()
     print(f"{report.raw['seconds']:.0f} s in all; figures in {args.out / 'bench.json'}, chart in {chart}")
     return 0
 

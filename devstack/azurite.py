@@ -120,9 +120,13 @@ class Azurite:
         return azurite
 
     @classmethod
-    def start_on_free_ports(cls, location: Path, *, in_memory: bool = True, timeout: float = 60.0) -> Azurite:
+    def start_on_free_ports(
+        cls, location: Path, *, in_memory: bool = True, debug_log: Path | None = None, timeout: float = 60.0
+    ) -> Azurite:
         blob, queue, table = free_ports(3)
-        return cls.start(location, ports=(blob, queue, table), in_memory=in_memory, timeout=timeout)
+        return cls.start(
+            location, ports=(blob, queue, table), in_memory=in_memory, debug_log=debug_log, timeout=timeout
+        )
 
     def _wait_until_listening(self, timeout: float) -> None:
         ports = (self.endpoints.blob_port, self.endpoints.queue_port, self.endpoints.table_port)

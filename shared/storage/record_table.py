@@ -29,7 +29,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient, UpdateMode
 
-from shared.storage.table_transactions import TransactionRefused, replace_if_unchanged
+from shared.storage.table_transactions import TransactionRefused, TransactionTooLarge, replace_if_unchanged
 
 logger = logging.getLogger(__name__)
 
@@ -307,6 +307,10 @@ class RecordTable:
             etags = replace_if_unchanged(
                 self._table, [(to_entity(OPEN_PARTITION, record), str(record.etag)) for record in chunk]
             )
+        except TransactionTooLarge:
+            # Long names and reasons: these records need two transactions or more.
+            half = len(chunk) // 2
+            return self._update_chunk(chunk[:half]) + self._update_chunk(chunk[half:])
         except TransactionRefused as refused:
             logger.info("a transaction of %s records was refused (%s); writing them one by one", len(chunk), refused)
             return [self.update(record) for record in chunk]

@@ -22,9 +22,15 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 from azure.data.tables import EdmType, EntityProperty, TableClient
 
+# The service refuses a transaction whose payload is larger (Performing entity group transactions).
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024
 # A plain integer property is an Edm.Int32.
 _INT32 = range(-(2**31), 2**31)
 _CRLF = "\r\n"
+
+
+class TransactionTooLarge(ValueError):
+    """The entities do not fit one transaction's payload: send fewer at a time."""
 
 
 class TransactionRefused(Exception):
@@ -39,7 +45,8 @@ class TransactionRefused(Exception):
 def replace_if_unchanged(table: TableClient, entities: Sequence[tuple[Mapping[str, Any], str]]) -> list[str]:
     """Replace every entity whose stored ETag is still the given one, all or none, in one request
     (at most 100 entities, one partition). Returns the new ETags in order; raises
-    `TransactionRefused` when any entity changed or vanished meanwhile (then nothing was written)."""
+    `TransactionRefused` when any entity changed or vanished meanwhile (then nothing was written),
+    and `TransactionTooLarge`, without sending, when they make more than 4 MiB."""
     if not entities:
         return []
     changeset = f"changeset_{uuid.uuid4()}"
@@ -51,6 +58,10 @@ def replace_if_unchanged(table: TableClient, entities: Sequence[tuple[Mapping[st
         + "".join(f"--{changeset}{_CRLF}{part}" for part in parts)
         + f"--{changeset}--{_CRLF}--{batch}--{_CRLF}"
     ).encode()
+    if len(body) > MAX_TRANSACTION_BYTES:
+        raise TransactionTooLarge(
+            f"{len(entities)} entities make {len(body):,} bytes; at most {MAX_TRANSACTION_BYTES:,}"
+        )
     request = HttpRequest(
         "POST",
         f"{table.url.rstrip('/')}/$batch",

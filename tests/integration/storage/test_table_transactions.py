@@ -13,7 +13,12 @@ from azure.data.tables import EdmType, EntityProperty, TableClient, TableService
 
 from devstack.azurite import Azurite
 from shared.storage.record_table import OpenRecord, RecordTable, State, record_key
-from shared.storage.table_transactions import TransactionRefused, edm_json, replace_if_unchanged
+from shared.storage.table_transactions import (
+    MAX_TRANSACTION_BYTES,
+    TransactionRefused,
+    edm_json,
+    replace_if_unchanged,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +152,39 @@ def test_update_many_writes_the_others_when_one_record_lost_a_race(table: TableC
         assert stored.service_status == "Succeeded" and stored.etag == result.etag
         assert stored.content_length == result.content_length > 2**31
     assert {record.key for record in records.outstanding()} == {record.key for record in fresh}
+
+
+def test_records_too_large_for_one_transaction_go_in_several(table: TableClient, monkeypatch) -> None:
+    records = RecordTable(table)
+    now = datetime.now(UTC)
+    fresh = [
+        records.claim(
+            OpenRecord(
+                key=record_key("source", f"long/{index}.txt", "0x1"),
+                source_container="source",
+                source_name=f"long/{index}.txt",
+                source_etag="0x1",
+                source_modified=now,
+                content_length=1,
+                state=State.SUBMITTED,
+                intent_at=now,
+            )
+        )
+        for index in range(100)
+    ]
+    sent: list[int] = []
+    send = table._client.send_request
+
+    def measured(request, **kwargs):
+        sent.append(len(request.content))
+        return send(request, **kwargs)
+
+    monkeypatch.setattr(table._client, "send_request", measured)
+    # 100 records of about 60 KB each: 6 MB, over the 4 MiB a transaction may carry.
+    changed = [replace(record, last_error="é" * 28_000) for record in fresh if record is not None]
+
+    written = records.update_many(changed)
+
+    assert all(result is not None for result in written)
+    assert len(sent) >= 2 and max(sent) <= MAX_TRANSACTION_BYTES
+    assert records.get_open(changed[99].key).last_error == "é" * 28_000  # type: ignore[union-attr]
