@@ -34,7 +34,7 @@ from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.clients import StorageClients
-from shared.storage.record_table import FINAL_PARTITION, RecordTable, record_key
+from shared.storage.record_table import FINAL_PARTITION, OpenRecord, RecordTable, State, record_key
 
 LANGUAGES = ("fr", "de")
 WORDS = "the quick brown fox jumps over the lazy dog while translators translate every single line".split()
@@ -308,21 +308,18 @@ def _write_history(ctx: PipelineContext, count: int) -> None:
 
 
 def _ensure_open(ctx: PipelineContext, count: int) -> None:
-    from shared.storage.record_table import OpenRecord, State
-
     records = RecordTable(ctx.storage.records_table)
     now = datetime.now(UTC)
     for index in range(count):
         records.claim(
-            OpenRecord(
-                key=record_key("source", f"write/{index}.txt", "0x1"),
-                source_container="source",
-                source_name=f"write/{index}.txt",
-                source_etag="0x1",
-                source_modified=now,
-                content_length=1,
+            OpenRecord.new(
+                "source",
+                f"write/{index}.txt",
+                "0x1",
+                modified=now,
+                size=1,
                 state=State.SUBMITTED,
-                intent_at=now,
+                at=now,
                 next_check_at=now + timedelta(days=1),
             )
         )

@@ -82,15 +82,14 @@ def resubmit_due(ctx: PipelineContext, record: OpenRecord) -> datetime:
 def claim(ctx: PipelineContext, source: SourceVersion) -> OpenRecord | None:
     """Insert the open record of a source version; None when it is already claimed (a duplicate event)."""
     now = ctx.now()
-    record = OpenRecord(
-        key=source.key,
-        source_container=source.container,
-        source_name=source.name,
-        source_etag=source.etag,
-        source_modified=source.modified,
-        content_length=source.size,
+    record = OpenRecord.new(
+        source.container,
+        source.name,
+        source.etag,
+        modified=source.modified,
+        size=source.size,
         state=State.SUBMITTING,
-        intent_at=now,
+        at=now,
         attempt=1,
         attempt_started_at=now,
     )
@@ -405,15 +404,14 @@ def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     The final record stays until the new outcome replaces it; the next attempt has staging names of
     its own. None when the version is open already."""
     now = ctx.now()
-    record = OpenRecord(
-        key=final.key,
-        source_container=final.source_container,
-        source_name=final.source_name,
-        source_etag=final.source_etag,
-        source_modified=final.source_modified,
-        content_length=0,
+    record = OpenRecord.new(
+        final.source_container,
+        final.source_name,
+        final.source_etag,
+        modified=final.source_modified,
+        size=0,
         state=State.WAITING,
-        intent_at=now,
+        at=now,
         attempt=final.attempts,
         next_check_at=now,
         last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",

@@ -121,6 +121,32 @@ class OpenRecord:
     superseded_by: str | None = None  # the record key of the newer version
     etag: str | None = None  # the table entity's ETag, for optimistic concurrency
 
+    @classmethod
+    def new(
+        cls,
+        container: str,
+        name: str,
+        etag: str,
+        *,
+        modified: datetime | None,
+        size: int,
+        state: State,
+        at: datetime,
+        **more: Any,
+    ) -> OpenRecord:
+        """The open record of one source version, claimed at `at`."""
+        return cls(
+            key=record_key(container, name, etag),
+            source_container=container,
+            source_name=name,
+            source_etag=etag,
+            source_modified=modified,
+            content_length=size,
+            state=state,
+            intent_at=at,
+            **more,
+        )
+
     @property
     def version_order(self) -> str:
         """Sorts the versions of one file oldest first: the blob's Last-Modified (one-second

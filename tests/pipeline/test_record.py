@@ -154,13 +154,12 @@ def test_publishing_an_older_version_over_a_newer_one_is_refused(ctx, service, c
 def _open_like(final):
     from shared.storage.record_table import OpenRecord, State
 
-    return OpenRecord(
-        key=final.key,
-        source_container=final.source_container,
-        source_name=final.source_name,
-        source_etag=final.source_etag,
-        source_modified=final.source_modified,
-        content_length=1,
+    return OpenRecord.new(
+        final.source_container,
+        final.source_name,
+        final.source_etag,
+        modified=final.source_modified,
+        size=1,
         state=State.FINISHING,
-        intent_at=final.intent_at,
+        at=final.intent_at,
     )

@@ -12,7 +12,7 @@ import pytest
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableServiceClient, UpdateMode
 
 from devstack.azurite import Azurite
-from shared.storage.record_table import OpenRecord, RecordTable, State, record_key
+from shared.storage.record_table import OpenRecord, RecordTable, State
 from shared.storage.table_transactions import (
     MAX_TRANSACTION_BYTES,
     TransactionRefused,
@@ -41,6 +41,11 @@ def _created(table: TableClient, count: int, partition: str = "p") -> list[tuple
         entity = {"PartitionKey": partition, "RowKey": f"r{index:03d}", "Value": index}
         made.append((entity, table.create_entity(entity)["etag"]))
     return made
+
+
+def _open(name: str, size: int = 1) -> OpenRecord:
+    now = datetime.now(UTC)
+    return OpenRecord.new("source", name, "0x1", modified=now, size=size, state=State.SUBMITTED, at=now)
 
 
 def test_a_hundred_replaces_in_one_request_return_the_etags_the_table_reads(table: TableClient) -> None:
@@ -117,22 +122,9 @@ def test_values_without_a_table_type_are_refused_before_sending() -> None:
 
 def test_update_many_writes_the_others_when_one_record_lost_a_race(table: TableClient) -> None:
     records = RecordTable(table)
-    now = datetime.now(UTC)
     claimed = [
-        records.claim(
-            OpenRecord(
-                key=record_key("source", f"race/{index}.txt", "0x1"),
-                source_container="source",
-                source_name=f"race/{index}.txt",
-                source_etag="0x1",
-                source_modified=now,
-                # A 3 GB drop: beyond Edm.Int32, stored as Edm.Int64.
-                content_length=3 * 2**30 + index,
-                state=State.SUBMITTED,
-                intent_at=now,
-                next_check_at=now + timedelta(minutes=1),
-            )
-        )
+        # A 3 GB drop: beyond Edm.Int32, stored as Edm.Int64.
+        records.claim(_open(f"race/{index}.txt", size=3 * 2**30 + index))
         for index in range(150)
     ]
     assert all(record is not None for record in claimed)
@@ -156,22 +148,7 @@ def test_update_many_writes_the_others_when_one_record_lost_a_race(table: TableC
 
 def test_records_too_large_for_one_transaction_go_in_several(table: TableClient, monkeypatch) -> None:
     records = RecordTable(table)
-    now = datetime.now(UTC)
-    fresh = [
-        records.claim(
-            OpenRecord(
-                key=record_key("source", f"long/{index}.txt", "0x1"),
-                source_container="source",
-                source_name=f"long/{index}.txt",
-                source_etag="0x1",
-                source_modified=now,
-                content_length=1,
-                state=State.SUBMITTED,
-                intent_at=now,
-            )
-        )
-        for index in range(100)
-    ]
+    fresh = [records.claim(_open(f"long/{index}.txt")) for index in range(100)]
     sent: list[int] = []
     send = table._client.send_request
 
