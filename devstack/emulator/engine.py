@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,20 @@ class _Target:
     language: str
     glossary: Glossary
     glossary_error: tuple[str, str] | None = None
+
+
+class _LastSourceRead:
+    """The last source document read, kept while its other target languages are translated."""
+
+    def __init__(self) -> None:
+        self._url: str | None = None
+        self._content = b""
+
+    def read(self, url: str, download: Callable[[], bytes]) -> bytes:
+        if url != self._url:
+            self._url, self._content = None, download()
+            self._url = url
+        return self._content
 
 
 class JobStore:
@@ -308,6 +323,8 @@ class JobEngine:
             job.last_action = now
             self._save(job)
         by_target = {item.target.blob_url(item.target_blob): item for item in planned}
+        # Documents come source by source (one per target language): each source is read once.
+        sources = _LastSourceRead()
         for document in job.documents:
             item = by_target.get(document.target_url)
             with self._lock:
@@ -321,7 +338,7 @@ class JobEngine:
                 document.status = state.RUNNING
                 document.last_action = job.last_action = self.clock.now()
                 self._save(job)
-            self._process_document(job, document, item, resumed=resumed)
+            self._process_document(job, document, item, sources, resumed=resumed)
         with self._lock:
             if job.cancel_requested:
                 self._finish_cancelled(job)
@@ -357,10 +374,16 @@ class JobEngine:
         logger.info("batch %s cancelled", job.id)
 
     def _process_document(
-        self, job: JobState, document: DocumentState, item: PlannedDocument, *, resumed: bool = False
+        self,
+        job: JobState,
+        document: DocumentState,
+        item: PlannedDocument,
+        sources: _LastSourceRead,
+        *,
+        resumed: bool = False,
     ) -> None:
         try:
-            characters = self._translate(job, document, item, resumed=resumed)
+            characters = self._translate(job, document, item, sources, resumed=resumed)
         except DocumentFailure as exc:
             with self._lock:
                 document.status = state.FAILED
@@ -377,7 +400,9 @@ class JobEngine:
             self._save(job)
         logger.info("batch %s: wrote %s (%s, %d characters)", job.id, document.target_url, item.language, characters)
 
-    def _translate(self, job: JobState, document: DocumentState, item: PlannedDocument, *, resumed: bool) -> int:
+    def _translate(
+        self, job: JobState, document: DocumentState, item: PlannedDocument, sources: _LastSourceRead, *, resumed: bool
+    ) -> int:
         """Translates and writes one document; returns the characters charged. Raises DocumentFailure."""
         if item.glossary_error is not None:
             raise DocumentFailure(*item.glossary_error)
@@ -389,20 +414,7 @@ class JobEngine:
                 f"The document is larger than the limit of {self.options.max_document_bytes} bytes.",
             )
         try:
-            target = self._gateway.container(item.target)
-            existing = target.list_blobs(name_starts_with=item.target_blob)
-            if any(blob.name == item.target_blob for blob in existing):
-                if resumed:
-                    # Written just before the emulator stopped: this document's own output.
-                    return self._characters_of(item)
-                raise DocumentFailure(TARGET_FILE_ALREADY_EXISTS, "Target document file already exists.")
-        except DocumentFailure:
-            raise
-        except Exception as exc:
-            raise DocumentFailure(INVALID_TARGET_DOCUMENT_ACCESS_LEVEL, str(describe(exc))) from exc
-        try:
-            source = self._gateway.container(item.source)
-            content = source.get_blob_client(item.source_blob).download_blob().readall()
+            content = sources.read(item.source.blob_url(item.source_blob), lambda: self._download_source(item))
         except Exception as exc:
             raise DocumentFailure(
                 INVALID_DOCUMENT_ACCESS_LEVEL, f"Cannot read the source document: {describe(exc)}"
@@ -413,13 +425,17 @@ class JobEngine:
             raise DocumentFailure(NO_TRANSLATABLE_TEXT, "No translatable text found in the document.") from exc
         self._spend_time(job, document, translation.characters)
         try:
-            target.upload_blob(
+            # The write itself refuses an existing target (If-None-Match: *): no separate look first.
+            self._gateway.container(item.target).upload_blob(
                 item.target_blob,
                 translation.content,
                 overwrite=False,
                 content_settings=ContentSettings(content_type=content_type_for(item.target_blob)),
             )
         except ResourceExistsError as exc:
+            if resumed:
+                # Written just before the emulator stopped: this document's own output.
+                return translation.characters
             raise DocumentFailure(TARGET_FILE_ALREADY_EXISTS, "Target document file already exists.") from exc
         except Exception as exc:
             raise DocumentFailure(
@@ -427,10 +443,8 @@ class JobEngine:
             ) from exc
         return translation.characters
 
-    def _characters_of(self, item: PlannedDocument) -> int:
-        source = self._gateway.container(item.source)
-        content = source.get_blob_client(item.source_blob).download_blob().readall()
-        return pseudo_translate(item.source_blob, content, item.language, item.glossary).characters
+    def _download_source(self, item: PlannedDocument) -> bytes:
+        return self._gateway.container(item.source).get_blob_client(item.source_blob).download_blob().readall()
 
     def _spend_time(self, job: JobState, document: DocumentState, characters: int) -> None:
         """Takes as long as the configured speed says, reporting progress on the way."""
