@@ -7,6 +7,7 @@ request's URLs (see storage.py), so SAS permissions are enforced by the storage 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -103,18 +104,7 @@ class _Target:
     glossary_error: tuple[str, str] | None = None
 
 
-class _LastSourceRead:
-    """The last source document read, kept while its other target languages are translated."""
-
-    def __init__(self) -> None:
-        self._url: str | None = None
-        self._content = b""
-
-    def read(self, url: str, download: Callable[[], bytes]) -> bytes:
-        if url != self._url:
-            self._url, self._content = None, download()
-            self._url = url
-        return self._content
+ReadBlob = Callable[[BlobLocation, str], bytes]
 
 
 class JobStore:
@@ -324,7 +314,7 @@ class JobEngine:
             self._save(job)
         by_target = {item.target.blob_url(item.target_blob): item for item in planned}
         # Documents come source by source (one per target language): each source is read once.
-        sources = _LastSourceRead()
+        read_source = functools.lru_cache(maxsize=1)(self._read_blob)
         for document in job.documents:
             item = by_target.get(document.target_url)
             with self._lock:
@@ -338,7 +328,7 @@ class JobEngine:
                 document.status = state.RUNNING
                 document.last_action = job.last_action = self.clock.now()
                 self._save(job)
-            self._process_document(job, document, item, sources, resumed=resumed)
+            self._process_document(job, document, item, read_source, resumed=resumed)
         with self._lock:
             if job.cancel_requested:
                 self._finish_cancelled(job)
@@ -378,12 +368,12 @@ class JobEngine:
         job: JobState,
         document: DocumentState,
         item: PlannedDocument,
-        sources: _LastSourceRead,
+        read_source: ReadBlob,
         *,
         resumed: bool = False,
     ) -> None:
         try:
-            characters = self._translate(job, document, item, sources, resumed=resumed)
+            characters = self._translate(job, document, item, read_source, resumed=resumed)
         except DocumentFailure as exc:
             with self._lock:
                 document.status = state.FAILED
@@ -401,7 +391,7 @@ class JobEngine:
         logger.info("batch %s: wrote %s (%s, %d characters)", job.id, document.target_url, item.language, characters)
 
     def _translate(
-        self, job: JobState, document: DocumentState, item: PlannedDocument, sources: _LastSourceRead, *, resumed: bool
+        self, job: JobState, document: DocumentState, item: PlannedDocument, read_source: ReadBlob, *, resumed: bool
     ) -> int:
         """Translates and writes one document; returns the characters charged. Raises DocumentFailure."""
         if item.glossary_error is not None:
@@ -414,7 +404,7 @@ class JobEngine:
                 f"The document is larger than the limit of {self.options.max_document_bytes} bytes.",
             )
         try:
-            content = sources.read(item.source.blob_url(item.source_blob), lambda: self._download_source(item))
+            content = read_source(item.source, item.source_blob)
         except Exception as exc:
             raise DocumentFailure(
                 INVALID_DOCUMENT_ACCESS_LEVEL, f"Cannot read the source document: {describe(exc)}"
@@ -443,8 +433,8 @@ class JobEngine:
             ) from exc
         return translation.characters
 
-    def _download_source(self, item: PlannedDocument) -> bytes:
-        return self._gateway.container(item.source).get_blob_client(item.source_blob).download_blob().readall()
+    def _read_blob(self, location: BlobLocation, blob_name: str) -> bytes:
+        return self._gateway.container(location).get_blob_client(blob_name).download_blob().readall()
 
     def _spend_time(self, job: JobState, document: DocumentState, characters: int) -> None:
         """Takes as long as the configured speed says, reporting progress on the way."""
