@@ -7,6 +7,7 @@ from shared.telemetry import configure_telemetry
 from shared.triggers import (
     catch_up_missed_drops,
     poll_outstanding_jobs,
+    poll_shard,
     record_outcome,
     record_poisoned_drop,
     record_poisoned_result,
@@ -20,6 +21,7 @@ app = func.FunctionApp()
 for trigger in (
     submit_on_drop,
     poll_outstanding_jobs,
+    poll_shard,
     record_outcome,
     record_poisoned_result,
     record_poisoned_drop,

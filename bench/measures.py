@@ -34,7 +34,9 @@ from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.clients import StorageClients
-from shared.storage.record_table import FINAL_PARTITION, OpenRecord, RecordTable, State, record_key
+from shared.storage.record_keys import FINAL_PARTITION, record_key
+from shared.storage.record_table import RecordTable
+from shared.storage.records import OpenRecord, State
 
 LANGUAGES = ("fr", "de")
 WORDS = "the quick brown fox jumps over the lazy dog while translators translate every single line".split()

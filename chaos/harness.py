@@ -33,7 +33,9 @@ from shared.pipeline.checks import LANGUAGES_METADATA_KEY
 from shared.settings import Settings
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
 from shared.storage.clients import StorageClients
-from shared.storage.record_table import FinalRecord, Outcome, RecordTable, record_key
+from shared.storage.record_keys import record_key
+from shared.storage.record_table import RecordTable
+from shared.storage.records import FinalRecord, Outcome
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,9 @@ from azure.storage.blob import ContentSettings
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
 from shared.settings import Settings
 from shared.storage.clients import StorageClients
-from shared.storage.record_table import FinalRecord, RecordTable, record_key
+from shared.storage.record_keys import record_key
+from shared.storage.record_table import RecordTable
+from shared.storage.records import FinalRecord
 
 
 @dataclass(frozen=True)

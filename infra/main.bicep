@@ -29,8 +29,13 @@ param sourceLanguage string = ''
 ])
 param storageAccessMode string = 'sas'
 
-@description('NCRONTAB schedule of the poll function (six fields, seconds first); each job is checked only when due. App setting POLL_SCHEDULE.')
+@description('NCRONTAB schedule of the poll function (six fields, seconds first); each tick reads only what is due. App setting POLL_SCHEDULE.')
 param pollSchedule string = '*/5 * * * * *'
+
+@description('Seconds that files still arriving wait to share one job (a file dropped alone is submitted at once). App setting GROUPING_WINDOW_SECONDS.')
+@minValue(0)
+@maxValue(60)
+param groupingWindowSeconds int = 5
 
 @description('A new version of a translated file: replace (translate again) or keep (reject). App setting RETRANSLATE_POLICY.')
 @allowed([
@@ -114,6 +119,8 @@ var dataNames = {
   reportsContainer: 'reports'
   recordsTable: 'translationrecords'
   resultsQueue: 'translation-results'
+  // A busy poll hands shards of due work to the poll_shard function through this queue.
+  pollShardsQueue: 'translation-poll-shards'
   // The Functions blob extension moves a blob it failed to process five times here, in the
   // triggering blob's account; a queue trigger records it as needing attention.
   blobTriggerPoisonQueue: 'webjobs-blobtrigger-poison'
@@ -237,6 +244,8 @@ module documentsStorage 'modules/storage.bicep' = {
       dataNames.resultsQueue
       '${dataNames.resultsQueue}-poison'
       dataNames.blobTriggerPoisonQueue
+      dataNames.pollShardsQueue
+      '${dataNames.pollShardsQueue}-poison'
     ]
     lifecycleRules: lifecycleRules
     workspaceId: monitoring.outputs.workspaceId
@@ -294,7 +303,9 @@ var appSettings = {
   REPORTS_CONTAINER: dataNames.reportsContainer
   RECORDS_TABLE: dataNames.recordsTable
   RESULTS_QUEUE: dataNames.resultsQueue
+  POLL_SHARDS_QUEUE: dataNames.pollShardsQueue
   POLL_SCHEDULE: pollSchedule
+  GROUPING_WINDOW_SECONDS: string(groupingWindowSeconds)
   CATCH_UP_SCHEDULE: '0 */10 * * * *'
   CATCH_UP_AFTER_SECONDS: '600'
   STUCK_JOB_AFTER_MINUTES: string(stuckJobAfterMinutes)

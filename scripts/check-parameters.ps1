@@ -26,9 +26,14 @@ if ($private -eq 'true' -and $mode -ne 'managed-identity') {
         "admits the Translator by its identity (resource-instance rule), never a SAS")
 }
 
-foreach ($name in 'STUCK_JOB_AFTER_MINUTES', 'LOG_DAILY_CAP_GB', 'DELETE_SOURCES_AFTER_DAYS', 'DELETE_TRANSLATIONS_AFTER_DAYS', 'DELETE_REPORTS_AFTER_DAYS') {
+foreach ($name in 'STUCK_JOB_AFTER_MINUTES', 'GROUPING_WINDOW_SECONDS', 'LOG_DAILY_CAP_GB', 'DELETE_SOURCES_AFTER_DAYS', 'DELETE_TRANSLATIONS_AFTER_DAYS', 'DELETE_REPORTS_AFTER_DAYS') {
     $value = [Environment]::GetEnvironmentVariable($name)
     if ($value -and $value -notmatch '^[0-9]+$') {
         Stop-WithError "$name '$value' must be a whole number"
     }
 }
+$window = [Environment]::GetEnvironmentVariable('GROUPING_WINDOW_SECONDS')
+if ($window -and [int]$window -gt 60) {
+    Stop-WithError "GROUPING_WINDOW_SECONDS '$window' must be 60 or less: files would wait that long for their job"
+}
+

@@ -42,6 +42,7 @@ class RetranslatePolicy(StrEnum):
 STORAGE_CONNECTION = "TRANSLATION_STORAGE"
 
 MAX_TARGET_LANGUAGES = 10  # per batch, SERVICE_NOTES.md
+MAX_GROUPING_WINDOW_SECONDS = 60
 POISON_SUFFIX = "-poison"  # the queue extension moves a message that failed maxDequeueCount times here
 
 # Blob and queue names: 3-63 lowercase letters, digits and single hyphens.
@@ -73,9 +74,19 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
         "RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."
     ),
     SettingSpec(
+        "POLL_SHARDS_QUEUE",
+        "translation-poll-shards",
+        "Queue on which a busy poll hands shards of due work to the poll_shard function (any instance).",
+    ),
+    SettingSpec(
         "POLL_SCHEDULE",
         "*/5 * * * * *",
-        "NCRONTAB schedule of the poll function; each tick checks only the jobs that are due.",
+        "NCRONTAB schedule of the poll function; each tick reads only what is due (one table query when idle).",
+    ),
+    SettingSpec(
+        "GROUPING_WINDOW_SECONDS",
+        "5",
+        "How long files that keep arriving wait to share one job (0-60); a file dropped alone is submitted at once.",
     ),
     SettingSpec(
         "TARGET_LANGUAGES",
@@ -155,6 +166,8 @@ class Settings:
     reports_container: str
     records_table: str
     results_queue: str
+    poll_shards_queue: str
+    grouping_window_seconds: int
     target_languages: tuple[str, ...]
     source_language: str | None
     translation_category: str | None
@@ -253,6 +266,20 @@ class Settings:
                 f"RESULTS_QUEUE={results_queue!r} is not a valid queue name with room for '{POISON_SUFFIX}' "
                 "(3-56 lowercase letters, digits, hyphens)"
             )
+        poll_shards_queue = value("POLL_SHARDS_QUEUE")
+        if not _CONTAINER_NAME.match(poll_shards_queue) or len(poll_shards_queue) > 63 - len(POISON_SUFFIX):
+            problems.append(
+                f"POLL_SHARDS_QUEUE={poll_shards_queue!r} is not a valid queue name with room for '{POISON_SUFFIX}' "
+                "(3-56 lowercase letters, digits, hyphens)"
+            )
+        if poll_shards_queue == results_queue:
+            problems.append("POLL_SHARDS_QUEUE and RESULTS_QUEUE must differ: each queue has its own function")
+        grouping_window = integer("GROUPING_WINDOW_SECONDS", 0)
+        if grouping_window > MAX_GROUPING_WINDOW_SECONDS:
+            problems.append(
+                f"GROUPING_WINDOW_SECONDS={grouping_window} is longer than {MAX_GROUPING_WINDOW_SECONDS}: files "
+                "would wait that long for their job; a bulk drop fills its jobs within seconds"
+            )
         schedule("POLL_SCHEDULE")
         schedule("CATCH_UP_SCHEDULE")
 
@@ -306,6 +333,8 @@ class Settings:
             reports_container=containers["REPORTS_CONTAINER"],
             records_table=records_table,
             results_queue=results_queue,
+            poll_shards_queue=poll_shards_queue,
+            grouping_window_seconds=grouping_window,
             target_languages=languages,
             source_language=source_language,
             translation_category=value("TRANSLATION_CATEGORY") or None,

@@ -26,6 +26,7 @@ class Event(StrEnum):
     NEEDS_ATTENTION = "translation.needs_attention"
     POISON = "translation.poison"
     POLL = "translation.poll"
+    GROUPED = "translation.grouped"
     CATCH_UP = "translation.catch_up"
     SUPERSEDED = "translation.superseded"
 
@@ -50,6 +51,20 @@ def file_fields(record: _FileLike | None = None, *, event: Event, **more: Any) -
             job_id=record.job_id,
             languages=",".join(record.languages),
         )
+    for name, value in more.items():
+        fields[name] = value.value if isinstance(value, StrEnum) else value
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def submission_fields(submission: Any, *, event: Event, **more: Any) -> dict[str, Any]:
+    """The `extra` of a log call about one submission (the files of one start call, and its job)."""
+    fields: dict[str, Any] = {
+        "event": event.value,
+        "submission": submission.id,
+        "job_id": submission.job_id,
+        "files": len(submission.members),
+        "languages": ",".join(submission.languages),
+    }
     for name, value in more.items():
         fields[name] = value.value if isinstance(value, StrEnum) else value
     return {name: value for name, value in fields.items() if value is not None}

@@ -12,13 +12,13 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.pipeline import lifecycle
+from shared.pipeline import grouping, lifecycle, submissions
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poison import PoisonedBlob
 from shared.pipeline.submit import submit_dropped_blob
 from shared.settings import POISON_SUFFIX
 from shared.storage.clients import BLOB_TRIGGER_POISON_QUEUE
-from shared.storage.record_table import FinalRecord, Outcome, State
+from shared.storage.records import FinalRecord, Outcome, State
 from shared.storage.results_queue import MalformedResultMessage, ResultMessage
 from shared.translator import InvalidRequestError, NotFoundError
 from translation_ops.connection import DEAD_LETTER_CONTAINER
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # Outcomes whose cause may have passed; Succeeded and Superseded are not retried.
 RETRYABLE = (Outcome.FAILED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REJECTED, Outcome.CANCELLED)
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+OPERATOR = "an operator"
 
 
 class ActionRefused(RuntimeError):
@@ -69,26 +70,39 @@ def retry_failed(ctx: PipelineContext, *, since: timedelta | None = None) -> lis
 
 
 def cancel(ctx: PipelineContext, source_path: str) -> str:
-    """Cancels the current version in flight; it ends Cancelled. Returns what was done."""
+    """Takes the current version out of its job; it ends Cancelled, nothing of it is published.
+    A job shared with other files carries on for them; one whose every file was withdrawn is
+    cancelled at the service. Returns what was done."""
     container, name = resolve_path(ctx, source_path)
     _, key = current_key(ctx, container, name)
     record = ctx.records.get_open(key) if key else None
     if record is None:
         raise ActionRefused(f"{container}/{name} has nothing in flight")
-    if record.state == State.SUBMITTED and record.job_id:
-        try:
-            ctx.translator.cancel_job(record.job_id)
-        except (InvalidRequestError, NotFoundError) as exc:
-            raise ActionRefused(
-                f"job {record.job_id} can no longer be cancelled ({exc}); it is being recorded"
-            ) from exc
-        return f"asked the service to cancel job {record.job_id}; the file ends Cancelled once the service stops it"
-    if record.state == State.WAITING:
-        lifecycle.cancel_without_job(ctx, record, "an operator")
-        return "it had no job yet; recorded as Cancelled"
     if record.state == State.FINISHING:
         raise ActionRefused(f"{container}/{name} is finished and being recorded")
-    raise ActionRefused(f"{container}/{name} is {record.state}: its job is being looked for; try again in a moment")
+    if record.state == State.WAITING or record.submission is None:
+        withdrawn = lifecycle.withdraw(ctx, record, OPERATOR)
+        if withdrawn is None or grouping.finish_withdrawn(ctx, withdrawn) is None:
+            raise ActionRefused(f"{container}/{name} changed meanwhile; look again (`show`)")
+        return "it had no job yet; recorded as Cancelled"
+    if lifecycle.withdraw(ctx, record, OPERATOR) is None:
+        raise ActionRefused(f"{container}/{name} changed meanwhile; look again (`show`)")
+    submission = submissions.withdraw_member(ctx, record.submission, record.key)
+    if submission is None or submission.job_id is None:
+        return "taken out of its submission; it ends Cancelled"
+    if not submission.all_withdrawn:
+        others = len(submission.members) - len(submission.withdrawn)
+        return (
+            f"taken out of job {submission.job_id}, which carries on for {others} other files; it ends Cancelled "
+            "when the job ends (documents already done are still billed)"
+        )
+    try:
+        ctx.translator.cancel_job(submission.job_id)
+    except (InvalidRequestError, NotFoundError) as exc:
+        raise ActionRefused(
+            f"job {submission.job_id} can no longer be cancelled ({exc}); it is being recorded"
+        ) from exc
+    return f"asked the service to cancel job {submission.job_id}; the file ends Cancelled once the service stops it"
 
 
 @dataclass

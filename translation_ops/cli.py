@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.pipeline.context import PipelineContext
-from shared.storage.record_table import Outcome
+from shared.storage.records import Outcome
 from translation_ops import actions, queries, render
 from translation_ops.connection import DEAD_LETTER_CONTAINER, Target
 
@@ -173,7 +173,8 @@ def watch(
                     continue
                 record = ctx.records.get_open(key)
                 if record is not None:
-                    item = queries.Outstanding.of(record, ctx.now())
+                    submission = ctx.schedule.get_submission(record.submission) if record.submission else None
+                    item = queries.Outstanding.of(record, submission, ctx.now())
                     progress.update(
                         task, total=item.documents_total or None, completed=item.documents_done, state=item.state
                     )

@@ -12,11 +12,21 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, report_blob_name, target_blob_name
-from shared.storage.record_table import FinalRecord, OpenRecord, Outcome, State, record_key
+from shared.storage.record_keys import record_key
+from shared.storage.records import FinalRecord, OpenRecord, Outcome, State
+from shared.storage.schedule_table import Submission
+
+
+def _done(summary: dict[str, int] | None) -> int:
+    summary = summary or {}
+    return int(summary.get("success") or 0) + int(summary.get("failed") or 0) + int(summary.get("cancelled") or 0)
 
 
 @dataclass
 class Outstanding:
+    """One file not yet recorded: where it stands, with its job's progress (a job is shared by the
+    files that landed together: `job_files` of them)."""
+
     source_path: str
     version: str
     record_key: str
@@ -29,25 +39,73 @@ class Outstanding:
     needs_attention: bool
     attention_reason: str | None
     last_error: str | None
+    submission: str | None = None
+    job_files: int = 0
 
     @classmethod
-    def of(cls, record: OpenRecord, now: datetime) -> Outstanding:
-        summary = record.summary or {}
-        total = int(summary.get("total") or 0) or len(record.languages)
-        done = int(summary.get("success") or 0) + int(summary.get("failed") or 0) + int(summary.get("cancelled") or 0)
+    def of(cls, record: OpenRecord, submission: Submission | None, now: datetime) -> Outstanding:
+        state, job_id, status = str(record.state), record.job_id, record.service_status
+        done = total = files = 0
+        needs_attention, reason = record.needs_attention, record.attention_reason
+        if record.state is State.WAITING:
+            state = "Waiting" if record.plan else "Waiting (to be planned)"
+        elif record.state is State.GROUPED and submission is not None:
+            state, job_id, status = str(submission.state), submission.job_id, submission.service_status
+            files = len(submission.members)
+            total = int((submission.summary or {}).get("total") or 0) or files * len(submission.languages)
+            done = _done(submission.summary)
+            if submission.needs_attention and not needs_attention:
+                needs_attention, reason = True, submission.attention_reason
+        elif record.state is State.FINISHING:
+            total = len(record.documents) or len(record.languages)
+            done = sum(1 for document in record.documents if document.status != "Running")
         return cls(
             source_path=f"{record.source_container}/{record.source_name}",
             version=record.source_etag,
             record_key=record.key,
-            state=str(record.state),
+            state=state,
             age_seconds=round((now - record.intent_at).total_seconds(), 1),
-            job_id=record.job_id,
-            service_status=record.service_status,
+            job_id=job_id,
+            service_status=status,
             documents_done=done,
             documents_total=total,
-            needs_attention=record.needs_attention,
-            attention_reason=record.attention_reason,
+            needs_attention=needs_attention,
+            attention_reason=reason,
             last_error=record.last_error,
+            submission=record.submission,
+            job_files=files,
+        )
+
+
+@dataclass
+class JobProgress:
+    """One submission - the files of one plan sent together - and its job's progress."""
+
+    submission: str
+    job_id: str | None
+    state: str
+    files: int
+    languages: list[str]
+    documents_done: int
+    documents_total: int
+    age_seconds: float
+    needs_attention: bool
+    attention_reason: str | None
+
+    @classmethod
+    def of(cls, submission: Submission, now: datetime) -> JobProgress:
+        total = int((submission.summary or {}).get("total") or 0)
+        return cls(
+            submission=submission.id,
+            job_id=submission.job_id,
+            state=str(submission.state),
+            files=len(submission.members),
+            languages=list(submission.languages),
+            documents_done=_done(submission.summary),
+            documents_total=total or len(submission.members) * len(submission.languages),
+            age_seconds=round((now - submission.created_at).total_seconds(), 1),
+            needs_attention=submission.needs_attention,
+            attention_reason=submission.attention_reason,
         )
 
 
@@ -66,6 +124,7 @@ class Status:
     recorded_since: str | None
     outstanding: list[Outstanding]
     needs_attention: list[Attention]
+    jobs: list[JobProgress] = field(default_factory=list)
     oldest_outstanding_seconds: float = 0.0
     characters_charged: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
@@ -76,9 +135,13 @@ class Status:
 
 def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
     now = ctx.now()
-    open_records = ctx.records.outstanding()
+    open_records = list(ctx.records.outstanding())
+    submissions = {submission.id: submission for submission in ctx.schedule.submissions()}
     finals = list(ctx.records.finals(since=now - since if since else None))
-    outstanding = sorted((Outstanding.of(record, now) for record in open_records), key=lambda item: -item.age_seconds)
+    outstanding = sorted(
+        (Outstanding.of(record, submissions.get(record.submission or ""), now) for record in open_records),
+        key=lambda item: -item.age_seconds,
+    )
     attention = [
         Attention(item.source_path, item.record_key, "outstanding", item.attention_reason or "")
         for item in outstanding
@@ -96,6 +159,7 @@ def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
         recorded_since=(now - since).isoformat() if since else None,
         outstanding=outstanding,
         needs_attention=attention,
+        jobs=sorted((JobProgress.of(item, now) for item in submissions.values()), key=lambda job: -job.age_seconds),
         oldest_outstanding_seconds=max((item.age_seconds for item in outstanding), default=0.0),
         characters_charged=sum(record.characters_charged for record in finals),
         failure_reasons=dict(
@@ -138,11 +202,7 @@ def current_key(ctx: PipelineContext, container: str, name: str) -> tuple[str | 
 def show(ctx: PipelineContext, source_path: str) -> FileHistory:
     container, name = resolve_path(ctx, source_path)
     etag, _ = current_key(ctx, container, name)
-    outstanding = [
-        record
-        for record in ctx.records.outstanding()
-        if (record.source_container, record.source_name) == (container, name)
-    ]
+    outstanding = ctx.records.open_versions(container, name)
     recorded = ctx.records.final_versions(container, name)
     report = None
     reports = ctx.storage.container(ctx.settings.reports_container)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.table import Table
 
-from shared.storage.record_table import FinalRecord, Outcome
+from shared.storage.records import FinalRecord, Outcome
 from translation_ops.queries import FileHistory, Status
 
 OUTCOME_STYLES = {
@@ -61,12 +61,31 @@ def status_tables(status: Status) -> list[Table]:
         f" (recorded since {status.recorded_since})" if status.recorded_since else ""
     )
     tables = [counts]
+    if status.jobs:
+        jobs = Table(title="Jobs (the files that landed together share one)", show_edge=False)
+        for column in ("submission", "job", "state", "files", "documents done", "age"):
+            jobs.add_column(column, justify="right" if column in ("files", "documents done") else "left")
+        for job in status.jobs:
+            jobs.add_row(
+                job.submission,
+                job.job_id or "-",
+                job.state + (" [red](attention)[/red]" if job.needs_attention else ""),
+                f"{job.files:,}",
+                f"{job.documents_done:,}/{job.documents_total:,}",
+                age(job.age_seconds),
+            )
+        done = sum(job.documents_done for job in status.jobs)
+        total = sum(job.documents_total for job in status.jobs)
+        jobs.caption = f"{len(status.jobs)} jobs: {done:,} of {total:,} documents done"
+        tables.append(jobs)
     if status.outstanding:
         outstanding = Table(title="Outstanding", show_edge=False)
-        for column in ("file", "state", "age", "job", "progress"):
+        for column in ("file", "state", "age", "job", "its job's progress"):
             outstanding.add_column(column)
         for item in status.outstanding:
             progress = f"{item.documents_done}/{item.documents_total}" if item.documents_total else "-"
+            if item.job_files > 1:
+                progress += f" ({item.job_files:,} files)"
             outstanding.add_row(
                 short(item.source_path, 60), item.state, age(item.age_seconds), item.job_id or "-", progress
             )
@@ -131,7 +150,7 @@ def history_tables(history: FileHistory) -> list[Table]:
         versions.add_row(
             open_record.source_etag,
             f"outstanding: {open_record.state}",
-            open_record.job_id or "-",
+            open_record.job_id or (f"submission {open_record.submission}" if open_record.submission else "-"),
             str(open_record.attempt),
             "-",
             short(open_record.attention_reason or open_record.last_error),

@@ -14,9 +14,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from shared.pipeline import grouping
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.submit import submit_dropped_blob
-from shared.storage.record_table import record_key
+from shared.storage.record_keys import record_key
+from shared.storage.records import State
+from shared.storage.schedule_table import Plan
 from shared.telemetry import Event
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ class CatchUpSummary:
     submitted: int = 0
     list_calls: int = 0
     record_reads: int = 0
+    rewaited: int = 0
 
 
 def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
@@ -53,7 +57,19 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
             summary.examined += 1
             key = record_key(settings.source_container, blob.name, str(blob.etag).strip('"'))
             summary.record_reads += 1
-            if ctx.records.get_open(key) is not None:
+            record = ctx.records.get_open(key)
+            if record is not None:
+                if record.state is State.WAITING and record.plan is not None and not record.withdrawn:
+                    # Claimed, but its claimer died before it could wait to be grouped: it waits now.
+                    plan = Plan.of(
+                        record.languages,
+                        record.glossaries,
+                        category=settings.translation_category,
+                        source_language=settings.source_language,
+                    )
+                    if plan.digest == record.plan:
+                        grouping.wait(ctx, record, plan)
+                        summary.rewaited += 1
                 continue
             summary.record_reads += 1
             if ctx.records.get_final(key) is not None:

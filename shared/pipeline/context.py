@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cached_property
@@ -13,6 +16,7 @@ from typing import Generic, TypeVar, cast
 from shared.settings import Settings, get_settings
 from shared.storage.clients import StorageClients
 from shared.storage.record_table import RecordTable
+from shared.storage.schedule_table import ScheduleTable
 from shared.storage.service_access import ServiceAccess
 from shared.translator import DocumentTranslationClient, TranslatorError, TranslatorService
 
@@ -84,6 +88,8 @@ class PipelineContext:
             self._load_languages, LANGUAGES_TTL_SECONDS, none_ttl_seconds=LANGUAGES_RETRY_SECONDS
         )
         self.glossary_names = TimedCache(self._load_glossary_names, GLOSSARY_NAMES_TTL_SECONDS)
+        # Who holds a lease: this process, told apart from every other instance and restart.
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     @cached_property
     def translator(self) -> TranslatorService:
@@ -95,6 +101,10 @@ class PipelineContext:
     @cached_property
     def records(self) -> RecordTable:
         return RecordTable(self.storage.records_table)
+
+    @cached_property
+    def schedule(self) -> ScheduleTable:
+        return ScheduleTable(self.storage.records_table)
 
     @cached_property
     def access(self) -> ServiceAccess:

@@ -1,99 +1,66 @@
 """A record's lifecycle: every change of an open record, as named transitions.
 
-    claim ──► Submitting ──submitted──► Submitted ──observe (poll)──┐
-                │  ▲  │                    │    ▲                    │
-                │  │  └─uncertain─► Uncertain ─adopt─┘               │
-                │  └──begin_attempt── Waiting ◄─wait─┘ (no job exists; due again later)
-                └─reject / fail_without_job / finish_superseded ──► Finishing ◄──finish── Submitted
-                                                                       │
-                                          requeue (hand-over lost) ◄───┤ finalise (record step)
-                                                                       ▼
-                                                         final record (partition `final`)
+    claim ──► Waiting ──group──► Grouped ──(its submission's job ends)── finish_members ──┐
+               │  ▲                 │                                                   │
+               │  └──── ungroup ────┘ (its submission was refused, split or lost)       ▼
+               └── reject / finish (no job: rejected, superseded, cancelled) ──────► Finishing
+                                                                                        │
+                                         requeue (hand-over lost) ◄─────────────────────┤ finalise
+                                                                                        ▼
+                                                                   final record (partition `final`)
 
-Every transition is one ETag-guarded write of the open record; it returns the updated record, or
-None when another invocation changed the record first (that invocation owns what happens next).
-A transition into Finishing also hands the record to the results queue, after the write: if the
-process dies in between, the poller hands it over again.
+A record's job is followed by its submission (submissions.py), which groups the files of one plan
+into one start call; the record only says which submission it belongs to. Every transition is an
+ETag-guarded write of the open record; it returns the updated record, or None when another
+invocation changed the record first (that invocation owns what happens next). A transition into
+Finishing also hands the record to the results queue, after the write; a hand-over lost to a crash
+is repeated by the poller (a record's own place in the schedule, or its submission's).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TypedDict, Unpack
 
 from shared.pipeline.checks import Rejection
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact
 from shared.storage import results_queue
-from shared.storage.record_table import FinalRecord, OpenRecord, Outcome, State, cut, record_key
-from shared.telemetry import Event, file_fields, metrics
-from shared.translator import JobStatus
+from shared.storage.entity_codec import cut
+from shared.storage.records import FinalRecord, OpenRecord, Outcome, SourceVersion, State
+from shared.storage.schedule_table import DueEntry, DueKind, Member, Plan, Submission
+from shared.telemetry import Event, file_fields, metrics, source_fields
 
 logger = logging.getLogger(__name__)
 
-# When to look at a job again, by its age: early checks are frequent (most jobs of one file
-# finish in seconds), later ones spread out to at most one a minute.
-FIRST_CHECK_AFTER = timedelta(seconds=2)
-CHECK_INTERVAL_SHARE_OF_AGE = 0.05
-MIN_CHECK_INTERVAL = timedelta(seconds=1)
-MAX_CHECK_INTERVAL = timedelta(seconds=60)
-# Waiting records (no job exists) are tried again after these delays, then every last one.
-WAITING_BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
-# An uncertain attempt is looked for again this soon (the service may take a moment to list a job).
-UNCERTAIN_RECHECK = timedelta(seconds=3)
-
-
-@dataclass(frozen=True)
-class SourceVersion:
-    """One version of a dropped blob, as its properties describe it."""
-
-    container: str
-    name: str
-    etag: str
-    modified: datetime | None
-    size: int
-
-    @property
-    def key(self) -> str:
-        return record_key(self.container, self.name, self.etag)
-
-
-def check_interval(age: timedelta) -> timedelta:
-    return max(MIN_CHECK_INTERVAL, min(MAX_CHECK_INTERVAL, age * CHECK_INTERVAL_SHARE_OF_AGE))
-
-
-def waiting_backoff(ctx: PipelineContext, attempt: int) -> timedelta:
-    delay = WAITING_BACKOFF[min(attempt, len(WAITING_BACKOFF)) - 1]
-    # Never wait longer between tries than a submission is given to resolve (tests shorten it).
-    return min(delay, max(WAITING_BACKOFF[0], timedelta(seconds=ctx.settings.submit_reconcile_after_seconds)))
-
-
-def resubmit_due(ctx: PipelineContext, record: OpenRecord) -> datetime:
-    """When an attempt with no job on record may be made again: after it can no longer create one."""
-    started = record.attempt_started_at or record.intent_at
-    return started + timedelta(seconds=ctx.settings.submit_reconcile_after_seconds)
+# A record handed to the results queue but still open after this long is handed over again...
+REQUEUE_AFTER = timedelta(minutes=10)
+# ... and one whose recording failed until its message went to the poison queue, after this long.
+REQUEUE_FLAGGED_AFTER = timedelta(hours=1)
+# A version that could not be planned (the service's formats or languages out of reach) is planned
+# again after these delays, then every last one.
+REPLAN_BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
+# Hand-overs to the record step go out this many at a time.
+PARALLEL_HAND_OVERS = 16
 
 
 # --- before the service is called ---------------------------------------------------------
 
 
-def claim(ctx: PipelineContext, source: SourceVersion) -> OpenRecord | None:
+def claim(
+    ctx: PipelineContext, source: SourceVersion, *, state: State, plan: Plan | None, **more: object
+) -> OpenRecord | None:
     """Insert the open record of a source version; None when it is already claimed (a duplicate event)."""
-    now = ctx.now()
-    record = OpenRecord.new(
-        source.container,
-        source.name,
-        source.etag,
-        modified=source.modified,
-        size=source.size,
-        state=State.SUBMITTING,
-        at=now,
-        attempt=1,
-        attempt_started_at=now,
-    )
-    record.next_check_at = resubmit_due(ctx, record)
+    values: dict[str, object] = {
+        "languages": list(plan.languages) if plan else [],
+        "glossaries": plan.glossary_names if plan else {},
+        "plan": plan.digest if plan else None,
+        **more,
+    }
+    record = OpenRecord.new(source, state=state, at=ctx.now(), **values)
     claimed = ctx.records.claim(record)
     if claimed is not None:
         logger.info(
@@ -106,34 +73,21 @@ def claim(ctx: PipelineContext, source: SourceVersion) -> OpenRecord | None:
     return claimed
 
 
-def begin_attempt(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:
-    """Take a record over to submit it again (ETag-guarded: only one poller does)."""
-    now = ctx.now()
-    attempt = replace(
-        record,
-        state=State.SUBMITTING,
-        attempt=record.attempt + 1,
-        attempt_started_at=now,
-        attempt_ended_at=None,
-        job_id=None,
-    )
-    attempt.next_check_at = resubmit_due(ctx, attempt)
-    return ctx.records.update(attempt)
-
-
-def wait(
+def wait_for_plan(
     ctx: PipelineContext, record: OpenRecord, error: BaseException | str, *, attention: str | None = None
 ) -> OpenRecord | None:
-    """No job exists for this attempt (the call was refused or never reached the service): try again
-    when due. `attention` flags a cause outside the file that an operator must fix (credentials)."""
+    """What the version is sent with could not be worked out (the service's formats or languages out of
+    reach): planned again when due. `attention` flags a cause an operator must fix (credentials)."""
     now = ctx.now()
     cause = cut(redact(str(error)))
+    delay = REPLAN_BACKOFF[min(record.attempt, len(REPLAN_BACKOFF) - 1)]
+    ctx.schedule.put_due(DueEntry(now + delay, DueKind.RECORD, record.key))
     waiting = replace(
         record,
         state=State.WAITING,
-        attempt_ended_at=now,
+        plan=None,
+        attempt=record.attempt + 1,
         last_error=cause,
-        next_check_at=now + waiting_backoff(ctx, record.attempt),
         needs_attention=record.needs_attention or attention is not None,
         attention_reason=cut(redact(attention)) if attention else record.attention_reason,
     )
@@ -142,131 +96,44 @@ def wait(
         level = logging.ERROR if attention else logging.WARNING
         logger.log(
             level,
-            "%s (version %s) could not be submitted (%s); trying again at %s%s",
+            "%s (version %s) could not be planned (%s); trying again in %ds%s",
             record.source_name,
             record.source_etag,
             cause,
-            waiting.next_check_at.isoformat() if waiting.next_check_at else "-",
+            delay.total_seconds(),
             f": {attention}" if attention else "",
             extra=file_fields(updated, event=Event.NEEDS_ATTENTION if attention else Event.WAITING),
         )
     return updated
 
 
-def submitted(
-    ctx: PipelineContext, record: OpenRecord, job_id: str, *, languages: list[str], glossaries: dict[str, str]
-) -> OpenRecord | None:
-    now = ctx.now()
-    updated = ctx.records.update(
+def planned(ctx: PipelineContext, record: OpenRecord, plan: Plan) -> OpenRecord | None:
+    """A version that waited for its plan has one now: it waits to be grouped."""
+    return ctx.records.update(
         replace(
             record,
-            state=State.SUBMITTED,
-            job_id=job_id,
-            languages=languages,
-            glossaries=glossaries,
-            submitted_at=now,
-            attempt_ended_at=now,
-            next_check_at=now + FIRST_CHECK_AFTER,
+            state=State.WAITING,
+            plan=plan.digest,
+            languages=list(plan.languages),
+            glossaries=plan.glossary_names,
             last_error=None,
-            # Whatever kept it from being submitted (refused credentials, say) has passed.
             needs_attention=False,
             attention_reason=None,
         )
     )
+
+
+def ungroup(ctx: PipelineContext, record: OpenRecord, reason: str) -> OpenRecord | None:
+    """Its submission will not carry it (refused, split, or lost before it was written): it waits to
+    be grouped again."""
+    updated = ctx.records.update(replace(record, state=State.WAITING, submission=None, last_error=cut(reason)))
     if updated is not None:
         logger.info(
-            "submitted %s (version %s) as job %s: %s",
+            "%s (version %s) waits to be grouped again: %s",
             record.source_name,
             record.source_etag,
-            job_id,
-            ", ".join(languages),
-            extra=file_fields(updated, event=Event.SUBMITTED),
-        )
-        metrics.count("translation.files.submitted", description="Source versions submitted to the service")
-    return updated
-
-
-def uncertain(
-    ctx: PipelineContext, record: OpenRecord, error: BaseException, *, languages: list[str], glossaries: dict[str, str]
-) -> OpenRecord | None:
-    """The start call's answer was lost: a job may exist. The poller looks for it before anything
-    is submitted again."""
-    now = ctx.now()
-    cause = cut(redact(str(error)))
-    updated = ctx.records.update(
-        replace(
-            record,
-            state=State.UNCERTAIN,
-            languages=languages,
-            glossaries=glossaries,
-            attempt_ended_at=now,
-            last_error=cause,
-            next_check_at=now + UNCERTAIN_RECHECK,
-        )
-    )
-    if updated is not None:
-        logger.warning(
-            "submission of %s (version %s) is uncertain (%s); the poller will look for its job",
-            record.source_name,
-            record.source_etag,
-            cause,
-            extra=file_fields(updated, event=Event.UNCERTAIN),
-        )
-    return updated
-
-
-def adopt(ctx: PipelineContext, record: OpenRecord, job_id: str) -> OpenRecord | None:
-    """The service has the job an uncertain (or interrupted) attempt created: follow it."""
-    now = ctx.now()
-    updated = ctx.records.update(
-        replace(
-            record,
-            state=State.SUBMITTED,
-            job_id=job_id,
-            submitted_at=now,
-            next_check_at=now,
-            last_error=None,
-        )
-    )
-    if updated is not None:
-        logger.info(
-            "found job %s for %s (version %s, attempt %d) at the service; following it",
-            job_id,
-            record.source_name,
-            record.source_etag,
-            record.attempt,
-            extra=file_fields(updated, event=Event.SUBMITTED),
-        )
-    return updated
-
-
-def postpone(ctx: PipelineContext, record: OpenRecord, until: datetime) -> OpenRecord | None:
-    """Nothing to do yet (an uncertain attempt's job is not listed yet): look again at `until`."""
-    return ctx.records.update(replace(record, next_check_at=until))
-
-
-# --- while the service works --------------------------------------------------------------
-
-
-def observed(record: OpenRecord, status: JobStatus, now: datetime, *, stuck: str | None = None) -> OpenRecord:
-    """The record after a look at its job that did not find it final (written in batches by the
-    poller); `stuck` flags a job running for longer than it should, saying how long."""
-    age = now - (record.submitted_at or record.intent_at)
-    updated = replace(
-        record,
-        service_status=str(status.status),
-        summary=asdict(status.summary),
-        last_polled_at=now,
-        next_check_at=now + check_interval(age),
-    )
-    if stuck is not None and not record.needs_attention:
-        updated.needs_attention, updated.attention_reason = True, stuck
-        logger.error(
-            "%s (version %s) needs attention: %s",
-            record.source_name,
-            record.source_etag,
-            stuck,
-            extra=file_fields(record, event=Event.NEEDS_ATTENTION, reason_code="StuckJob"),
+            reason,
+            extra=file_fields(updated, event=Event.WAITING),
         )
     return updated
 
@@ -301,71 +168,37 @@ def supersede(ctx: PipelineContext, record: OpenRecord, newer: OpenRecord) -> Op
     return updated
 
 
+def withdraw(ctx: PipelineContext, record: OpenRecord, who: str) -> OpenRecord | None:
+    """An operator takes a version out of its job: nothing of it is published."""
+    return ctx.records.update(replace(record, cancelled_by=who))
+
+
 # --- into Finishing: the outcome is decided -------------------------------------------------
 
 
-class Decision(TypedDict, total=False):
-    """How a record's outcome was decided: the job is final (`status`), or there is no job and
-    `outcome`, `code` and `message` say why."""
-
-    status: JobStatus | None
-    outcome: Outcome | None
-    code: str | None
-    message: str | None
-
-
-def finishing(record: OpenRecord, now: datetime, **decision: Unpack[Decision]) -> OpenRecord:
-    """The record once its outcome is decided. Written by `finish` or `finish_all`."""
-    status, message = decision.get("status"), decision.get("message")
+def finish(ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: str, message: str) -> OpenRecord | None:
+    """Hand a record whose outcome is decided without a job (rejected, superseded before submission,
+    cancelled, failed) to the record step. Its place in the schedule comes first, so that a hand-over
+    lost to a crash is repeated."""
+    now = ctx.now()
+    ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, record.key))
     decided = replace(
         record,
         state=State.FINISHING,
-        outcome=decision.get("outcome"),
-        reason_code=decision.get("code"),
-        reason_message=cut(redact(message)) if message else None,
-        last_polled_at=now,
+        outcome=outcome,
+        reason_code=code,
+        reason_message=cut(redact(message)),
         enqueued_at=now,
-        next_check_at=None,
     )
-    if status is not None:
-        decided.service_status = str(status.status)
-        decided.summary = asdict(status.summary)
-        if status.error is not None:
-            decided.job_error_code = status.error.inner_code or status.error.code
-            decided.job_error_message = cut(redact(status.error.inner_message or status.error.message))
-    return decided
-
-
-def finish(ctx: PipelineContext, record: OpenRecord, **decision: Unpack[Decision]) -> OpenRecord | None:
-    """Hand a record whose outcome is decided to the record step."""
-    decided = finishing(record, ctx.now(), **decision)
-    [updated] = finish_all(ctx, [decided])
+    updated = ctx.records.update(decided)
+    if updated is not None:
+        hand_over(ctx, [updated])
     return updated
 
 
-def finish_all(ctx: PipelineContext, decided: list[OpenRecord]) -> list[OpenRecord | None]:
-    """Writes records made by `finishing` (in transactions of up to 100), then hands each one that
-    was written to the record step: after the write, so a hand-over lost to a crash is repeated by
-    the poller, never one made for a record that is not Finishing."""
-    results = ctx.records.update_many(decided)
-    for record, updated in zip(decided, results, strict=True):
-        if updated is None:
-            continue
-        results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(record.key, record.source_name))
-        logger.info(
-            "%s (version %s) is %s; handed over for recording",
-            record.source_name,
-            record.source_etag,
-            record.service_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
-            extra=file_fields(updated, event=Event.FINISHING, outcome=record.outcome, reason_code=record.reason_code),
-        )
-    return results
-
-
 def reject(ctx: PipelineContext, record: OpenRecord, rejection: Rejection) -> OpenRecord | None:
-    updated = finish(ctx, record, outcome=Outcome.REJECTED, code=rejection.code, message=rejection.message)
+    updated = finish(ctx, record, outcome=Outcome.REJECTED, code=rejection.code.value, message=rejection.message)
     if updated is not None:
-        # A rejection is the product working as designed: INFO, with the reason for the user.
         logger.info(
             "rejected %s before submission: %s (%s)",
             record.source_name,
@@ -376,9 +209,85 @@ def reject(ctx: PipelineContext, record: OpenRecord, rejection: Rejection) -> Op
     return updated
 
 
-def requeue(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:
-    """The hand-over to the record step was lost (or failed for long): hand it over again."""
-    updated = ctx.records.update(replace(record, enqueued_at=ctx.now()))
+def claim_rejected(
+    ctx: PipelineContext, source: SourceVersion, rejection: Rejection, languages: Sequence[str]
+) -> OpenRecord | None:
+    """A drop refused before any job: claimed straight into Finishing (one write), with its place in
+    the schedule first."""
+    now = ctx.now()
+    ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, source.key))
+    claimed = claim(
+        ctx,
+        source,
+        state=State.FINISHING,
+        plan=None,
+        languages=list(languages),
+        outcome=Outcome.REJECTED,
+        reason_code=rejection.code.value,
+        reason_message=cut(rejection.message),
+        enqueued_at=now,
+    )
+    if claimed is not None:
+        hand_over(ctx, [claimed])
+        # A rejection is the product working as designed: INFO, with the reason for the user.
+        logger.info(
+            "rejected %s before submission: %s (%s)",
+            source.name,
+            rejection.code,
+            rejection.message,
+            extra=file_fields(claimed, event=Event.REJECTED, outcome=Outcome.REJECTED, reason_code=rejection.code),
+        )
+    return claimed
+
+
+def hand_over(ctx: PipelineContext, records: Sequence[OpenRecord]) -> None:
+    """Tells the record step about records written Finishing (after the write: a hand-over made for a
+    record that is not Finishing would be acknowledged and lost)."""
+
+    def send(record: OpenRecord) -> None:
+        results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(record.key, record.source_name))
+        logger.info(
+            "%s (version %s) is %s; handed over for recording",
+            record.source_name,
+            record.source_etag,
+            record.service_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
+            extra=file_fields(record, event=Event.FINISHING, outcome=record.outcome, reason_code=record.reason_code),
+        )
+
+    if len(records) <= 1:
+        for record in records:
+            send(record)
+        return
+    with ThreadPoolExecutor(max_workers=PARALLEL_HAND_OVERS, thread_name_prefix="hand-over") as pool:
+        list(pool.map(send, records))
+
+
+def hand_over_members(ctx: PipelineContext, submission: Submission, members: Sequence[Member]) -> None:
+    """Tells the record step about a job's members, written Finishing."""
+
+    def send(member: Member) -> None:
+        results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(member.key, member.name))
+        logger.info(
+            "%s is %s; handed over for recording",
+            member.name,
+            submission.service_status or "lost",
+            extra=source_fields(
+                submission.container, member.name, key=member.key, event=Event.FINISHING, job_id=submission.job_id
+            ),
+        )
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_HAND_OVERS, thread_name_prefix="hand-over") as pool:
+        list(pool.map(send, members))
+
+
+def requeue(ctx: PipelineContext, record: OpenRecord, *, schedule: bool = True) -> OpenRecord | None:
+    """The hand-over to the record step was lost (or failed for long): hand it over again, and look
+    again later (`schedule`: in its own place; a member's submission looks for it instead)."""
+    now = ctx.now()
+    if schedule:
+        after = REQUEUE_FLAGGED_AFTER if record.needs_attention else REQUEUE_AFTER
+        ctx.schedule.put_due(DueEntry(now + after, DueKind.RECORD, record.key))
+    updated = ctx.records.update(replace(record, enqueued_at=now))
     if updated is not None:
         results_queue.send(ctx.storage.results_queue, results_queue.ResultMessage(record.key, record.source_name))
         logger.info(
@@ -388,6 +297,13 @@ def requeue(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:
             extra=file_fields(updated, event=Event.FINISHING),
         )
     return updated
+
+
+def requeue_due(record: OpenRecord) -> datetime | None:
+    """When a Finishing record still open should be handed over again."""
+    if record.enqueued_at is None:
+        return None
+    return record.enqueued_at + (REQUEUE_FLAGGED_AFTER if record.needs_attention else REQUEUE_AFTER)
 
 
 def finalise(ctx: PipelineContext, record: OpenRecord, final: FinalRecord) -> None:
@@ -401,22 +317,19 @@ def finalise(ctx: PipelineContext, record: OpenRecord, final: FinalRecord) -> No
 
 def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     """Submit a recorded version again (its cause passed: a role, a glossary, a setting was fixed).
-    The final record stays until the new outcome replaces it; the next attempt has staging names of
-    its own. None when the version is open already."""
-    now = ctx.now()
-    record = OpenRecord.new(
-        final.source_container,
-        final.source_name,
-        final.source_etag,
-        modified=final.source_modified,
-        size=0,
+    It is planned anew by the next poll (what it is sent with may have changed), then grouped. The
+    final record stays until the new outcome replaces it; the next attempt has staging names of its
+    own. None when the version is open already."""
+    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 0)
+    ctx.schedule.put_due(DueEntry(ctx.now(), DueKind.RECORD, source.key))
+    reopened = claim(
+        ctx,
+        source,
         state=State.WAITING,
-        at=now,
+        plan=None,
         attempt=final.attempts,
-        next_check_at=now,
         last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
     )
-    reopened = ctx.records.claim(record)
     if reopened is not None:
         logger.info(
             "%s (version %s) will be submitted again (it ended %s)",
@@ -428,6 +341,5 @@ def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     return reopened
 
 
-def cancel_without_job(ctx: PipelineContext, record: OpenRecord, who: str) -> OpenRecord | None:
-    """End a record that has no job (it waits) as Cancelled."""
-    return finish(ctx, record, outcome=Outcome.CANCELLED, code="CancelledByOperator", message=f"cancelled by {who}")
+def record_metrics_submitted(count: int) -> None:
+    metrics.count("translation.files.submitted", count, description="Source versions submitted to the service")

@@ -17,12 +17,13 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.pipeline import lifecycle
+from shared.pipeline import grouping, lifecycle
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.lifecycle import SourceVersion
 from shared.redaction import redact
-from shared.storage.record_table import Outcome, record_key
+from shared.storage.record_keys import record_key
+from shared.storage.records import SourceVersion, State
 from shared.storage.results_queue import MalformedResultMessage, ResultMessage
+from shared.storage.schedule_table import DueEntry, DueKind
 from shared.telemetry import Event, file_fields
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ def record_poisoned_result(message_text: str, ctx: PipelineContext) -> None:
         extra=file_fields(record, event=Event.POISON),
     )
     lifecycle.flag(ctx, record, reason)
+    # Its hand-over is repeated after the flagged delay: a passing cause heals, a lasting one stays flagged.
+    ctx.schedule.put_due(DueEntry(ctx.now() + lifecycle.REQUEUE_FLAGGED_AFTER, DueKind.RECORD, record.key))
 
 
 def record_poisoned_drop(message_text: str, ctx: PipelineContext) -> None:
@@ -122,17 +125,12 @@ def record_poisoned_drop(message_text: str, ctx: PipelineContext) -> None:
         current_etag: str | None = str(properties.etag).strip('"')
     except ResourceNotFoundError:
         modified, size, current_etag = None, 0, None
-    claimed = lifecycle.claim(ctx, SourceVersion(poisoned.container, poisoned.name, poisoned.etag, modified, size))
+    source = SourceVersion(poisoned.container, poisoned.name, poisoned.etag, modified, size)
+    claimed = lifecycle.claim(ctx, source, state=State.WAITING, plan=None)
     if claimed is None:
         return  # claimed meanwhile by a late delivery: that one carries on
     if current_etag is None:
-        lifecycle.finish(
-            ctx,
-            claimed,
-            outcome=Outcome.CANCELLED,
-            code="SourceDeleted",
-            message="the file was deleted before it could be translated",
-        )
+        grouping.finish_source_gone(ctx, claimed)
     else:
-        # No attempt was made for this version: the poller submits it when due.
-        lifecycle.wait(ctx, claimed, reason, attention=reason)
+        # No attempt was made for this version: it is planned (then grouped and submitted) when due.
+        lifecycle.wait_for_plan(ctx, claimed, reason, attention=reason)

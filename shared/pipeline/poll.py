@@ -1,32 +1,40 @@
-"""Poll outstanding records: each tick reads the open partition once, and acts on what is due.
+"""Poll what is due: each tick reads the schedule up to now - one range query, whatever is
+outstanding - and does what the entries ask.
 
-- Jobs due for a look are asked about in groups of 50 ids per list call; final ones are handed to
-  the record step, the others' progress is written back in batched transactions.
-- An attempt whose answer was lost (or whose submitter died) is reconciled: its job is found and
-  adopted, or, once the attempt can no longer have created one, the version is submitted again.
-- Records that wait (the service refused our credentials or was unreachable) are submitted again.
-- A newer version of a file supersedes an older one still in flight: the older job is cancelled.
-- Hand-overs to the record step that were lost are repeated; jobs running too long are flagged.
-One record that fails never fails the poll for the others: its record keeps the cause.
+- A submitted job due for a look: asked about with others, 50 ids per list call, without reading its
+  submission (its place in the schedule carries the job id). A final one is finished (finishing.py);
+  the others are looked at again later (often while young, at most once a minute).
+- A submission whose start call's answer was lost (or whose submitter died): its job is found and
+  adopted, or, once the attempt can no longer have created one, it is submitted again. One that
+  waits (refused credentials, an unreachable service) is submitted again.
+- A record handed to the record step whose hand-over was lost is handed over again; one that could
+  not be planned is planned again.
+- The waiting files of a plan that nobody grouped (their grouper died) are grouped.
+
+When more is due than one tick should do alone, the timer hands shards of it to the poll_shard
+queue function, which the platform runs on as many instances as it scales to; each shard's entries
+are moved a little into the future first, so the next tick does not hand them out again. One entry
+that fails never fails the poll for the others: it stays due.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
-from shared.pipeline import lifecycle
+from shared.pipeline import finishing, grouping, lifecycle, submissions
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.reconcile import find_attempt_jobs
-from shared.pipeline.record import JOB_NOT_FOUND
-from shared.pipeline.submit import retry_submission
+from shared.pipeline.reconcile import find_submission_jobs
+from shared.pipeline.submit import replan
 from shared.redaction import redact
-from shared.storage.record_table import OpenRecord, Outcome, State
-from shared.telemetry import Event, file_fields, metrics
+from shared.storage.records import State
+from shared.storage.schedule_table import DUE_CODEC, DueEntry, DueKind, Submission, SubmissionState
+from shared.telemetry import Event, file_fields, metrics, submission_fields
 from shared.translator import (
     InvalidRequestError,
     JobStatus,
@@ -40,342 +48,382 @@ logger = logging.getLogger(__name__)
 
 # One list call asks about this many job ids (and asks for pages of the same size).
 IDS_PER_CALL = 50
-# A record handed to the results queue but still open after this long is handed over again.
-REQUEUE_AFTER = timedelta(minutes=10)
-# ... and one whose recording failed until its message went to the poison queue, after this long.
-REQUEUE_FLAGGED_AFTER = timedelta(hours=1)
-# Attempts that end without a job this many times end as Failed (causes outside the file excepted).
-MAX_SUBMIT_ATTEMPTS = 5
+# What one tick takes on by itself; more is handed out in shards of SHARD_ENTRIES.
+INLINE_ENTRIES = 200
+SHARD_ENTRIES = 100
+# A shard's entries are due again after this, should its function never do them.
+SHARD_LEASE = timedelta(minutes=2)
+# At most this many entries are read in one tick (the rest are due next tick).
+MAX_DUE_PER_TICK = 5000
 # An attempt whose job is not found yet is looked for again this often until it may be resubmitted.
 RECONCILE_RECHECK = timedelta(seconds=10)
 
 
 @dataclass
 class PollSummary:
-    outstanding: int = 0
     due: int = 0
-    polled: int = 0
+    polled: int = 0  # jobs looked at
     list_calls: int = 0
-    finished: int = 0
+    finished: int = 0  # files handed over for recording
+    jobs_finished: int = 0
     reconciled: int = 0
     resubmitted: int = 0
     requeued: int = 0
-    superseded: int = 0
+    grouped: int = 0
     flagged: int = 0
-    failures: list[str] = field(default_factory=list)  # record keys a step failed for
-    oldest_age_seconds: float = 0.0
+    shards: int = 0
+    failures: list[str] = field(default_factory=list)  # entries a step failed for
+    oldest_age_seconds: float = 0.0  # the oldest job looked at
 
 
 def poll_outstanding_jobs(ctx: PipelineContext) -> PollSummary:
     summary = PollSummary()
-    records = ctx.records.outstanding()
-    now = ctx.now()
-    summary.outstanding = len(records)
-    if records:
-        summary.oldest_age_seconds = max((now - record.intent_at).total_seconds() for record in records)
+    entries = ctx.schedule.due(ctx.now(), limit=MAX_DUE_PER_TICK)
+    summary.due = len(entries)
+    if len(entries) > INLINE_ENTRIES:
+        hand_out_shards(ctx, entries, summary)
+    elif entries:
+        handle_due(ctx, entries, summary)
+    _report(summary)
+    return summary
 
-    records = _supersede_older_versions(ctx, records, summary)
-    due = [record for record in records if record.next_check_at is None or record.next_check_at <= now]
-    summary.due = len(due)
-    _check_jobs(ctx, [r for r in due if r.state == State.SUBMITTED and r.job_id], summary)
-    for record in due:
-        if record.state == State.WAITING:
-            _guarded(ctx, record, summary, lambda r: _retry(ctx, r, summary))
-    known_job_ids = {record.job_id for record in records if record.job_id}
-    unresolved = [r for r in due if r.state in (State.UNCERTAIN, State.SUBMITTING)]
-    if unresolved:
-        _reconcile(ctx, unresolved, known_job_ids, summary)
-    for record in records:
-        if record.state == State.FINISHING:
-            _guarded(ctx, record, summary, lambda r: _requeue_if_lost(ctx, r, now, summary))
 
-    logger.info(
-        "poll: %d outstanding (%d due), %d jobs checked in %d list calls, %d finished, %d reconciled, "
-        "%d resubmitted, %d requeued, %d superseded, %d flagged, %d failed",
-        summary.outstanding,
+def poll_shard(ctx: PipelineContext, message_text: str) -> PollSummary:
+    """What a shard message (from a busy tick) asks for: the same work as a tick, on any instance."""
+    summary = PollSummary()
+    entries = shard_entries(message_text)
+    summary.due = len(entries)
+    handle_due(ctx, entries, summary)
+    _report(summary, shard=True)
+    return summary
+
+
+def _report(summary: PollSummary, *, shard: bool = False) -> None:
+    level = logging.INFO if summary.due else logging.DEBUG
+    logger.log(
+        level,
+        "poll%s: %d due, %d jobs looked at in %d list calls, %d jobs finished (%d files handed over), "
+        "%d reconciled, %d resubmitted, %d requeued, %d grouped, %d flagged, %d shards, %d failed",
+        " shard" if shard else "",
         summary.due,
         summary.polled,
         summary.list_calls,
+        summary.jobs_finished,
         summary.finished,
         summary.reconciled,
         summary.resubmitted,
         summary.requeued,
-        summary.superseded,
+        summary.grouped,
         summary.flagged,
+        summary.shards,
         len(summary.failures),
         extra=file_fields(
             event=Event.POLL,
-            outstanding_jobs=summary.outstanding,
+            due=summary.due,
+            jobs_looked_at=summary.polled,
             oldest_outstanding_seconds=round(summary.oldest_age_seconds, 1),
         ),
     )
-    metrics.gauge("translation.jobs.outstanding", summary.outstanding, description="Records not yet final")
-    metrics.gauge("translation.jobs.oldest_age_seconds", summary.oldest_age_seconds, unit="s")
-    return summary
+    metrics.gauge("translation.poll.due", summary.due, description="Entries of the schedule due at a tick")
+    if summary.polled:
+        metrics.gauge("translation.jobs.oldest_age_seconds", summary.oldest_age_seconds, unit="s")
 
 
-def _guarded(
-    ctx: PipelineContext, record: OpenRecord, summary: PollSummary, step: Callable[[OpenRecord], object]
-) -> None:
-    """Runs one record's step; a failure is kept on that record (as far as storage lets us) and the
-    poll goes on with the others."""
+# --- shards ---------------------------------------------------------------------------------------
+
+
+def hand_out_shards(ctx: PipelineContext, entries: Sequence[DueEntry], summary: PollSummary) -> None:
+    """Moves each shard's entries a little into the future (so the next tick leaves them), then puts
+    the shard on the queue with the entries as moved."""
+    until = ctx.now() + SHARD_LEASE
+    for start in range(0, len(entries), SHARD_ENTRIES):
+        moved = []
+        for entry in entries[start : start + SHARD_ENTRIES]:
+            following = replace(entry, at=until, etag=None)
+            if ctx.schedule.reschedule(entry, following):
+                moved.append(following)
+        if moved:
+            ctx.storage.poll_shards_queue.send_message(shard_message(moved))
+            summary.shards += 1
+    logger.info("poll: %d entries due, handed out in %d shards", len(entries), summary.shards)
+
+
+def shard_message(entries: Sequence[DueEntry]) -> str:
+    return json.dumps({"entries": [DUE_CODEC.to_entity("", entry.row, entry) for entry in entries]}, default=str)
+
+
+def shard_entries(text: str) -> list[DueEntry]:
+    data: Any = json.loads(text)
+    entries = []
+    for entity in data.get("entries", []):
+        entity = {**entity, "At": datetime.fromisoformat(entity["At"])}
+        if entity.get("SubmittedAt"):
+            entity["SubmittedAt"] = datetime.fromisoformat(entity["SubmittedAt"])
+        entries.append(replace(DUE_CODEC.from_entity(entity), etag=None))
+    return entries
+
+
+# --- the work ---------------------------------------------------------------------------------------
+
+
+def handle_due(ctx: PipelineContext, entries: Sequence[DueEntry], summary: PollSummary) -> None:
+    looks = [e for e in entries if e.kind is DueKind.SUBMISSION and e.state == SubmissionState.SUBMITTED and e.job_id]
+    looked = {id(entry) for entry in looks}
+    _look_at_jobs(ctx, looks, summary)
+    unresolved: list[tuple[Submission, DueEntry]] = []
+    for entry in entries:
+        if id(entry) in looked:
+            continue
+        if entry.kind is DueKind.SUBMISSION:
+            _guarded(ctx, entry, summary, lambda e: _submission_due(ctx, e, summary, unresolved))
+        elif entry.kind is DueKind.RECORD:
+            _guarded(ctx, entry, summary, lambda e: _record_due(ctx, e, summary))
+        else:
+            _guarded(ctx, entry, summary, lambda e: _waiting_due(ctx, e, summary))
+    if unresolved:
+        _reconcile(ctx, unresolved, summary)
+
+
+def _guarded(ctx: PipelineContext, entry: DueEntry, summary: PollSummary, step: Callable[[DueEntry], object]) -> None:
+    """Runs one entry's step; a failure is logged and the entry stays due, and the poll goes on."""
     try:
-        step(record)
+        step(entry)
     except Exception as exc:
-        cause = redact(f"{type(exc).__name__}: {exc}")
-        summary.failures.append(record.key)
+        summary.failures.append(entry.row)
         logger.error(
-            "poll: %s (version %s) could not be handled this time: %s",
-            record.source_name,
-            record.source_etag,
-            cause,
-            extra=file_fields(record, event=Event.NEEDS_ATTENTION),
+            "poll: %s %s could not be handled this time: %s",
+            entry.kind.value,
+            entry.target,
+            redact(f"{type(exc).__name__}: {exc}"),
+            extra={"event": Event.NEEDS_ATTENTION.value, "due": entry.row},
         )
-        try:
-            current = ctx.records.get_open(record.key) or record
-            ctx.records.update(replace(current, last_error=cause[:2000]))
-        except Exception as second:
-            logger.error("poll: could not note that failure on record %s either: %s", record.key, redact(str(second)))
 
 
-# --- jobs at the service -------------------------------------------------------------------
+# --- submitted jobs ---------------------------------------------------------------------------------
 
 
-def _check_jobs(ctx: PipelineContext, records: list[OpenRecord], summary: PollSummary) -> None:
-    by_job_id = {record.job_id: record for record in records if record.job_id}
+def _look_at_jobs(ctx: PipelineContext, entries: Sequence[DueEntry], summary: PollSummary) -> None:
+    by_job_id: dict[str, list[DueEntry]] = {}
+    for entry in entries:
+        assert entry.job_id is not None
+        by_job_id.setdefault(entry.job_id, []).append(entry)
     ids = list(by_job_id)
     seen: set[str] = set()
-    # Written in batches after the look: progress, and records whose job is final.
-    progress: list[OpenRecord] = []
-    finished: list[OpenRecord] = []
     for start in range(0, len(ids), IDS_PER_CALL):
         group = ids[start : start + IDS_PER_CALL]
         try:
             for page in ctx.translator.list_jobs(ids=group, max_page_size=IDS_PER_CALL).by_page():
                 summary.list_calls += 1
                 for status in page.items:
-                    record = by_job_id.get(status.id)
-                    if record is None or status.id in seen:
+                    if status.id not in by_job_id or status.id in seen:
                         continue
                     seen.add(status.id)
                     summary.polled += 1
-                    _guarded(
-                        ctx,
-                        record,
-                        summary,
-                        partial(_apply, ctx, status=status, summary=summary, progress=progress, finished=finished),
-                    )
+                    for entry in by_job_id[status.id]:
+                        _guarded(ctx, entry, summary, partial(_apply, ctx, status=status, summary=summary))
         except TranslatorError as exc:
             logger.warning("could not list %d jobs (%s); they will be checked next time", len(group), exc)
             seen.update(group)  # not a sign that the service forgot them
     for job_id in ids:
         if job_id not in seen:
             # Not in the filtered list: ask for it alone before concluding the service forgot it.
-            _guarded(
-                ctx,
-                by_job_id[job_id],
-                summary,
-                partial(_check_one, ctx, summary=summary, progress=progress, finished=finished),
-            )
-    if finished:
-        try:
-            summary.finished += sum(1 for result in lifecycle.finish_all(ctx, finished) if result is not None)
-        except Exception:
-            # One record's write failed the batch: write them one by one, so it fails alone.
-            for record in finished:
-                _guarded(ctx, record, summary, partial(_finish_one, ctx, summary=summary))
-    if progress:
-        results = ctx.records.update_many(progress)
-        lost = sum(1 for result in results if result is None)
-        if lost:
-            logger.info("%d records changed while their progress was written; they are read again next tick", lost)
+            for entry in by_job_id[job_id]:
+                _guarded(ctx, entry, summary, lambda e: _look_at_one(ctx, e, summary))
 
 
-def _finish_one(ctx: PipelineContext, record: OpenRecord, *, summary: PollSummary) -> None:
-    summary.finished += sum(1 for result in lifecycle.finish_all(ctx, [record]) if result is not None)
-
-
-def _check_one(
-    ctx: PipelineContext,
-    record: OpenRecord,
-    *,
-    summary: PollSummary,
-    progress: list[OpenRecord],
-    finished: list[OpenRecord],
-) -> None:
-    assert record.job_id is not None
+def _look_at_one(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> None:
+    assert entry.job_id is not None
     try:
-        status = ctx.translator.get_job(record.job_id)
+        status = ctx.translator.get_job(entry.job_id)
     except NotFoundError:
-        if lifecycle.finish(
-            ctx,
-            record,
-            code=JOB_NOT_FOUND,
-            message=f"the service no longer knows job {record.job_id}",
-        ):
-            summary.finished += 1
+        submission = ctx.schedule.get_submission(entry.target)
+        if submission is None:
+            ctx.schedule.remove_due([entry])
+            return
+        logger.warning(
+            "the service no longer knows job %s (submission %s); what it wrote is recorded",
+            entry.job_id,
+            submission.id,
+            extra=submission_fields(submission, event=Event.FINISHING, reason_code="JobNotFound"),
+        )
+        summary.finished += finishing.finish_submission(ctx, submission, None, done=[entry])
+        summary.jobs_finished += 1
         return
     except TranslatorError as exc:
-        logger.warning(
-            "could not read job %s (%s); it will be checked next time",
-            record.job_id,
-            exc,
-            extra=file_fields(record, event=Event.POLL),
-        )
+        logger.warning("could not read job %s (%s); it will be checked next time", entry.job_id, exc)
         return
     summary.polled += 1
-    _apply(ctx, record, status=status, summary=summary, progress=progress, finished=finished)
+    _apply(ctx, entry, status=status, summary=summary)
 
 
-def _apply(
-    ctx: PipelineContext,
-    record: OpenRecord,
-    *,
-    status: JobStatus,
-    summary: PollSummary,
-    progress: list[OpenRecord],
-    finished: list[OpenRecord],
-) -> None:
+def _apply(ctx: PipelineContext, entry: DueEntry, *, status: JobStatus, summary: PollSummary) -> None:
     now = ctx.now()
+    age = now - (entry.submitted_at or now)
+    summary.oldest_age_seconds = max(summary.oldest_age_seconds, age.total_seconds())
     if is_final_status(status.status):
-        finished.append(lifecycle.finishing(record, now, status=status))
+        submission = ctx.schedule.get_submission(entry.target)
+        if submission is None or submission.state is not SubmissionState.SUBMITTED:
+            ctx.schedule.remove_due([entry] if entry.nudge or submission is None else [])
+            return
+        summary.finished += finishing.finish_submission(ctx, submission, status, done=[entry])
+        summary.jobs_finished += 1
         return
+    reason = None
     if not is_known_status(status.status):
         # Never follow a status we do not understand forever without telling anyone.
-        lifecycle.flag(ctx, record, f"the service reports job {record.job_id} in an unknown status {status.status!r}")
-        summary.flagged += 1
-        return
-    progress.append(lifecycle.observed(record, status, now, stuck=_stuck(ctx, record, status, now)))
-    summary.flagged += int(progress[-1].needs_attention and not record.needs_attention)
-
-
-# --- attempts without a job ----------------------------------------------------------------
-
-
-def _retry(ctx: PipelineContext, record: OpenRecord, summary: PollSummary) -> None:
-    if record.superseded_by is not None:
-        lifecycle.finish(
-            ctx,
-            record,
-            outcome=Outcome.SUPERSEDED,
-            code="NewerVersion",
-            message="a newer version of the file arrived before this one could be submitted",
+        reason = f"the service reports job {entry.job_id} in an unknown status {status.status!r}"
+    elif age >= timedelta(minutes=ctx.settings.stuck_job_after_minutes) and not entry.flagged:
+        reason = (
+            f"job {entry.job_id} is still {status.status} after {int(age.total_seconds() // 60)} minutes "
+            f"(STUCK_JOB_AFTER_MINUTES={ctx.settings.stuck_job_after_minutes}); its SAS URLs expire after "
+            f"{ctx.settings.sas_expiry_minutes} minutes"
         )
-        summary.finished += 1
+    following_at = now + submissions.check_interval(age)
+    if reason is not None and not entry.flagged:
+        submission = ctx.schedule.get_submission(entry.target)
+        if submission is not None and submissions.flag(ctx, replace(submission), reason, following_at) is not None:
+            summary.flagged += 1
+        if entry.nudge:
+            ctx.schedule.remove_due([entry])
         return
-    if record.attempt >= MAX_SUBMIT_ATTEMPTS and not record.needs_attention:
-        # Repeated failures of the file's own making; causes outside it (credentials) keep it waiting.
-        lifecycle.finish(
-            ctx,
-            record,
-            outcome=Outcome.FAILED,
-            code="SubmissionFailed",
-            message=f"no job after {record.attempt} attempts; last error: {record.last_error or 'none recorded'}",
+    if entry.nudge:
+        ctx.schedule.remove_due([entry])
+        return
+    following = replace(entry, at=following_at, etag=None)
+    ctx.schedule.reschedule(entry, following, submissions.progress(status, now))
+
+
+def cancel_job(ctx: PipelineContext, submission: Submission) -> None:
+    """Every file of the job was withdrawn (superseded, cancelled): the service may stop."""
+    if submission.job_id is None:
+        return
+    try:
+        ctx.translator.cancel_job(submission.job_id)
+        logger.info(
+            "cancelled job %s: every file in it was withdrawn",
+            submission.job_id,
+            extra=submission_fields(submission, event=Event.SUPERSEDED),
         )
-        summary.finished += 1
+    except (InvalidRequestError, NotFoundError):
+        pass  # final already: its files are recorded as withdrawn all the same
+    except TranslatorError as exc:
+        logger.warning(
+            "could not cancel job %s, whose files were all withdrawn (%s)",
+            submission.job_id,
+            exc,
+            extra=submission_fields(submission, event=Event.SUPERSEDED),
+        )
+
+
+# --- submissions without a job (yet) ------------------------------------------------------------
+
+
+def _submission_due(
+    ctx: PipelineContext, entry: DueEntry, summary: PollSummary, unresolved: list[tuple[Submission, DueEntry]]
+) -> None:
+    submission = ctx.schedule.get_submission(entry.target)
+    if submission is None:
+        ctx.schedule.remove_due([entry])
         return
-    retry_submission(ctx, record)
-    summary.resubmitted += 1
+    if entry.row != submission.due and not entry.nudge and submission.state is not SubmissionState.SUBMITTED:
+        # A shard's moved copy or a stale entry: the submission's own entry decides.
+        ctx.schedule.remove_due([entry])
+        return
+    state = submission.state
+    if state is SubmissionState.SUBMITTED and submission.job_id:
+        _look_at_jobs(ctx, [replace(submissions.entry(submission, entry.at), etag=entry.etag)], summary)
+        if entry.row != submission.due:
+            ctx.schedule.remove_due([entry])
+    elif state in (SubmissionState.SUBMITTING, SubmissionState.UNCERTAIN):
+        unresolved.append((submission, entry))
+    elif state is SubmissionState.WAITING:
+        if grouping.resubmit(ctx, submission, done=[entry]) is not None:
+            summary.resubmitted += 1
+    elif state is SubmissionState.FINISHING and submission.handed_over_at is None:
+        # A hand-over that was cut off: done again (the record step takes a message twice harmlessly).
+        summary.finished += finishing.hand_over(ctx, submission)
+        summary.jobs_finished += 1
+    elif state is SubmissionState.FINISHING:
+        summary.requeued += finishing.check_recorded(ctx, submission)
 
 
-def _reconcile(ctx: PipelineContext, records: list[OpenRecord], known: set[str], summary: PollSummary) -> None:
+def _reconcile(ctx: PipelineContext, unresolved: list[tuple[Submission, DueEntry]], summary: PollSummary) -> None:
     """Uncertain attempts, and attempts whose submitter died: find their job, or submit again once
     the attempt can no longer create one."""
     try:
-        search = find_attempt_jobs(ctx, records, known)
+        search = find_submission_jobs(ctx, [submission for submission, _ in unresolved])
     except TranslatorError as exc:
-        logger.warning("cannot look for the jobs of %d attempts yet (%s)", len(records), exc)
+        logger.warning("cannot look for the jobs of %d submissions yet (%s)", len(unresolved), exc)
         return
     summary.list_calls += search.list_calls
     now = ctx.now()
-    for record in records:
-        job_id = search.found.get(record.key)
+    for submission, entry in unresolved:
+        job_id = search.found.get(submission.id)
         if job_id is not None:
-            _guarded(ctx, record, summary, partial(_adopt, ctx, job_id=job_id, summary=summary))
+            _guarded(ctx, entry, summary, partial(_adopt, ctx, submission, job_id, summary=summary))
             continue
-        resubmit_at = lifecycle.resubmit_due(ctx, record)
+        resubmit_at = submissions.resubmit_due(ctx, submission)
         # A job in the window that lists no documents yet may be this attempt's: give the service
         # one more reconcile period to list them before submitting again.
         grace = timedelta(seconds=ctx.settings.submit_reconcile_after_seconds) if search.unidentified else timedelta(0)
         if now < resubmit_at + grace:
             until = min(resubmit_at + grace, now + RECONCILE_RECHECK)
-            _guarded(ctx, record, summary, partial(lifecycle.postpone, ctx, until=until))
+            _guarded(ctx, entry, summary, partial(_postpone, ctx, submission, until))
             continue
-        _guarded(ctx, record, summary, lambda r: _retry(ctx, r, summary))
+        _guarded(ctx, entry, summary, partial(_resubmit, ctx, submission, summary=summary))
 
 
-def _adopt(ctx: PipelineContext, record: OpenRecord, job_id: str, summary: PollSummary) -> None:
-    adopted = lifecycle.adopt(ctx, record, job_id)
+def _adopt(ctx: PipelineContext, submission: Submission, job_id: str, entry: DueEntry, *, summary: PollSummary) -> None:
+    adopted = submissions.adopt(ctx, submission, job_id, done=[entry])
     if adopted is None:
         return
     summary.reconciled += 1
-    if adopted.superseded_by is not None:
-        _cancel(ctx, adopted)
+    if adopted.all_withdrawn:
+        cancel_job(ctx, adopted)
 
 
-# --- versions, hand-overs, stuck jobs ----------------------------------------------------------
+def _postpone(ctx: PipelineContext, submission: Submission, until: datetime, entry: DueEntry) -> None:
+    submissions.postpone(ctx, submission, until, done=[entry])
 
 
-def _supersede_older_versions(
-    ctx: PipelineContext, records: list[OpenRecord], summary: PollSummary
-) -> list[OpenRecord]:
-    """Marks (and cancels) every open version of a file older than its newest open version."""
-    by_file: dict[tuple[str, str], list[OpenRecord]] = defaultdict(list)
-    for record in records:
-        by_file[(record.source_container, record.source_name)].append(record)
-    replaced: dict[str, OpenRecord] = {}
-    for versions in by_file.values():
-        if len(versions) < 2:
-            continue
-        versions.sort(key=lambda record: record.version_order)
-        newest = versions[-1]
-        for older in versions[:-1]:
-            if older.superseded_by is not None or older.state == State.FINISHING:
-                continue
-            updated = lifecycle.supersede(ctx, older, newest)
-            if updated is None:
-                continue
-            summary.superseded += 1
-            replaced[older.key] = updated
-            if updated.state == State.SUBMITTED:
-                _cancel(ctx, updated)
-    return [replaced.get(record.key, record) for record in records]
+def _resubmit(ctx: PipelineContext, submission: Submission, entry: DueEntry, *, summary: PollSummary) -> None:
+    if grouping.resubmit(ctx, submission, done=[entry]) is not None:
+        summary.resubmitted += 1
 
 
-def _cancel(ctx: PipelineContext, record: OpenRecord) -> None:
-    if record.job_id is None:
+# --- records and waiting files ----------------------------------------------------------------------
+
+
+def _record_due(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> None:
+    record = ctx.records.get_open(entry.target)
+    if record is None or record.state is State.GROUPED:
+        # Recorded (the usual case), or followed by its submission.
+        ctx.schedule.remove_due([entry])
         return
-    try:
-        ctx.translator.cancel_job(record.job_id)
-        logger.info(
-            "cancelled job %s of superseded version %s of %s", record.job_id, record.source_etag, record.source_name
-        )
-    except (InvalidRequestError, NotFoundError):
-        pass  # final already: it is recorded as superseded all the same
-    except TranslatorError as exc:
-        logger.warning(
-            "could not cancel job %s of a superseded version (%s)",
-            record.job_id,
-            exc,
-            extra=file_fields(record, event=Event.SUPERSEDED),
-        )
-
-
-def _requeue_if_lost(ctx: PipelineContext, record: OpenRecord, now: datetime, summary: PollSummary) -> None:
-    after = REQUEUE_FLAGGED_AFTER if record.needs_attention else REQUEUE_AFTER
-    if record.enqueued_at is None or now - record.enqueued_at >= after:
+    if record.state is State.FINISHING:
+        due = lifecycle.requeue_due(record)
+        if due is not None and due > ctx.now():
+            ctx.schedule.reschedule(entry, replace(entry, at=due, etag=None))
+            return
         if lifecycle.requeue(ctx, record) is not None:
             summary.requeued += 1
+        ctx.schedule.remove_due([entry])
+        return
+    if record.plan is None:
+        replan(ctx, record)
+    ctx.schedule.remove_due([entry])
 
 
-def _stuck(ctx: PipelineContext, record: OpenRecord, status: JobStatus, now: datetime) -> str | None:
-    """Why a job still running is flagged, if it has run for longer than STUCK_JOB_AFTER_MINUTES."""
-    age = now - (record.submitted_at or record.intent_at)
-    limit = timedelta(minutes=ctx.settings.stuck_job_after_minutes)
-    if age < limit:
-        return None
-    return (
-        f"job {record.job_id} is still {status.status} after {int(age.total_seconds() // 60)} minutes "
-        f"(STUCK_JOB_AFTER_MINUTES={ctx.settings.stuck_job_after_minutes}); its SAS URLs expire after "
-        f"{ctx.settings.sas_expiry_minutes} minutes"
-    )
+def _waiting_due(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> None:
+    """Files of a plan waited longer than their grouper should take: group them if nobody does."""
+    lease = grouping.acquire(ctx, entry.target)
+    if lease is None:
+        # Someone is grouping them: look again once their lease would have run out.
+        ctx.schedule.reschedule(entry, replace(entry, at=ctx.now() + grouping.LEASE_TIME, etag=None))
+        return
+    made = grouping.keep_grouping(ctx, lease, patient=False, budget=timedelta(seconds=20))
+    summary.grouped += made
+    ctx.schedule.remove_due([entry])
+    if ctx.schedule.waiting(entry.target, limit=1):
+        # More than one tick's worth: the next tick carries on.
+        ctx.schedule.put_due(replace(entry, at=ctx.now(), etag=None))

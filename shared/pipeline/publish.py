@@ -29,7 +29,7 @@ from shared.storage.blob_names import (
     report_blob_name,
     target_blob_name,
 )
-from shared.storage.record_table import OpenRecord
+from shared.storage.records import OpenRecord
 from shared.telemetry import Event, file_fields
 
 logger = logging.getLogger(__name__)

@@ -1,27 +1,26 @@
-"""Find the job an attempt created when its answer never arrived.
+"""Find the job a submission's start call created when its answer never arrived.
 
-Every attempt asks the service to write to staging names that carry the record key and the
-attempt number (see storage/blob_names.py), so a job the service lists belongs to exactly one
-attempt of one source version: never an earlier version of the same file, never another attempt.
+Every member's documents are written to staging names that carry its record key and attempt
+(storage/blob_names.py), so a job the service lists belongs to exactly one attempt of one
+submission: never an earlier version of a file, never another attempt. One document of a job is
+enough to tell whose it is, so each candidate costs one call, whatever the job's size.
 
-The search is narrowed to the attempt's own time window (jobs created while it ran, on the
+The search is narrowed to the attempts' own time window (jobs created while they ran, on the
 service's clock), so its cost follows how many jobs were created in those seconds, not how many
-the resource has. Jobs the poller already follows, and jobs too large to be one of ours, are
-skipped without listing their documents.
+the resource has.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import unquote
 
 from shared.pipeline.context import PipelineContext
-from shared.settings import MAX_TARGET_LANGUAGES
-from shared.storage.blob_names import staging_marker
-from shared.storage.record_table import OpenRecord
+from shared.storage.blob_names import staging_owner
+from shared.storage.schedule_table import Submission
 from shared.translator import is_final_status
 
 logger = logging.getLogger(__name__)
@@ -35,28 +34,27 @@ JOBS_PER_PAGE = 50
 
 @dataclass
 class Search:
-    found: dict[str, str] = field(default_factory=dict)  # record key -> job id
+    found: dict[str, str] = field(default_factory=dict)  # submission id -> job id
     # A job in the window lists no documents yet and is not final: it may be one we look for.
     unidentified: list[str] = field(default_factory=list)
     list_calls: int = 0
     document_calls: int = 0
 
 
-def find_attempt_jobs(ctx: PipelineContext, records: list[OpenRecord], known_job_ids: Iterable[str]) -> Search:
-    """Record key -> the job its current attempt created, for the records whose job the service lists."""
+def find_submission_jobs(ctx: PipelineContext, submissions: Sequence[Submission]) -> Search:
+    """Submission id -> the job its current attempt created, for those whose job the service lists."""
     search = Search()
-    if not records:
+    if not submissions:
         return search
-    offset = getattr(ctx.translator, "clock_offset", None)
-    margin = CLOCK_MARGIN_MEASURED if isinstance(offset, timedelta) else CLOCK_MARGIN_UNMEASURED
-    shift = offset if isinstance(offset, timedelta) else timedelta(0)
+    offset = ctx.translator.clock_offset
+    margin = CLOCK_MARGIN_MEASURED if offset is not None else CLOCK_MARGIN_UNMEASURED
+    shift = offset or timedelta(0)
     longest = timedelta(seconds=ctx.settings.submission_max_seconds)
-    starts = [record.attempt_started_at or record.intent_at for record in records]
-    ends = [record.attempt_ended_at or (record.attempt_started_at or record.intent_at) + longest for record in records]
+    starts = [item.attempt_started_at or item.created_at for item in submissions]
+    ends = [item.attempt_ended_at or start + longest for item, start in zip(submissions, starts, strict=True)]
     created_after = min(starts) + shift - margin
     created_before = max(ends) + shift + margin
-    wanted = {staging_marker(record.key, record.attempt): record.key for record in records}
-    known = set(known_job_ids)
+    wanted = {(member.key, member.attempt): item.id for item in submissions for member in item.members}
 
     pages = ctx.translator.list_jobs(
         created_after=created_after, created_before=created_before, order_by="asc", max_page_size=JOBS_PER_PAGE
@@ -64,24 +62,21 @@ def find_attempt_jobs(ctx: PipelineContext, records: list[OpenRecord], known_job
     for page in pages:
         search.list_calls += 1
         for job in page.items:
-            if job.id in known or job.summary.total > MAX_TARGET_LANGUAGES:
-                continue
-            documents = list(ctx.translator.list_documents(job.id))
+            documents = list(ctx.translator.list_documents(job.id, top=1, max_page_size=1))
             search.document_calls += 1
             if not documents:
                 if not is_final_status(job.status):
                     search.unidentified.append(job.id)
                 continue
-            for document in documents:
-                path = unquote(document.target_path or "")
-                for marker, key in wanted.items():
-                    if marker in path:
-                        search.found[key] = job.id
-            if len(search.found) == len(wanted):
-                return search
+            owner = staging_owner(unquote(documents[0].target_path or ""))
+            submission_id = wanted.get(owner) if owner else None
+            if submission_id is not None:
+                search.found[submission_id] = job.id
+        if len(search.found) == len(submissions):
+            break
     logger.info(
-        "looked for %d attempts' jobs created %s..%s: %d found, %d unidentified, %d + %d calls",
-        len(records),
+        "looked for %d submissions' jobs created %s..%s: %d found, %d unidentified, %d + %d calls",
+        len(submissions),
         created_after.isoformat(),
         created_before.isoformat(),
         len(search.found),

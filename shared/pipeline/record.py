@@ -16,12 +16,12 @@ from typing import Any
 
 from shared.pipeline import lifecycle, publish
 from shared.pipeline.context import PipelineContext
-from shared.redaction import redact, strip_query
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix
-from shared.storage.record_table import FinalRecord, LanguageOutcome, OpenRecord, Outcome, State, cut
+from shared.storage.entity_codec import cut
+from shared.storage.records import DocumentResult, FinalRecord, LanguageOutcome, OpenRecord, Outcome, State
 from shared.storage.results_queue import ResultMessage
 from shared.telemetry import Event, file_fields, metrics
-from shared.translator import DocumentStatus, NotFoundError, Status
+from shared.translator import Status
 
 logger = logging.getLogger(__name__)
 
@@ -115,25 +115,26 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
 
 
 def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple[Outcome, str | None, str | None]:
-    """The version's outcome and the reason an operator reads first, from the job and its documents."""
-    if record.superseded_by is not None and record.outcome is None:
+    """The version's outcome and the reason an operator reads first, from its job and its own documents."""
+    if record.outcome is None and record.superseded_by is not None:
         return (
             Outcome.SUPERSEDED,
             "NewerVersion",
-            "a newer version of the file arrived while this one was being translated; its job was cancelled "
-            "and nothing of it was published",
+            "a newer version of the file arrived while this one was being translated; nothing of it was published",
         )
-    if record.outcome is not None and record.reason_code != JOB_NOT_FOUND:
+    if record.outcome is None and record.cancelled_by is not None:
+        return Outcome.CANCELLED, "CancelledByOperator", f"cancelled by {record.cancelled_by}; nothing was published"
+    if record.outcome is not None:
         return record.outcome, record.reason_code, record.reason_message
     failed = next((document for document in documents if document.error_code), None)
     reason_code = record.job_error_code or (failed.error_code if failed else None)
     reason_message = record.job_error_message or (failed.error_message if failed else None)
-    if record.reason_code == JOB_NOT_FOUND and failed is None:
-        reason_code, reason_message = record.reason_code, record.reason_message
+    if record.job_lost and failed is None:
+        reason_code, reason_message = JOB_NOT_FOUND, f"the service no longer knows job {record.job_id}"
     if record.service_status == Status.CANCELLED:
         return Outcome.CANCELLED, reason_code or "Cancelled", reason_message or "the job was cancelled"
-    if record.service_status in (Status.FAILED, Status.VALIDATION_FAILED):
-        return Outcome.FAILED, reason_code, reason_message
+    if record.service_status == Status.VALIDATION_FAILED:
+        return Outcome.FAILED, reason_code or "ValidationFailed", reason_message or "the job failed validation"
     succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
     if succeeded == 0:
         return Outcome.FAILED, reason_code or "NoDocumentTranslated", reason_message or "no document was translated"
@@ -143,15 +144,10 @@ def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple
 
 
 def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]:
-    if record.job_id is None or (record.outcome is not None and record.reason_code != JOB_NOT_FOUND):
+    if record.outcome is not None or record.job_id is None:
         return []
-    if record.reason_code != JOB_NOT_FOUND:
-        try:
-            listed = list(ctx.translator.list_documents(record.job_id))
-        except NotFoundError:
-            listed = None
-        if listed is not None:
-            return sorted((_detail(document) for document in listed), key=lambda detail: detail.language)
+    if not record.job_lost:
+        return sorted((_detail(document) for document in record.documents), key=lambda detail: detail.language)
     # The service no longer knows the job: what it wrote is all there is to go on.
     details = []
     for language in record.languages:
@@ -176,16 +172,15 @@ def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]
     return details
 
 
-def _detail(document: DocumentStatus) -> DocumentDetail:
-    error = document.error
+def _detail(document: DocumentResult) -> DocumentDetail:
     return DocumentDetail(
-        language=document.language or "",
-        status=str(document.status),
-        path=strip_query(document.target_path) if document.target_path else None,
-        document_id=document.id,
+        language=document.language,
+        status=document.status,
+        path=document.path,
+        document_id=document.document_id,
         characters_charged=document.characters_charged,
-        error_code=(error.inner_code or error.code) if error else None,
-        error_message=cut(redact(error.inner_message or error.message)) if error else None,
+        error_code=document.error_code,
+        error_message=document.error_message,
     )
 
 
@@ -219,7 +214,6 @@ def _final_record(
     failed = sum(1 for document in documents if document.status in (Status.FAILED, Status.VALIDATION_FAILED))
     cancelled = sum(1 for document in documents if document.status == Status.CANCELLED)
     characters = sum(document.characters_charged for document in documents)
-    characters = max(characters, int(record.summary.get("total_character_charged", 0) or 0))
     ended_well = outcome in (Outcome.SUCCEEDED, Outcome.REJECTED, Outcome.SUPERSEDED)
     return FinalRecord(
         key=record.key,
@@ -253,11 +247,12 @@ def _final_record(
         intent_at=record.intent_at,
         submitted_at=record.submitted_at,
         finished_at=ctx.now(),
-        attempts=record.attempt,
+        attempts=max(record.attempt, 1),  # a version refused before any start call was tried once
         # A flag whose cause passed (credentials fixed, a slow job that finished) ends with the file.
         needs_attention=record.needs_attention and not ended_well,
         attention_reason=record.attention_reason if record.needs_attention and not ended_well else None,
         superseded_by=record.superseded_by,
+        submission=record.submission,
     )
 
 

@@ -1,14 +1,17 @@
-"""Submit on drop: one translation job per dropped source version, exactly once.
+"""Submit on drop: every dropped source version is claimed once, then submitted - alone at once, or
+grouped with the files that land with it (grouping.py).
 
-Event Grid delivers at least once, sometimes concurrently. The open record inserted in the
-records table is the claim: only the delivery that inserts it goes on; every other delivery of
-the same (container, name, ETag) stops there. The claim comes first, before anything that can
-fail for reasons outside the file (the service refusing our credentials, say), so every drop has
-a record that says what happened or what it waits for.
+Event Grid delivers at least once, sometimes concurrently. The open record inserted in the records
+table is the claim: only the delivery that inserts it goes on; every other delivery of the same
+(container, name, ETag) stops there, or, when the version still waits to be grouped (its claimer
+may have died between two writes), makes sure it waits. The claim comes before anything that can
+fail for reasons outside the file, so every drop has a record that says what happened or what it
+waits for.
 
-Storage calls around the one POST: read the blob's properties, insert the claim, check no final
-record exists, write the job id. The service's formats and languages and the glossary names are
-looked up once per process for a bounded time (see PipelineContext).
+Storage calls of a drop submitted alone, around its one start call: read the blob's properties,
+take the plan's lease with the submission (one transaction), insert the claim, check no final
+record exists; after the call, write the job id. The service's formats and languages and the
+glossary names are looked up once per process for a bounded time (see PipelineContext).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared.pipeline import lifecycle
+from shared.pipeline import grouping, lifecycle, submissions
 from shared.pipeline.checks import (
     Rejection,
     RejectionCode,
@@ -28,49 +31,35 @@ from shared.pipeline.checks import (
     check_document,
     check_target_names,
     choose_glossaries,
-    extension_of,
     requested_languages,
     supported_languages,
 )
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.lifecycle import SourceVersion
 from shared.settings import RetranslatePolicy
-from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, staging_blob_name, target_blob_name
-from shared.storage.record_table import OpenRecord, Outcome
-from shared.telemetry import Event, file_fields, source_fields
-from shared.translator import (
-    AuthenticationError,
-    Glossary,
-    InvalidRequestError,
-    PermissionDeniedError,
-    SubmissionUncertainError,
-    TranslationInput,
-    TranslationTarget,
-    TranslatorError,
-)
+from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
+from shared.storage.records import OpenRecord, SourceVersion, State
+from shared.storage.schedule_table import Lease, Member, Plan, Submission, SubmissionState
+from shared.telemetry import Event, source_fields
+from shared.translator import AuthenticationError, PermissionDeniedError, TranslatorError
 
 logger = logging.getLogger(__name__)
-
-CREDENTIALS_REFUSED = (
-    "the Translator refused the app's credentials: check TRANSLATOR_KEY (and TRANSLATOR_REGION), or the app "
-    "identity's Cognitive Services User role; waiting files are submitted once it works"
-)
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    action: str  # submitted | rejected | failed | duplicate | ignored | pending
+    action: str  # submitted | waiting | rejected | failed | duplicate | ignored | pending
     key: str | None = None
     job_id: str | None = None
     reason: str | None = None
+    submission: str | None = None
 
 
 @dataclass(frozen=True)
-class Plan:
-    """What one attempt sends: the languages (in the service's spelling) and their glossaries."""
+class Unplanned:
+    """What the version is sent with cannot be worked out now (the service cannot be asked)."""
 
-    languages: list[str]
-    glossaries: dict[str, str]
+    error: BaseException
+    attention: str | None = None
 
 
 def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
@@ -90,116 +79,150 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
             extra=source_fields(container, name, event=Event.CLAIMED),
         )
         return SubmitResult("ignored", reason="deleted before submission")
-
-    source = SourceVersion(
-        container=container,
-        name=name,
-        etag=str(properties.etag).strip('"'),
-        modified=properties.last_modified,
-        size=int(properties.size or 0),
-    )
-    claimed = lifecycle.claim(ctx, source)
-    # A late duplicate may find no claim: this version was recorded and its open record removed.
-    duplicate = "claimed" if claimed is None else ("recorded" if ctx.records.get_final(source.key) else None)
-    if duplicate is not None:
-        if claimed is not None:
-            ctx.records.delete_open(source.key, claimed.etag)
-        logger.info(
-            "%s (version %s) is %s already; duplicate event ignored",
-            name,
-            source.etag,
-            duplicate,
-            extra=source_fields(container, name, source.etag, key=source.key, event=Event.CLAIMED),
-        )
-        return SubmitResult("duplicate", key=source.key)
-    assert claimed is not None
-    return start_attempt(ctx, claimed, properties.metadata or {})
+    source = SourceVersion.of(container, name, properties)
+    return submit_version(ctx, source, properties.metadata or {})
 
 
-def start_attempt(ctx: PipelineContext, record: OpenRecord, metadata: Mapping[str, str]) -> SubmitResult:
-    """Plan and submit one attempt of a claimed record, and record what came of it. Never raises for
-    the service's answers: the record says what happened, and the poller carries on from there."""
-    try:
-        plan = _plan(ctx, record, metadata)
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        lifecycle.wait(ctx, record, exc, attention=CREDENTIALS_REFUSED)
-        return SubmitResult("pending", key=record.key, reason="credentials refused")
-    except TranslatorError as exc:
-        lifecycle.wait(ctx, record, exc)
-        return SubmitResult("pending", key=record.key, reason="service unavailable")
-    if isinstance(plan, Rejection):
-        lifecycle.reject(ctx, record, plan)
-        return SubmitResult("rejected", key=record.key, reason=plan.code)
-
-    try:
-        job_id = ctx.translator.start_translation([_translation_input(ctx, record, plan)])
-    except SubmissionUncertainError as exc:
-        lifecycle.uncertain(ctx, record, exc, languages=plan.languages, glossaries=plan.glossaries)
-        return SubmitResult("pending", key=record.key, reason="uncertain")
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        lifecycle.wait(ctx, record, exc, attention=CREDENTIALS_REFUSED)
-        return SubmitResult("pending", key=record.key, reason="credentials refused")
-    except InvalidRequestError as exc:
-        # The service refused this job outright: none exists, and the same request would be refused again.
-        code = exc.inner_code or exc.code or "InvalidRequest"
-        lifecycle.finish(ctx, record, outcome=Outcome.FAILED, code=code, message=str(exc))
-        return SubmitResult("failed", key=record.key, reason=code)
-    except TranslatorError as exc:
-        # Refused before a job was made (429 past the retry budget, connection refused): try again later.
-        lifecycle.wait(ctx, record, exc)
-        return SubmitResult("pending", key=record.key, reason="service unavailable")
-
-    updated = lifecycle.submitted(ctx, record, job_id, languages=plan.languages, glossaries=plan.glossaries)
-    if updated is None:
-        _undo_duplicate_job(ctx, record, job_id)
-        return SubmitResult("duplicate", key=record.key, job_id=job_id)
-    return SubmitResult("submitted", key=record.key, job_id=job_id)
+def submit_version(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> SubmitResult:
+    planned = plan_for(ctx, source, metadata)
+    if isinstance(planned, Rejection):
+        requested = requested_languages(metadata, ctx.settings.target_languages)
+        languages = list(requested) if isinstance(requested, tuple) else []
+        if lifecycle.claim_rejected(ctx, source, planned, languages) is None:
+            return _duplicate(ctx, source, None)
+        return SubmitResult("rejected", key=source.key, reason=planned.code)
+    if isinstance(planned, Unplanned):
+        claimed = lifecycle.claim(ctx, source, state=State.WAITING, plan=None)
+        if claimed is None or _late_duplicate(ctx, claimed):
+            return _duplicate(ctx, source, None)
+        lifecycle.wait_for_plan(ctx, claimed, planned.error, attention=planned.attention)
+        return SubmitResult("pending", key=source.key, reason="cannot be planned yet")
+    member = Member(source.key, source.name, source.size, attempt=1)
+    started = grouping.start_alone(ctx, planned, member, source.container)
+    if started is not None:
+        return _submit_alone(ctx, source, planned, *started)
+    return _wait_to_be_grouped(ctx, source, planned)
 
 
-def retry_submission(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
-    """Submit a record again (the poller does, when it is due): its last attempt made no job, or
-    made none the service can find after the attempt could no longer create one."""
-    blob = ctx.storage.container(record.source_container).get_blob_client(record.source_name)
-    try:
-        properties = blob.get_blob_properties()
-    except ResourceNotFoundError:
-        lifecycle.finish(
-            ctx,
-            record,
-            outcome=Outcome.CANCELLED,
-            code="SourceDeleted",
-            message="the file was deleted before it could be translated",
-        )
-        return SubmitResult("failed", key=record.key, reason="SourceDeleted")
-    if str(properties.etag).strip('"') != record.source_etag:
-        # The blob now holds a newer version, which has a record of its own.
-        lifecycle.finish(
-            ctx,
-            record,
-            outcome=Outcome.SUPERSEDED,
-            code="NewerVersion",
-            message=f"the file was replaced (now version {str(properties.etag).strip(chr(34))}) before this "
-            "version could be translated",
-        )
-        return SubmitResult("failed", key=record.key, reason="NewerVersion")
-    # What the blob says now, for the checks (an operator's resubmission starts from the final record).
-    current = replace(record, content_length=int(properties.size or 0), source_modified=properties.last_modified)
-    attempt = lifecycle.begin_attempt(ctx, current)
-    if attempt is None:
-        return SubmitResult("duplicate", key=record.key)
+def _submit_alone(
+    ctx: PipelineContext, source: SourceVersion, plan: Plan, lease: Lease, submission: Submission
+) -> SubmitResult:
+    """Nobody groups this plan's files: the drop is submitted at once, and its submitter then groups
+    whatever landed during the call."""
+    claimed = lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempt=1)
+    if claimed is None or _late_duplicate(ctx, claimed):
+        submissions.remove(ctx, submission)  # never started
+        result = _duplicate(ctx, source, plan)
+        grouping.keep_grouping(ctx, lease)
+        return result
+    started = grouping.start(ctx, submission)
+    supersede_older_versions(ctx, claimed)
+    grouping.keep_grouping(ctx, lease)
+    if started.action == "submitted":
+        return SubmitResult("submitted", key=source.key, job_id=started.job_id, submission=submission.id)
+    if started.action == "refused":
+        return SubmitResult("failed", key=source.key, submission=submission.id, reason=started.reason)
+    return SubmitResult("pending", key=source.key, submission=submission.id, reason=started.reason)
+
+
+def _wait_to_be_grouped(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> SubmitResult:
+    """Someone groups this plan's files right now: the drop waits for them (or takes over should they
+    have let go meanwhile)."""
+    claimed = lifecycle.claim(ctx, source, state=State.WAITING, plan=plan)
+    if claimed is None or _late_duplicate(ctx, claimed):
+        return _duplicate(ctx, source, plan)
+    grouping.wait(ctx, claimed, plan)
+    supersede_older_versions(ctx, claimed)
+    _group_if_nobody_does(ctx, plan.digest)
+    return SubmitResult("waiting", key=source.key)
+
+
+def _group_if_nobody_does(ctx: PipelineContext, plan: str) -> None:
+    lease = grouping.acquire(ctx, plan)
+    if lease is not None:
+        grouping.keep_grouping(ctx, lease)
+
+
+def _late_duplicate(ctx: PipelineContext, claimed: OpenRecord) -> bool:
+    """A late duplicate finds no claim when its version was recorded and its open record removed."""
+    if ctx.records.get_final(claimed.key) is None:
+        return False
+    ctx.records.delete_open(claimed.key, claimed.etag)
+    return True
+
+
+def _duplicate(ctx: PipelineContext, source: SourceVersion, plan: Plan | None) -> SubmitResult:
+    """Another delivery claimed this version. If it still waits to be grouped (its claimer may have
+    died before writing that), it waits now, and is grouped if nobody does."""
+    existing = ctx.records.get_open(source.key)
+    if (
+        existing is not None
+        and existing.state is State.WAITING
+        and plan is not None
+        and existing.plan == plan.digest
+        and not existing.withdrawn
+    ):
+        grouping.wait(ctx, existing, plan)
+        _group_if_nobody_does(ctx, plan.digest)
+        return SubmitResult("waiting", key=source.key, reason="claimed already; it waits")
     logger.info(
-        "submitting %s (version %s) again: attempt %d",
-        record.source_name,
-        record.source_etag,
-        attempt.attempt,
-        extra=file_fields(attempt, event=Event.CLAIMED),
+        "%s (version %s) is %s already; duplicate event ignored",
+        source.name,
+        source.etag,
+        "recorded" if existing is None else "claimed",
+        extra=source_fields(source.container, source.name, source.etag, key=source.key, event=Event.CLAIMED),
     )
-    return start_attempt(ctx, attempt, properties.metadata or {})
+    return SubmitResult("duplicate", key=source.key)
 
 
-def _plan(ctx: PipelineContext, record: OpenRecord, metadata: Mapping[str, str]) -> Plan | Rejection:
-    """Languages and glossaries for this version, or why it is rejected. Raises TranslatorError when
-    the service cannot be asked what it supports."""
+def supersede_older_versions(ctx: PipelineContext, claimed: OpenRecord) -> int:
+    """Every open version of the file older than its newest one will not be published: one still
+    waiting ends Superseded at once; one in a job leaves it, and the job is cancelled once every file
+    in it has left (a job shared with other files carries on for them). Returns how many."""
+    versions = ctx.records.open_versions(claimed.source_container, claimed.source_name)
+    if len(versions) < 2:
+        return 0
+    newest = versions[-1]
+    superseded = 0
+    for older in versions[:-1]:
+        if older.withdrawn or older.state is State.FINISHING:
+            continue
+        updated = lifecycle.supersede(ctx, older, newest)
+        if updated is None:
+            continue
+        superseded += 1
+        if updated.state is State.WAITING:
+            grouping.finish_withdrawn(ctx, updated)
+        elif updated.submission is not None:
+            withdraw_from_job(ctx, updated.submission, updated.key)
+    return superseded
+
+
+def withdraw_from_job(ctx: PipelineContext, submission_id: str, key: str) -> None:
+    """Takes one member out of its submission's job; cancels the job once every member has left."""
+    submission = submissions.withdraw_member(ctx, submission_id, key)
+    if submission is None or not submission.all_withdrawn:
+        return
+    if submission.state is SubmissionState.SUBMITTED and submission.job_id:
+        from shared.pipeline.poll import cancel_job
+
+        cancel_job(ctx, submission)
+
+
+# --- what a version is sent with ----------------------------------------------------------------
+
+
+def plan_for(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> Plan | Rejection | Unplanned:
+    """Languages and glossaries for this version, or why it is rejected, or why that cannot be told yet."""
+    try:
+        return _plan(ctx, source, metadata)
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        return Unplanned(exc, attention=grouping.CREDENTIALS_REFUSED)
+    except TranslatorError as exc:
+        return Unplanned(exc)
+
+
+def _plan(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> Plan | Rejection:
     settings = ctx.settings
     requested = requested_languages(metadata, settings.target_languages)
     if isinstance(requested, Rejection):
@@ -208,9 +231,9 @@ def _plan(ctx: PipelineContext, record: OpenRecord, metadata: Mapping[str, str])
     languages = canonical_languages(requested) if supported is None else supported_languages(requested, supported)
     if isinstance(languages, Rejection):
         return languages
-    rejection = check_document(record.source_name, record.content_length, ctx.document_extensions.get())
-    rejection = rejection or check_target_names(record.source_name, languages)
-    rejection = rejection or _retranslate_policy(ctx, record, languages)
+    rejection = check_document(source.name, source.size, ctx.document_extensions.get())
+    rejection = rejection or check_target_names(source.name, languages)
+    rejection = rejection or _retranslate_policy(ctx, source, languages)
     if rejection is not None:
         return rejection
     glossary_names = ctx.glossary_names.get()
@@ -219,22 +242,24 @@ def _plan(ctx: PipelineContext, record: OpenRecord, metadata: Mapping[str, str])
         if glossary_names
         else {}
     )
-    return Plan(list(languages), glossaries)
+    return Plan.of(
+        languages, glossaries, category=settings.translation_category, source_language=settings.source_language
+    )
 
 
-def _retranslate_policy(ctx: PipelineContext, record: OpenRecord, languages: tuple[str, ...]) -> Rejection | None:
+def _retranslate_policy(ctx: PipelineContext, source: SourceVersion, languages: tuple[str, ...]) -> Rejection | None:
     """With RETRANSLATE_POLICY=keep, a new version of a file this app translated before is rejected.
     (With `replace`, the default, the new translations replace the old ones when they are complete.)"""
     if ctx.settings.retranslate_policy is not RetranslatePolicy.KEEP:
         return None
     target = ctx.storage.container(ctx.settings.target_container)
     for language in languages:
-        blob = target.get_blob_client(target_blob_name(language, record.source_name))
+        blob = target.get_blob_client(target_blob_name(language, source.name))
         try:
             made_from = (blob.get_blob_properties().metadata or {}).get(TRANSLATED_FROM_METADATA_KEY)
         except ResourceNotFoundError:
             continue
-        if made_from is not None and made_from != record.source_etag:
+        if made_from is not None and made_from != source.etag:
             return Rejection(
                 RejectionCode.ALREADY_TRANSLATED,
                 f"{blob.blob_name} holds the translation of an earlier version and RETRANSLATE_POLICY=keep",
@@ -242,51 +267,31 @@ def _retranslate_policy(ctx: PipelineContext, record: OpenRecord, languages: tup
     return None
 
 
-def _translation_input(ctx: PipelineContext, record: OpenRecord, plan: Plan) -> TranslationInput:
-    settings = ctx.settings
-    access = ctx.access
-    glossary_formats = ctx.glossary_formats.get() if plan.glossaries else {}
-    targets = []
-    for language in plan.languages:
-        glossaries: tuple[Glossary, ...] = ()
-        glossary_name = plan.glossaries.get(language)
-        if glossary_name:
-            glossaries = (
-                Glossary(
-                    url=access.glossary_url(settings.glossary_container, glossary_name),
-                    format=glossary_formats[extension_of(glossary_name)],
-                ),
-            )
-        staging = staging_blob_name(record.key, record.attempt, language, record.source_name)
-        targets.append(
-            TranslationTarget(
-                url=access.target_url(settings.target_container, staging),
-                language=language,
-                category=settings.translation_category,
-                glossaries=glossaries,
-            )
-        )
-    return TranslationInput(
-        source_url=access.source_url(record.source_container, record.source_name),
-        targets=tuple(targets),
-        storage_type="File",
-        source_language=settings.source_language,
-    )
-
-
-def _undo_duplicate_job(ctx: PipelineContext, record: OpenRecord, job_id: str) -> None:
-    # Someone else took this record over while our start call was running (it outlived the
-    # reconcile delay). Their attempt stands; ours would translate the file twice.
-    current = ctx.records.get_open(record.key)
-    if current is not None and current.job_id == job_id:
-        return
-    logger.error(
-        "job %s for %s duplicates another attempt; cancelling it",
-        job_id,
-        record.source_name,
-        extra=file_fields(record, event=Event.NEEDS_ATTENTION, job_id=job_id),
-    )
+def replan(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
+    """A version that waited for its plan (the service was out of reach): planned again, and then it
+    waits to be grouped, or ends rejected."""
+    blob = ctx.storage.container(record.source_container).get_blob_client(record.source_name)
     try:
-        ctx.translator.cancel_job(job_id)
-    except TranslatorError as exc:
-        logger.error("could not cancel duplicate job %s: %s", job_id, exc)
+        properties = blob.get_blob_properties()
+    except ResourceNotFoundError:
+        grouping.finish_source_gone(ctx, record)
+        return SubmitResult("failed", key=record.key, reason="SourceDeleted")
+    if str(properties.etag).strip('"') != record.source_etag:
+        grouping.finish_replaced(ctx, record, str(properties.etag).strip('"'))
+        return SubmitResult("failed", key=record.key, reason="NewerVersion")
+    # What the blob says now (an operator's resubmission starts from the final record).
+    source = SourceVersion.of(record.source_container, record.source_name, properties)
+    record = replace(record, content_length=source.size, source_modified=source.modified)
+    planned = plan_for(ctx, source, properties.metadata or {})
+    if isinstance(planned, Unplanned):
+        lifecycle.wait_for_plan(ctx, record, planned.error, attention=planned.attention)
+        return SubmitResult("pending", key=record.key, reason="cannot be planned yet")
+    if isinstance(planned, Rejection):
+        lifecycle.reject(ctx, record, planned)
+        return SubmitResult("rejected", key=record.key, reason=planned.code)
+    updated = lifecycle.planned(ctx, record, planned)
+    if updated is None:
+        return SubmitResult("duplicate", key=record.key)
+    grouping.wait(ctx, updated, planned)
+    _group_if_nobody_does(ctx, planned.digest)
+    return SubmitResult("waiting", key=record.key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import posixpath
 
-from shared.storage.record_table import path_digest
+from shared.storage.record_keys import path_digest
 
 STAGING_FOLDER = ".inflight"
 REPORT_SUFFIX = ".json"
@@ -40,6 +40,19 @@ def staging_blob_name(key: str, attempt: int, language: str, source_name: str) -
 def staging_marker(key: str, attempt: int) -> str:
     """What a document's target path contains when it was written for this attempt."""
     return f"/{staging_prefix(key, attempt)}"
+
+
+def staging_owner(path: str) -> tuple[str, int] | None:
+    """(record key, attempt) of the staging name in a (decoded) target path, or None."""
+    marker = f"/{STAGING_FOLDER}/"
+    start = path.find(marker)
+    if start < 0:
+        return None
+    segment = path[start + len(marker) :].split("/", 1)[0]
+    key, _, attempt = segment.rpartition("-")
+    if not key or not attempt.isdigit():
+        return None
+    return key, int(attempt)
 
 
 def report_blob_name(container: str, source_name: str) -> str:

@@ -16,7 +16,8 @@ import requests.adapters
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.queue import ExponentialRetry as QueueExponentialRetry
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from shared.settings import Settings
@@ -28,6 +29,12 @@ logger = logging.getLogger(__name__)
 BLOB_TRIGGER_POISON_QUEUE = "webjobs-blobtrigger-poison"
 # Prefixed to the SDK's own user agent on every storage call the app makes.
 USER_AGENT = "drop-folder-translation"
+# Retries of one storage call fit in a few seconds, so a ServerBusy never stalls a tick or an
+# invocation for long (the SDKs' defaults wait 15, 18 and 24 s between retries of a blob or queue
+# call): 1, 3 and 5 s here (give or take one); a table call is retried at once, then after 2 and 4 s.
+STORAGE_RETRIES = 3
+CONNECTION_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 30
 
 
 _transport: RequestsTransport | None = None
@@ -66,7 +73,30 @@ class StorageClients:
     @property
     def _options(self) -> dict[str, Any]:
         # The user agent names the app in storage logs (and lets `make bench` tell its calls apart).
-        return {"transport": self.transport, "user_agent": USER_AGENT}
+        return {
+            "transport": self.transport,
+            "user_agent": USER_AGENT,
+            "connection_timeout": CONNECTION_TIMEOUT_SECONDS,
+            "read_timeout": READ_TIMEOUT_SECONDS,
+        }
+
+    @property
+    def _blob_options(self) -> dict[str, Any]:
+        retry = ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
+        )
+        return {**self._options, "retry_policy": retry}
+
+    @property
+    def _queue_options(self) -> dict[str, Any]:
+        retry = QueueExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
+        )
+        return {**self._options, "retry_policy": retry}
+
+    @property
+    def _table_options(self) -> dict[str, Any]:
+        return {**self._options, "retry_total": STORAGE_RETRIES, "retry_backoff_factor": 1.0, "retry_backoff_max": 4}
 
     @property
     def credential(self) -> TokenCredential:
@@ -87,9 +117,9 @@ class StorageClients:
     def blob_service(self) -> BlobServiceClient:
         storage = self._settings.storage
         if storage.connection_string:
-            return BlobServiceClient.from_connection_string(storage.connection_string, **self._options)
+            return BlobServiceClient.from_connection_string(storage.connection_string, **self._blob_options)
         return BlobServiceClient(
-            account_url=_required(storage.blob_service_uri), credential=self.credential, **self._options
+            account_url=_required(storage.blob_service_uri), credential=self.credential, **self._blob_options
         )
 
     def container(self, name: str) -> ContainerClient:
@@ -99,10 +129,10 @@ class StorageClients:
     def records_table(self) -> TableClient:
         storage = self._settings.storage
         if storage.connection_string:
-            service = TableServiceClient.from_connection_string(storage.connection_string, **self._options)
+            service = TableServiceClient.from_connection_string(storage.connection_string, **self._table_options)
         else:
             service = TableServiceClient(
-                endpoint=_required(storage.table_service_uri), credential=self.credential, **self._options
+                endpoint=_required(storage.table_service_uri), credential=self.credential, **self._table_options
             )
         return service.get_table_client(self._settings.records_table)
 
@@ -116,7 +146,7 @@ class StorageClients:
                 name,
                 message_encode_policy=encode,
                 message_decode_policy=decode,
-                **self._options,
+                **self._queue_options,
             )
         return QueueClient(
             account_url=_required(storage.queue_service_uri),
@@ -124,7 +154,7 @@ class StorageClients:
             credential=self.credential,
             message_encode_policy=encode,
             message_decode_policy=decode,
-            **self._options,
+            **self._queue_options,
         )
 
     @cached_property
@@ -138,6 +168,10 @@ class StorageClients:
     @cached_property
     def blob_trigger_poison_queue(self) -> QueueClient:
         return self.queue(BLOB_TRIGGER_POISON_QUEUE)
+
+    @cached_property
+    def poll_shards_queue(self) -> QueueClient:
+        return self.queue(self._settings.poll_shards_queue)
 
     def ensure_resources(self) -> None:
         """Create containers, table and queues if missing (local stack; infra/ creates them in Azure)."""
@@ -158,7 +192,7 @@ class StorageClients:
             self.records_table.create_table()
         except ResourceExistsError:
             pass
-        for queue in (self.results_queue, self.poison_queue, self.blob_trigger_poison_queue):
+        for queue in (self.results_queue, self.poison_queue, self.blob_trigger_poison_queue, self.poll_shards_queue):
             try:
                 queue.create_queue()
             except ResourceExistsError:

@@ -21,7 +21,7 @@ from shared.translator.errors import (
     error_from_response,
 )
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
-from shared.translator.retry import RetryPolicy, parse_retry_after
+from shared.translator.retry import Pacer, RetryPolicy, parse_retry_after
 from shared.translator.routes import DEFAULT_API_VERSION, ListFilters, ListQuery, Routes, next_link_of
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class DocumentTranslationClient:
             raise TypeError("credential must be a Translator key (str) or a TokenCredential")
         self._auth_kind = "key" if isinstance(credential, str) else "token"
         self._retry = retry or RetryPolicy()
+        self._pacer = Pacer(sleep=self._retry.sleep, clock=self._retry.clock)
         self._clock_offset: timedelta | None = None
         self._http = httpx.Client(
             auth=auth,
@@ -231,6 +232,7 @@ class DocumentTranslationClient:
         description = description or f"{method} {redact_url(url.split('?', 1)[0])}"
 
         def attempt(number: int) -> httpx.Response:
+            self._pacer.wait()
             sent_at = datetime.now(UTC)
             try:
                 response = self._http.request(method, url, json=json_body)
@@ -250,6 +252,8 @@ class DocumentTranslationClient:
             if response.is_success:
                 return response
             error = error_from_response(response, retry_after=_retry_after(response))
+            if error.retry_after is not None and response.status_code in (429, 503):
+                self._pacer.hold(error.retry_after)
             if submission and response.status_code in _UNCERTAIN_SUBMIT_STATUSES:
                 raise SubmissionUncertainError(
                     f"batch submission is uncertain: the service answered {error}; the batch may exist, "

@@ -105,6 +105,8 @@ _CLASS_BY_STATUS: dict[int, type[TranslatorError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    # A start call too large to be accepted is refused as a whole: smaller ones may pass.
+    413: InvalidRequestError,
     429: RateLimitedError,
 }
 

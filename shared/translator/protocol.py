@@ -5,6 +5,7 @@ signatures, and the pipeline depends on no more than these."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Protocol, TypeVar, Unpack
 
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
@@ -37,3 +38,8 @@ class TranslatorService(Protocol):
     def get_supported_glossary_formats(self) -> list[FileFormat]: ...
 
     def get_supported_languages(self) -> dict[str, str]: ...
+
+    @property
+    def clock_offset(self) -> timedelta | None:
+        """The service's clock minus ours, from its last answer's Date header (None before one)."""
+        ...

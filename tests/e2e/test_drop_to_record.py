@@ -8,7 +8,8 @@ import pytest
 
 from devstack.dropping import DroppedFile, drop_files, wait_for_final_records
 from shared.storage.clients import StorageClients
-from shared.storage.record_table import RecordTable, State
+from shared.storage.record_table import RecordTable
+from shared.storage.records import State
 from tests.e2e.conftest import start_batch_counts
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +98,7 @@ def test_a_host_killed_mid_run_loses_nothing_and_submits_nothing_twice(stack, tm
     # Kill the host as soon as the first submissions are on record, before the work is done.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if any((record := records.get_open(item.key)) and record.state == State.SUBMITTED for item in dropped):
+        if any((record := records.get_open(item.key)) and record.state == State.GROUPED for item in dropped):
             break
         time.sleep(0.1)
     stack.stop_host(kill=True)

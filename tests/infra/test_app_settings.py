@@ -94,6 +94,7 @@ def test_translator_is_called_with_the_identity_not_a_key():
         "REPORTS_CONTAINER",
         "RECORDS_TABLE",
         "RESULTS_QUEUE",
+        "POLL_SHARDS_QUEUE",
     ],
 )
 def test_storage_names_are_the_app_defaults(name):
@@ -130,6 +131,16 @@ def test_tunable_settings_come_from_parameters_defaulting_to_the_app_defaults(na
     main = parse("main.bicep")
     assert resolve(main, _code_settings()[name]) == ParamRef(parameter)
     assert main["parameters"][parameter]["default"] == DEFAULTS[name]
+
+
+def test_the_grouping_window_comes_from_a_bounded_parameter_defaulting_to_the_apps():
+    main = parse("main.bicep")
+    value = function_call(_code_settings()["GROUPING_WINDOW_SECONDS"], "string")
+    assert value == {"value_to_convert": "groupingWindowSeconds"}
+    parameter = main["parameters"]["groupingWindowSeconds"]
+    assert str(parameter["default"]) == DEFAULTS["GROUPING_WINDOW_SECONDS"]
+    bounds = {decorator["type"]: decorator["argument"] for decorator in parameter["decorators"]}
+    assert (bounds["min_value"], bounds["max_value"]) == (0, 60)
 
 
 def test_stuck_job_threshold_comes_from_the_parameter_the_alert_also_reads():

@@ -55,6 +55,8 @@ def test_documents_account_holds_the_app_containers_table_and_queues_by_their_de
         f"{DEFAULTS['RESULTS_QUEUE']}-poison",
         # The Functions blob extension's poison queue, in the triggering blob's account.
         "webjobs-blobtrigger-poison",
+        DEFAULTS["POLL_SHARDS_QUEUE"],
+        f"{DEFAULTS['POLL_SHARDS_QUEUE']}-poison",
     }
 
 

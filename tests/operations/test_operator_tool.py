@@ -9,7 +9,7 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
-from shared.storage.record_table import State
+from shared.storage.records import State
 from tests.pipeline.conftest import drain_results, upload
 from translation_ops import actions
 
@@ -93,8 +93,8 @@ def test_retry_submits_a_rejected_file_again_once_its_cause_is_fixed(make_contex
     assert fixed.records.get_open(result.key).state == State.WAITING
     clock.advance(1)
     poll_outstanding_jobs(fixed)
-    job_id = fixed.records.get_open(result.key).job_id
-    service.finish(job_id)
+    submission = fixed.schedule.get_submission(fixed.records.get_open(result.key).submission)
+    service.finish(submission.job_id)
     [again] = settle(fixed, clock)
     assert (again.key, again.outcome, again.attempts) == (result.key, "Succeeded", 2)
     with pytest.raises(actions.ActionRefused, match="nothing to retry"):

@@ -86,3 +86,34 @@ def target_names(ctx: PipelineContext) -> set[str]:
 def read_target(ctx: PipelineContext, name: str) -> tuple[bytes, dict[str, str]]:
     blob = ctx.storage.container(ctx.settings.target_container).get_blob_client(name)
     return blob.download_blob().readall(), blob.get_blob_properties().metadata
+
+
+def submission_of(ctx: PipelineContext, key: str):
+    """The submission that carries an open record (None when it is not grouped)."""
+    record = ctx.records.get_open(key)
+    if record is None or record.submission is None:
+        return None
+    return ctx.schedule.get_submission(record.submission)
+
+
+def job_of(ctx: PipelineContext, key: str) -> str | None:
+    submission = submission_of(ctx, key)
+    return None if submission is None else submission.job_id
+
+
+def slow_start(service, monkeypatch, seconds: float = 0.3) -> None:
+    """The service takes this long to answer a start call (so files land while it runs)."""
+    import time
+
+    original = service.start_translation
+
+    def slow(inputs):
+        time.sleep(seconds)
+        return original(inputs)
+
+    monkeypatch.setattr(service, "start_translation", slow)
+
+
+def real_time(ctx: PipelineContext) -> None:
+    """The context's clock follows the wall clock (grouping waits in real seconds)."""
+    ctx.now = lambda: datetime.now(UTC)

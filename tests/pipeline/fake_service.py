@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from azure.storage.blob import BlobClient
 
+from shared.redaction import strip_query
 from shared.translator import (
     DocumentStatus,
     ErrorDetail,
     FileFormat,
+    InvalidRequestError,
     JobStatus,
     NotFoundError,
     Page,
@@ -29,11 +31,6 @@ from shared.translator import (
 T = TypeVar("T")
 
 LANGUAGES = ("fr", "de", "es", "it", "ja", "zh-Hans", "zh-Hant", "pt", "pt-PT", "sr-Latn", "fr-CA", "nl", "pl", "sv")
-
-
-def _plain(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 class FakePageable(Generic[T]):
@@ -66,9 +63,18 @@ class FakeJob:
     created_at: datetime
     inputs: list[TranslationInput]
     status: str = "NotStarted"
-    document_status: dict[str, str] = field(default_factory=dict)  # language -> status
-    document_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (source blob name, language) -> status, and the errors of failed documents
+    document_status: dict[tuple[str, str], str] = field(default_factory=dict)
+    document_errors: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     error: ErrorDetail | None = None
+
+    def documents(self) -> list[tuple[TranslationInput, Any]]:
+        return [(item, target) for item in self.inputs for target in item.targets]
+
+
+def source_name(item: TranslationInput) -> str:
+    """The blob name of an input's source (the path after the container)."""
+    return unquote(urlsplit(item.source_url).path).split("/", 3)[-1]
 
 
 class FakeTranslationService:
@@ -79,6 +85,8 @@ class FakeTranslationService:
         self.fail_next_start: Exception | None = None
         self.create_then_fail: Exception | None = None  # the job is created, then the answer is lost
         self.refuse_everything: Exception | None = None  # e.g. a wrong key: every call refused
+        # A start call whose inputs name one of these sources is refused as a whole (InvalidRequest).
+        self.refuse_sources: set[str] = set()
         self.forgotten: set[str] = set()  # job ids the service answers 404 for
         self.clock_offset: timedelta | None = None
         self.lock = threading.Lock()
@@ -97,23 +105,36 @@ class FakeTranslationService:
         status: str | None = None,
         write: bool = True,
     ) -> None:
-        """Ends a job: every target succeeds (its translation written) except those in `failures`."""
+        """Ends a job: every document succeeds (its translation written) except those in `failures`,
+        keyed by language (every source) or by 'source name:language'."""
         job = self.jobs[job_id]
         failures = failures or {}
-        for target in job.inputs[0].targets:
-            failed = target.language in failures
-            job.document_status[target.language] = "Failed" if failed else "Succeeded"
-            if not failed and write:
+        failed_count = 0
+        for item, target in job.documents():
+            name = source_name(item)
+            failure = failures.get(f"{name}:{target.language}") or failures.get(target.language)
+            job.document_status[(name, target.language)] = "Failed" if failure else "Succeeded"
+            if failure:
+                job.document_errors[(name, target.language)] = failure
+                failed_count += 1
+            elif write:
                 BlobClient.from_blob_url(target.url).upload_blob(
                     f"[{target.language}] translated".encode(), overwrite=True
                 )
-        job.document_errors = dict(failures)
-        all_failed = len(failures) == len(job.inputs[0].targets)
+        all_failed = failed_count == len(job.documents())
         job.status = status or ("Failed" if all_failed else "Succeeded")
+
+    def finish_all(self, **options: Any) -> None:
+        for job_id, job in list(self.jobs.items()):
+            if job.status in ("Running", "NotStarted"):
+                self.finish(job_id, **options)
 
     def only_job(self) -> FakeJob:
         [job] = self.jobs.values()
         return job
+
+    def last_job(self) -> FakeJob:
+        return max(self.jobs.values(), key=lambda job: job.created_at)
 
     # --- the client's interface ----------------------------------------------------------
     def start_translation(self, inputs: list[TranslationInput]) -> str:
@@ -123,6 +144,10 @@ class FakeTranslationService:
             if self.fail_next_start is not None:
                 error, self.fail_next_start = self.fail_next_start, None
                 raise error
+            if any(source_name(item) in self.refuse_sources for item in inputs):
+                raise InvalidRequestError(
+                    "a source cannot be used", status_code=400, code="InvalidRequest", inner_code="InvalidSourceUrl"
+                )
             job_id = str(uuid.uuid4())
             self.jobs[job_id] = FakeJob(job_id, datetime.now(UTC), list(inputs), "Running")
             if self.create_then_fail is not None:
@@ -131,14 +156,14 @@ class FakeTranslationService:
             return job_id
 
     def _status(self, job: FakeJob) -> JobStatus:
-        targets = job.inputs[0].targets
+        total = len(job.documents())
         success = sum(1 for s in job.document_status.values() if s == "Succeeded")
         failed = sum(1 for s in job.document_status.values() if s == "Failed")
         summary = StatusSummary(
-            total=len(targets),
+            total=total,
             failed=failed,
             success=success,
-            in_progress=len(targets) - success - failed,
+            in_progress=total - success - failed,
             total_character_charged=success * 100,
         )
         return JobStatus(job.id, job.status, job.created_at, job.created_at, summary, job.error)
@@ -168,25 +193,27 @@ class FakeTranslationService:
         jobs.sort(key=lambda job: job.created_at)
         return FakePageable([self._status(job) for job in jobs], max_page_size or 50, lambda: self._count("list"))
 
-    def list_documents(self, job_id: str, **_: Any) -> FakePageable[DocumentStatus]:
+    def list_documents(
+        self, job_id: str, *, top: int | None = None, max_page_size: int | None = None, **_: Any
+    ) -> FakePageable[DocumentStatus]:
         if job_id not in self.jobs or job_id in self.forgotten:
             self._count("documents")
             raise NotFoundError("job not found", status_code=404, code="ResourceNotFound")
         job = self.jobs[job_id]
-        source = _plain(job.inputs[0].source_url)
         documents = []
-        for target in job.inputs[0].targets:
-            status = job.document_status.get(target.language, "Running")
+        for item, target in job.documents():
+            name = source_name(item)
+            status = job.document_status.get((name, target.language), "Running")
             error = None
-            if target.language in job.document_errors:
-                code, message = job.document_errors[target.language]
+            if (name, target.language) in job.document_errors:
+                code, message = job.document_errors[(name, target.language)]
                 error = ErrorDetail(code="InvalidRequest", message=message, inner_code=code, inner_message=message)
             documents.append(
                 DocumentStatus(
-                    id=f"{job_id}-{target.language}",
+                    id=f"{job_id}-{len(documents)}",
                     status=status,
-                    source_path=source,
-                    target_path=_plain(target.url),
+                    source_path=strip_query(item.source_url),
+                    target_path=strip_query(target.url),
                     language=target.language,
                     created_at=job.created_at,
                     last_updated_at=job.created_at,
@@ -195,15 +222,17 @@ class FakeTranslationService:
                     error=error,
                 )
             )
-        return FakePageable(documents, 50, lambda: self._count("documents"))
+        if top is not None:
+            documents = documents[:top]
+        return FakePageable(documents, max_page_size or 50, lambda: self._count("documents"))
 
     def cancel_job(self, job_id: str) -> JobStatus:
         self._count("cancel")
         job = self.jobs[job_id]
         if job.status in ("Running", "NotStarted"):
             job.status = "Cancelled"
-            for target in job.inputs[0].targets:
-                job.document_status.setdefault(target.language, "Cancelled")
+            for item, target in job.documents():
+                job.document_status.setdefault((source_name(item), target.language), "Cancelled")
         return self._status(job)
 
     def get_supported_document_formats(self) -> list[FileFormat]:

@@ -9,7 +9,8 @@ from shared.pipeline.poison import record_poisoned_drop, record_poisoned_result
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
-from shared.storage.record_table import State, record_key
+from shared.storage.record_keys import record_key
+from shared.storage.records import State
 from tests.pipeline.conftest import drain_results, upload
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,7 @@ def test_a_drop_whose_trigger_gave_up_before_its_claim_gets_a_record_and_is_subm
     clock.advance(10)
     poll_outstanding_jobs(ctx)
     record = ctx.records.get_open(key)
-    assert record.state == State.SUBMITTED and not record.needs_attention
+    assert record.state == State.GROUPED and not record.needs_attention
     assert len(service.start_calls) == 1
 
 
@@ -58,7 +59,7 @@ def test_a_poisoned_drop_already_claimed_is_flagged_not_submitted_twice(ctx, ser
     etag = blob.get_blob_properties().etag.strip('"')
     record_poisoned_drop(poison_message(ctx, "claimed.txt", etag), ctx)
     record = ctx.records.get_open(result.key)
-    assert record.state == State.SUBMITTED and record.needs_attention
+    assert record.state == State.GROUPED and record.needs_attention
     assert len(service.start_calls) == 1
 
 

@@ -8,7 +8,7 @@ from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import RecordNotFound, record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY
-from shared.storage.record_table import MAX_TEXT_LENGTH
+from shared.storage.entity_codec import MAX_TEXT_LENGTH
 from shared.storage.results_queue import MalformedResultMessage
 from tests.pipeline.conftest import drain_results, read_target, target_names, upload
 
@@ -142,7 +142,7 @@ def test_publishing_an_older_version_over_a_newer_one_is_refused(ctx, service, c
     target = ctx.storage.container(ctx.settings.target_container)
     target.upload_blob(".inflight/old-1/fr.txt", b"[fr] old")
     older = replace(
-        ctx.records.outstanding()[0] if ctx.records.outstanding() else _open_like(newer),
+        _open_like(newer),
         source_etag="0xOLDER",
         source_modified=newer.source_modified.replace(year=newer.source_modified.year - 1),
     )
@@ -152,14 +152,7 @@ def test_publishing_an_older_version_over_a_newer_one_is_refused(ctx, service, c
 
 
 def _open_like(final):
-    from shared.storage.record_table import OpenRecord, State
+    from shared.storage.records import OpenRecord, SourceVersion, State
 
-    return OpenRecord.new(
-        final.source_container,
-        final.source_name,
-        final.source_etag,
-        modified=final.source_modified,
-        size=1,
-        state=State.FINISHING,
-        at=final.intent_at,
-    )
+    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 1)
+    return OpenRecord.new(source, state=State.FINISHING, at=final.intent_at)

@@ -7,9 +7,10 @@ import pytest
 
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY
-from shared.storage.record_table import State
+from shared.storage.records import State
+from shared.storage.schedule_table import SubmissionState
 from shared.translator import AuthenticationError, InvalidRequestError, SubmissionUncertainError
-from tests.pipeline.conftest import drain_results, upload
+from tests.pipeline.conftest import drain_results, submission_of, upload
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +36,10 @@ def test_a_dropped_file_becomes_one_job_writing_to_staging_names_of_its_version(
         assert path.endswith(f"/{ctx.settings.target_container}/.inflight/{result.key}-1/{target.language}.txt")
         assert permissions(target.url) == "wl"
     record = ctx.records.get_open(result.key)
-    assert record.state == State.SUBMITTED and record.job_id == result.job_id
-    assert record.languages == ["fr", "de"]
+    assert record.state == State.GROUPED and record.languages == ["fr", "de"]
+    submission = submission_of(ctx, result.key)
+    assert submission.state == SubmissionState.SUBMITTED and submission.job_id == result.job_id
+    assert [member.key for member in submission.members] == [result.key]
 
 
 def test_the_same_version_delivered_again_never_starts_a_second_job(ctx, service):
@@ -62,7 +65,7 @@ def test_concurrent_deliveries_start_exactly_one_job(ctx, service):
     for thread in threads:
         thread.join()
     assert sorted(results) == ["duplicate"] * 7 + ["submitted"]
-    assert len(service.start_calls) == 1
+    assert len(service.start_calls) == 1 and len(service.start_calls[0]) == 1
 
 
 def test_a_new_version_is_a_new_record_and_a_new_job(ctx, service):
@@ -144,9 +147,10 @@ def test_an_uncertain_submission_is_left_for_reconciliation_with_what_it_sent(ct
     service.fail_next_start = SubmissionUncertainError("lost answer", status_code=503)
     result = submit_dropped_blob(upload(ctx, "u.txt", b"Hello"), ctx)
     assert result.action == "pending"
-    record = ctx.records.get_open(result.key)
-    assert record.state == State.UNCERTAIN and record.languages == ["fr", "de"]
-    assert record.attempt_started_at <= record.attempt_ended_at
+    assert ctx.records.get_open(result.key).languages == ["fr", "de"]
+    submission = submission_of(ctx, result.key)
+    assert submission.state == SubmissionState.UNCERTAIN and submission.languages == ["fr", "de"]
+    assert submission.attempt_started_at <= submission.attempt_ended_at
 
 
 def test_a_refused_job_ends_failed_with_the_service_reason(ctx, service):
@@ -164,6 +168,7 @@ def test_a_wrong_key_still_leaves_a_record_that_waits_with_the_reason(ctx, servi
     record = ctx.records.get_open(result.key)
     assert record.state == State.WAITING and record.needs_attention
     assert "TRANSLATOR_KEY" in record.attention_reason and "401" in record.last_error
+    assert service.start_calls == []
 
 
 def test_keep_policy_rejects_a_new_version_of_a_translated_file(make_context, service):

@@ -72,4 +72,4 @@ def test_metrics_count_files_documents_and_characters(ctx, service, clock):
     assert failed_documents and failed_documents[0].value >= 1
     assert sum(p.value for p in points("translation.characters.charged")) >= 100
     assert points("translation.drop_to_record.seconds")
-    assert points("translation.jobs.outstanding")
+    assert points("translation.jobs.created") and points("translation.jobs.oldest_age_seconds")

@@ -37,7 +37,9 @@ def test_a_recording_failure_reaches_the_host_which_retries_then_poisons(use_con
     clock.advance(5)
     poll_outstanding_jobs(use_context)
     [text] = drain_results(use_context)
-    monkeypatch.setattr(service, "list_documents", lambda job_id: (_ for _ in ()).throw(RuntimeError("broken")))
+    from shared.pipeline import publish
+
+    monkeypatch.setattr(publish, "publish_translation", lambda *args: (_ for _ in ()).throw(RuntimeError("broken")))
     with pytest.raises(RuntimeError):
         record_trigger.record_outcome(queue_message(text))
     poisoned_result_trigger.record_poisoned_result(queue_message(text))

@@ -18,10 +18,11 @@ def bindings(fn):
     return json.loads(fn.get_function_json())["bindings"]
 
 
-def test_the_app_declares_its_six_functions():
+def test_the_app_declares_its_seven_functions():
     assert set(declared()) == {
         "submit_on_drop",
         "poll_outstanding_jobs",
+        "poll_shard",
         "record_outcome",
         "record_poisoned_result",
         "record_poisoned_drop",
@@ -61,6 +62,15 @@ def test_record_outcome_reads_the_results_queue():
     assert binding["connection"] == "TRANSLATION_STORAGE"
 
 
+def test_a_busy_poll_hands_its_shards_to_a_queue_function():
+    [binding] = bindings(declared()["poll_shard"])
+    assert (binding["type"], binding["queueName"], binding["connection"]) == (
+        "queueTrigger",
+        "%POLL_SHARDS_QUEUE%",
+        "TRANSLATION_STORAGE",
+    )
+
+
 def test_every_poison_queue_has_a_function_that_records_what_reached_it():
     poisoned_result = bindings(declared()["record_poisoned_result"])[0]
     poisoned_drop = bindings(declared()["record_poisoned_drop"])[0]
@@ -94,7 +104,7 @@ def test_importing_the_app_with_no_settings_reads_none_and_creates_no_clients():
         [sys.executable, "-c", probe], cwd=root, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "6"
+    assert done.stdout.strip() == "7"
 
 
 def test_every_setting_is_in_the_sample_settings():

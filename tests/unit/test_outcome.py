@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.pipeline.lifecycle import MAX_CHECK_INTERVAL, MIN_CHECK_INTERVAL, check_interval
 from shared.pipeline.record import DocumentDetail, decide_outcome
-from shared.storage.record_table import OpenRecord, Outcome, State, version_order
+from shared.pipeline.submissions import MAX_CHECK_INTERVAL, MIN_CHECK_INTERVAL, check_interval
+from shared.storage.records import OpenRecord, Outcome, State, version_order
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -74,3 +74,14 @@ def test_versions_sort_by_last_modified_then_by_claim():
     newer_same_second = version_order(NOW, NOW + timedelta(seconds=6))
     newer = version_order(NOW + timedelta(seconds=1), NOW)
     assert older < newer_same_second < newer
+
+
+def test_a_version_an_operator_withdrew_from_a_shared_job_is_cancelled():
+    assert decide_outcome(record(cancelled_by="an operator"), [doc("fr", "Succeeded")])[0] is Outcome.CANCELLED
+
+
+def test_a_file_of_a_lost_job_with_nothing_written_says_the_job_is_lost():
+    lost = decide_outcome(record(job_lost=True), [doc("fr", "Succeeded"), doc("de", "Succeeded")])
+    assert lost == (Outcome.SUCCEEDED, None, None)
+    nothing = decide_outcome(record(job_lost=True), [])
+    assert nothing[:2] == (Outcome.FAILED, "JobNotFound")

@@ -1,0 +1,216 @@
+"""A job ended: each member of its submission is decided by its own documents and handed to the
+record step, then the submission is removed.
+
+The job's documents are listed once, 100 a page, and each is traced to its member by the staging
+name it was written to (`.inflight/<record key>-<attempt>/`): a document's failure belongs to its
+file alone. The members are written Finishing in transactions of up to 100 per partition and handed
+over 16 at a time; should that be cut off, the submission (Finishing) is looked at again two minutes
+later and the hand-over repeated (the record step takes a message twice harmlessly).
+
+A job that failed validation as a whole (a source deleted or unreadable, say) must not fail the good
+files in it: the members whose file is gone end as such, and the others are submitted again, split
+in two when none was to blame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from urllib.parse import unquote
+
+from shared.pipeline import grouping, lifecycle, submissions
+from shared.pipeline.context import PipelineContext
+from shared.redaction import redact, strip_query
+from shared.storage.blob_names import staging_owner
+from shared.storage.entity_codec import cut, json_text
+from shared.storage.record_keys import open_partition
+from shared.storage.records import DocumentResult, State
+from shared.storage.schedule_table import DueEntry, Member, Submission
+from shared.storage.table_transactions import Change, Op
+from shared.telemetry import Event, submission_fields
+from shared.translator import DocumentStatus, JobStatus, NotFoundError, Status
+
+logger = logging.getLogger(__name__)
+
+DOCUMENTS_PER_PAGE = 100
+
+
+def finish_submission(
+    ctx: PipelineContext, submission: Submission, status: JobStatus | None, *, done: Sequence[DueEntry] = ()
+) -> int:
+    """The job is final (`status`), or the service no longer knows it (None). Returns the members
+    handed over."""
+    if status is not None and status.status == Status.VALIDATION_FAILED and len(submission.members) > 1:
+        _validation_failed(ctx, submission, status, done)
+        return 0
+    moved = submissions.finishing(ctx, submission, status, done=done)
+    if moved is None:
+        return 0
+    return hand_over(ctx, moved)
+
+
+def hand_over(ctx: PipelineContext, submission: Submission) -> int:
+    """Writes every member Finishing with its documents and hands it to the record step (again, if an
+    earlier hand-over was cut off); then the submission goes."""
+    job_lost = submission.job_lost
+    documents: dict[str, list[DocumentResult]] = {}
+    if submission.job_id and not job_lost and submission.service_status != Status.VALIDATION_FAILED:
+        try:
+            documents = documents_by_member(ctx, submission)
+        except NotFoundError:
+            job_lost = True
+    error_code, error_message = _job_error(submission)
+    now = ctx.now()
+
+    def decided(member: Member) -> dict[str, object]:
+        fields: dict[str, object] = {
+            "PartitionKey": open_partition(member.key),
+            "RowKey": member.key,
+            "State": State.FINISHING.value,
+            "Attempt": member.attempt,
+            "JobId": submission.job_id,
+            "SubmittedAt": submission.submitted_at,
+            "ServiceStatus": submission.service_status,
+            "Documents": json_text([asdict(document) for document in documents.get(member.key, [])]),
+            "JobLost": job_lost,
+            "EnqueuedAt": now,
+            "JobErrorCode": error_code,
+            "JobErrorMessage": error_message,
+        }
+        if submission.needs_attention:
+            fields |= {"NeedsAttention": True, "AttentionReason": submission.attention_reason}
+        return {name: value for name, value in fields.items() if value is not None}
+
+    members = submission.members
+    written = ctx.records.writer.write_all([Change(Op.MERGE, decided(m), m.etag) for m in members])
+    handed: list[Member] = []
+    for member, result in zip(members, written, strict=True):
+        if not result.conflict and member.etag is not None:
+            handed.append(member)
+            continue
+        # Changed since it was grouped (superseded, flagged, or written by a hand-over cut off):
+        # written again only while it still belongs to this submission.
+        record = ctx.records.get_open(member.key)
+        if record is None or record.submission != submission.id:
+            continue
+        if record.state is State.GROUPED or record.state is State.FINISHING:
+            again = ctx.records.writer.write_all([Change(Op.MERGE, decided(member), record.etag)])[0]
+            if not again.conflict:
+                handed.append(member)
+    lifecycle.hand_over_members(ctx, submission, handed)
+    logger.info(
+        "job %s (submission %s) is %s: %d of its %d files handed over for recording",
+        submission.job_id,
+        submission.id,
+        submission.service_status or "lost",
+        len(handed),
+        len(members),
+        extra=submission_fields(submission, event=Event.FINISHING, outcome=submission.service_status),
+    )
+    submissions.handed_over(ctx, submission, now + lifecycle.REQUEUE_AFTER)
+    return len(handed)
+
+
+def check_recorded(ctx: PipelineContext, submission: Submission) -> int:
+    """Some time after its members were handed over: any still open is handed over again (one whose
+    recording kept failing, after the flagged delay); once none is, the submission goes. Returns
+    how many were handed over again."""
+    now = ctx.now()
+    still_open = grouping.members_still_in(ctx, submission, states=(State.GROUPED, State.FINISHING))
+    if not still_open:
+        submissions.remove(ctx, submission)
+        return 0
+    if any(record.state is State.GROUPED for record in still_open):
+        # The hand-over never reached it (its write kept failing): hand the job's files over again.
+        return hand_over(ctx, submission)
+    again = 0
+    next_look = now + lifecycle.REQUEUE_AFTER
+    for record in still_open:
+        due = lifecycle.requeue_due(record) or now
+        if due <= now:
+            lifecycle.requeue(ctx, record, schedule=False)
+            again += 1
+            due = now + (lifecycle.REQUEUE_FLAGGED_AFTER if record.needs_attention else lifecycle.REQUEUE_AFTER)
+        next_look = min(next_look, due)
+    submissions.handed_over(ctx, submission, next_look)
+    return again
+
+
+def _job_error(submission: Submission) -> tuple[str | None, str | None]:
+    if submission.service_status not in (Status.FAILED, Status.VALIDATION_FAILED):
+        return None, None
+    return submission.job_error_code, submission.job_error_message
+
+
+def documents_by_member(ctx: PipelineContext, submission: Submission) -> dict[str, list[DocumentResult]]:
+    """The job's documents, each traced to its member by its staging name (one list, 100 a page)."""
+    attempts = {member.key: member.attempt for member in submission.members}
+    found: dict[str, list[DocumentResult]] = {}
+    assert submission.job_id is not None
+    for document in ctx.translator.list_documents(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE):
+        owner = staging_owner(unquote(document.target_path or ""))
+        if owner is None or attempts.get(owner[0]) != owner[1]:
+            logger.warning(
+                "job %s lists a document written to %s, which is none of its files'",
+                submission.job_id,
+                redact(strip_query(document.target_path or "")),
+            )
+            continue
+        found.setdefault(owner[0], []).append(result_of(document))
+    for results in found.values():
+        results.sort(key=lambda result: result.language)
+    return found
+
+
+def result_of(document: DocumentStatus) -> DocumentResult:
+    error = document.error
+    return DocumentResult(
+        language=document.language or "",
+        status=str(document.status),
+        path=strip_query(document.target_path) if document.target_path else None,
+        document_id=document.id,
+        characters_charged=document.characters_charged,
+        error_code=(error.inner_code or error.code) if error else None,
+        error_message=cut(redact(error.inner_message or error.message), 500) if error else None,
+    )
+
+
+def _validation_failed(
+    ctx: PipelineContext, submission: Submission, status: JobStatus, done: Sequence[DueEntry]
+) -> None:
+    code = status.error.inner_code or status.error.code if status.error else "ValidationFailed"
+    logger.warning(
+        "job %s of %d files failed validation as a whole (%s); submitting its files again without the one to blame",
+        submission.job_id,
+        len(submission.members),
+        code,
+        extra=submission_fields(submission, event=Event.WAITING, reason_code=code),
+    )
+    confirmed = grouping.confirm_members(ctx, submission)
+    if confirmed is None:
+        ctx.schedule.remove_due(done)
+        return
+    before = len(confirmed.members)
+    # Files deleted or replaced since they were dropped end now; the rest are submitted again.
+    confirmed = _without_members_gone(ctx, confirmed)
+    if confirmed is None:
+        ctx.schedule.remove_due(done)
+        return
+    if len(confirmed.members) < before:
+        attempt = submissions.retry(ctx, confirmed, done=done)
+        if attempt is not None:
+            grouping.start(ctx, attempt)
+        return
+    ctx.schedule.remove_due([entry for entry in done if entry.row != confirmed.due])
+    grouping.split(ctx, confirmed)
+
+
+def _without_members_gone(ctx: PipelineContext, submission: Submission) -> Submission | None:
+    keep = grouping.members_whose_source_is_unchanged(ctx, submission)
+    if not keep:
+        submissions.remove(ctx, submission)
+        return None
+    if len(keep) == len(submission.members):
+        return submission
+    return ctx.schedule.update(replace(submission, members=keep))

@@ -1,0 +1,220 @@
+"""Records: our rows about one source version (container, blob name, ETag) each.
+
+- An open record (partitions `open-0` ... `open-f`, see record_keys.py) is a version not yet finally
+  recorded: waiting to be grouped into a submission, a member of one, or finishing. Inserting it is
+  the claim that makes a duplicate delivery harmless.
+- A final record (partition `final`) says what happened to a version, written by the record step.
+
+Entities stay within Table Storage's limits (64 KiB per property, 1 MiB per entity) whatever the
+blob name: per-document detail lives in the report blob, and any text is cut to fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.storage.entity_codec import Codec
+from shared.storage.record_keys import record_key
+
+
+class State(StrEnum):
+    """Where an open record stands."""
+
+    WAITING = "Waiting"  # not in a submission: waits to be grouped (or to be planned, when that failed)
+    GROUPED = "Grouped"  # a member of `submission`, which submits it and follows its job
+    FINISHING = "Finishing"  # the outcome is decided; handed to the results queue for recording
+
+
+class Outcome(StrEnum):
+    SUCCEEDED = "Succeeded"
+    PARTIALLY_SUCCEEDED = "PartiallySucceeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    REJECTED = "Rejected"
+    SUPERSEDED = "Superseded"  # a newer version of the file arrived while this one was in flight
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    """One version of a dropped blob, as its properties describe it."""
+
+    container: str
+    name: str
+    etag: str
+    modified: datetime | None
+    size: int
+
+    @classmethod
+    def of(cls, container: str, name: str, properties: Any) -> SourceVersion:
+        """From a blob's properties (the ETag without its quotes, the one place they are stripped)."""
+        return cls(
+            container, name, str(properties.etag).strip('"'), properties.last_modified, int(properties.size or 0)
+        )
+
+    @property
+    def key(self) -> str:
+        return record_key(self.container, self.name, self.etag)
+
+
+@dataclass
+class DocumentResult:
+    """What the service said of one document (one target language) of a version."""
+
+    language: str
+    status: str
+    path: str | None = None  # where the service wrote it (a staging name, no query)
+    document_id: str | None = None
+    characters_charged: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class OpenRecord:
+    """An outstanding source version."""
+
+    key: str
+    source_container: str
+    source_name: str
+    source_etag: str
+    source_modified: datetime | None  # the blob's Last-Modified: orders versions of one file
+    content_length: int
+    state: State
+    intent_at: datetime  # when the drop was claimed
+    languages: list[str] = field(default_factory=list)
+    glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
+    plan: str | None = None  # digest of what the version is sent with: versions of one plan share jobs
+    attempt: int = 0  # submission attempts so far; the current attempt's staging names carry it
+    submission: str | None = None  # while Grouped: the submission that submits it and follows its job
+    job_id: str | None = None  # from Finishing on: the job that translated it
+    submitted_at: datetime | None = None
+    service_status: str | None = None  # the job's status when it ended
+    documents: list[DocumentResult] = field(default_factory=list)  # from Finishing on: one per language
+    job_lost: bool = False  # the service no longer knows the job: what it wrote is all there is
+    enqueued_at: datetime | None = None  # when it was handed to the record step
+    # Set when the outcome is decided without a job (rejected, refused, superseded before submission):
+    outcome: Outcome | None = None
+    reason_code: str | None = None
+    reason_message: str | None = None
+    job_error_code: str | None = None  # the job-level error of a Failed job
+    job_error_message: str | None = None
+    last_error: str | None = None
+    needs_attention: bool = False
+    attention_reason: str | None = None
+    superseded_by: str | None = None  # the record key of the newer version
+    cancelled_by: str | None = None  # who withdrew it from its job
+    etag: str | None = None  # the table entity's ETag, for optimistic concurrency
+
+    @classmethod
+    def new(cls, source: SourceVersion, *, state: State, at: datetime, **more: Any) -> OpenRecord:
+        """The open record of one source version, claimed at `at`."""
+        return cls(
+            key=source.key,
+            source_container=source.container,
+            source_name=source.name,
+            source_etag=source.etag,
+            source_modified=source.modified,
+            content_length=source.size,
+            state=state,
+            intent_at=at,
+            **more,
+        )
+
+    @property
+    def source(self) -> SourceVersion:
+        return SourceVersion(
+            self.source_container, self.source_name, self.source_etag, self.source_modified, self.content_length
+        )
+
+    @property
+    def source_path(self) -> str:
+        return f"{self.source_container}/{self.source_name}"
+
+    @property
+    def version_order(self) -> str:
+        """Sorts the versions of one file oldest first: the blob's Last-Modified (one-second
+        resolution), then the moment each version was claimed."""
+        return version_order(self.source_modified, self.intent_at)
+
+    @property
+    def withdrawn(self) -> bool:
+        """A newer version or an operator took it out of its job: nothing of it is published."""
+        return self.superseded_by is not None or self.cancelled_by is not None
+
+
+def version_order(source_modified: datetime | None, intent_at: datetime | None) -> str:
+    modified = source_modified.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if source_modified else "0"
+    claimed = intent_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if intent_at else "0"
+    return f"{modified}.{claimed}"
+
+
+@dataclass
+class LanguageOutcome:
+    """What happened for one target language, small enough for the record."""
+
+    language: str
+    status: str
+    characters_charged: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    published: bool = False  # copied to <lang>/<source path>
+
+
+@dataclass
+class FinalRecord:
+    """What happened to one source version (partition `final`)."""
+
+    key: str
+    source_container: str
+    source_name: str
+    source_etag: str
+    source_modified: datetime | None
+    outcome: Outcome
+    languages: list[str]
+    job_id: str | None
+    job_status: str | None
+    reason_code: str | None
+    reason_message: str | None
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    characters_charged: int
+    language_outcomes: list[LanguageOutcome]
+    report_blob: str
+    intent_at: datetime | None
+    submitted_at: datetime | None
+    finished_at: datetime
+    attempts: int = 1
+    needs_attention: bool = False
+    attention_reason: str | None = None
+    superseded_by: str | None = None
+    submission: str | None = None  # the submission (and so the job) it shared with the files dropped with it
+
+
+def _rebuild(cls: type) -> Any:
+    def build(value: Mapping[str, Any]) -> Any:
+        known = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{name: item for name, item in value.items() if name in known})
+
+    return build
+
+
+OPEN_CODEC = Codec(
+    OpenRecord,
+    json_fields=frozenset({"languages", "glossaries", "documents"}),
+    enums={"state": State, "outcome": Outcome},
+    items={"documents": _rebuild(DocumentResult)},
+    row_field="key",
+)
+FINAL_CODEC = Codec(
+    FinalRecord,
+    json_fields=frozenset({"languages", "language_outcomes"}),
+    enums={"outcome": Outcome},
+    items={"language_outcomes": _rebuild(LanguageOutcome)},
+    row_field="key",
+)

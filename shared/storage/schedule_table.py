@@ -1,0 +1,416 @@
+"""The schedule: what the app owes the service and the record step, kept so that a tick reads only
+what is due. One partition (`schedule`) of the records table, so that a submission and its place in
+the schedule always change together, in one transaction:
+
+- `submission|<id>`: one submission - the files of one plan grouped into one start call, its
+  attempts, and the job it created (members and plan included; a job has up to 1,000 files).
+- `due|<time>|<kind>|<target>`: the schedule itself. A tick asks for the keys up to now, one range
+  query whatever is outstanding. `kind` says what is due: a submission (look at its job, reconcile
+  a lost answer, submit again), a record (hand it over again, plan it again), or the waiting files
+  of a plan whose grouping nobody is doing.
+- `waiting|<plan>|<claimed at>|<record key>`: a file waiting to be grouped with the others of its
+  plan, oldest first.
+- `lease|<plan>`: who groups the waiting files of a plan right now, and until when.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from azure.data.tables import TableClient
+
+from shared.storage.entity_codec import Codec, json_text
+from shared.storage.table_transactions import Change, Op, TransactionRefused
+from shared.storage.table_writes import TableWriter, WriteConflict
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_PARTITION = "schedule"
+SUBMISSION_PREFIX = "submission|"
+DUE_PREFIX = "due|"
+WAITING_PREFIX = "waiting|"
+LEASE_PREFIX = "lease|"
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as it sorts in a row key: fixed width, UTC, microseconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class SubmissionState(StrEnum):
+    SUBMITTING = "Submitting"  # its start call may be under way (or was cut off)
+    UNCERTAIN = "Uncertain"  # the start call's answer was lost: find the job before submitting again
+    SUBMITTED = "Submitted"  # the service gave a job id; the poller follows it
+    WAITING = "Waiting"  # no job exists for the current attempt; submitted again when due
+    FINISHING = "Finishing"  # the job ended; its members are being handed to the record step
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a file is sent with. Files of one plan can share a job."""
+
+    languages: tuple[str, ...]
+    glossaries: tuple[tuple[str, str], ...] = ()  # (language, glossary blob name), sorted
+    category: str | None = None
+    source_language: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        languages: Sequence[str],
+        glossaries: dict[str, str] | None = None,
+        *,
+        category: str | None = None,
+        source_language: str | None = None,
+    ) -> Plan:
+        return cls(tuple(languages), tuple(sorted((glossaries or {}).items())), category, source_language)
+
+    @property
+    def digest(self) -> str:
+        text = json_text(
+            [list(self.languages), [list(pair) for pair in self.glossaries], self.category, self.source_language]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def glossary_names(self) -> dict[str, str]:
+        return dict(self.glossaries)
+
+
+@dataclass
+class Member:
+    """One file of a submission."""
+
+    key: str
+    name: str
+    size: int
+    attempt: int  # the attempt whose staging names its documents carry
+    etag: str | None = None  # its open record as grouped: later writes to it are guarded by this
+
+
+@dataclass
+class Submission:
+    id: str
+    container: str  # the source container of every member
+    plan: str  # digest
+    languages: list[str]
+    glossaries: dict[str, str]
+    category: str | None
+    source_language: str | None
+    members: list[Member]
+    state: SubmissionState
+    created_at: datetime
+    attempts: int = 1  # start calls made
+    attempt_started_at: datetime | None = None
+    attempt_ended_at: datetime | None = None
+    job_id: str | None = None
+    submitted_at: datetime | None = None
+    service_status: str | None = None
+    summary: dict[str, int] = field(default_factory=dict)
+    last_polled_at: datetime | None = None
+    due: str | None = None  # the row key of its own place in the schedule
+    needs_attention: bool = False
+    attention_reason: str | None = None
+    last_error: str | None = None
+    withdrawn: list[str] = field(default_factory=list)  # members a newer version or an operator took out
+    job_error_code: str | None = None  # the job-level error of a Failed job
+    job_error_message: str | None = None
+    handed_over_at: datetime | None = None  # every member was handed to the record step
+    job_lost: bool = False  # the service no longer knows the job: what it wrote is all there is
+    etag: str | None = None
+
+    @property
+    def row(self) -> str:
+        return f"{SUBMISSION_PREFIX}{self.id}"
+
+    @property
+    def plan_details(self) -> Plan:
+        return Plan.of(self.languages, self.glossaries, category=self.category, source_language=self.source_language)
+
+    def member(self, key: str) -> Member | None:
+        return next((member for member in self.members if member.key == key), None)
+
+    @property
+    def all_withdrawn(self) -> bool:
+        return bool(self.members) and {member.key for member in self.members} <= set(self.withdrawn)
+
+
+class DueKind(StrEnum):
+    SUBMISSION = "submission"
+    RECORD = "record"
+    WAITING = "waiting"
+
+
+@dataclass
+class DueEntry:
+    """One place in the schedule. A submission's own entry (`nudge` False) carries what the poll
+    needs to ask about its job without reading the submission; a nudge only asks for a look."""
+
+    at: datetime
+    kind: DueKind
+    target: str  # submission id, record key, or plan digest
+    state: str | None = None
+    job_id: str | None = None
+    submitted_at: datetime | None = None
+    flagged: bool = False  # the submission needs attention already (a stuck job is flagged once)
+    nudge: bool = False
+    etag: str | None = None
+
+    @property
+    def row(self) -> str:
+        return f"{DUE_PREFIX}{stamp(self.at)}|{self.kind.value}|{self.target}"
+
+
+@dataclass
+class WaitingEntry:
+    """A file waiting to be grouped, with what it is sent with."""
+
+    plan: str
+    claimed_at: datetime
+    key: str
+    name: str
+    size: int
+    languages: list[str]
+    glossaries: dict[str, str]
+    category: str | None = None
+    source_language: str | None = None
+    attempt: int = 1  # the attempt it will be submitted as
+    record_etag: str | None = None  # the open record as claimed: taking it into a group is guarded by it
+    etag: str | None = None
+
+    @property
+    def row(self) -> str:
+        return f"{WAITING_PREFIX}{self.plan}|{stamp(self.claimed_at)}|{self.key}"
+
+    @property
+    def plan_details(self) -> Plan:
+        return Plan.of(self.languages, self.glossaries, category=self.category, source_language=self.source_language)
+
+
+@dataclass
+class Lease:
+    plan: str
+    holder: str
+    expires_at: datetime
+    etag: str | None = None
+
+    @property
+    def row(self) -> str:
+        return f"{LEASE_PREFIX}{self.plan}"
+
+
+def _member(value: dict[str, Any]) -> Member:
+    return Member(**value)
+
+
+SUBMISSION_CODEC = Codec(
+    Submission,
+    json_fields=frozenset({"languages", "glossaries", "members", "summary", "withdrawn"}),
+    enums={"state": SubmissionState},
+    items={"members": _member},
+    spread=frozenset({"members"}),
+)
+DUE_CODEC = Codec(DueEntry, enums={"kind": DueKind})
+WAITING_CODEC = Codec(WaitingEntry, json_fields=frozenset({"languages", "glossaries"}))
+LEASE_CODEC = Codec(Lease)
+
+
+class ScheduleTable:
+    def __init__(self, table: TableClient):
+        self._table = table
+        self.writer = TableWriter(table)
+
+    # --- entities -------------------------------------------------------------------------
+    @staticmethod
+    def submission_entity(submission: Submission) -> dict[str, Any]:
+        return SUBMISSION_CODEC.to_entity(SCHEDULE_PARTITION, submission.row, submission)
+
+    @staticmethod
+    def due_entity(entry: DueEntry) -> dict[str, Any]:
+        return DUE_CODEC.to_entity(SCHEDULE_PARTITION, entry.row, entry)
+
+    @staticmethod
+    def _keys(row: str) -> dict[str, str]:
+        return {"PartitionKey": SCHEDULE_PARTITION, "RowKey": row}
+
+    # --- what is due --------------------------------------------------------------------------
+    def due(self, now: datetime, *, limit: int | None = None) -> list[DueEntry]:
+        """The entries due at `now`, oldest first: one range query (one page of up to 1,000)."""
+        query = (
+            f"PartitionKey eq '{SCHEDULE_PARTITION}' and RowKey ge '{DUE_PREFIX}' "
+            f"and RowKey lt '{DUE_PREFIX}{stamp(now + timedelta(microseconds=1))}'"
+        )
+        found: list[DueEntry] = []
+        for entity in self._table.query_entities(query, results_per_page=min(limit or 1000, 1000)):
+            found.append(DUE_CODEC.from_entity(entity))
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def put_due(self, entry: DueEntry) -> DueEntry:
+        return replace(entry, etag=self.writer.upsert(self.due_entity(entry)))
+
+    def remove_due(self, entries: Iterable[DueEntry]) -> None:
+        """Removes entries whatever became of them (already removed is fine)."""
+        self.writer.write_all([Change(Op.DELETE, self._keys(entry.row)) for entry in entries])
+
+    def reschedule(self, entry: DueEntry, following: DueEntry, progress: dict[str, Any] | None = None) -> bool:
+        """Moves a submission's own entry (and records the look at its job): unless another look moved
+        it first (then False, and nothing changed)."""
+        changes = [Change(Op.DELETE, self._keys(entry.row), entry.etag), Change(Op.UPSERT, self.due_entity(following))]
+        if entry.kind is DueKind.SUBMISSION and not entry.nudge:
+            merged = {**self._keys(f"{SUBMISSION_PREFIX}{entry.target}"), "Due": following.row, **(progress or {})}
+            changes.append(Change(Op.MERGE, merged))
+        try:
+            self.writer.transact(changes)
+        except TransactionRefused:
+            return False
+        return True
+
+    # --- submissions ------------------------------------------------------------------------
+    def get_submission(self, submission_id: str) -> Submission | None:
+        entity = self.writer.read(SCHEDULE_PARTITION, f"{SUBMISSION_PREFIX}{submission_id}")
+        return None if entity is None else SUBMISSION_CODEC.from_entity(entity)
+
+    def submissions(self) -> list[Submission]:
+        """Every submission: for operators' reports, never on a hot path."""
+        query = (
+            f"PartitionKey eq '{SCHEDULE_PARTITION}' and RowKey ge '{SUBMISSION_PREFIX}' "
+            f"and RowKey lt '{SUBMISSION_PREFIX[:-1]}}}'"
+        )
+        return [SUBMISSION_CODEC.from_entity(entity) for entity in self._table.query_entities(query)]
+
+    def create(self, submission: Submission, due: DueEntry, *, lease: Lease | None = None) -> Submission | None:
+        """Inserts a new submission and its place in the schedule, together; with `lease`, only if
+        nobody holds the plan's lease (else None, and nothing is written)."""
+        created = replace(submission, due=due.row)
+        changes = [Change(Op.INSERT, self.submission_entity(created)), Change(Op.UPSERT, self.due_entity(due))]
+        if lease is not None:
+            changes.append(Change(Op.INSERT, LEASE_CODEC.to_entity(SCHEDULE_PARTITION, lease.row, lease)))
+        try:
+            etags = self.writer.transact(changes)
+        except TransactionRefused:
+            if lease is None:
+                raise
+            return None
+        if lease is not None:
+            lease.etag = etags[2]
+        return replace(created, etag=etags[0])
+
+    def update(self, submission: Submission) -> Submission | None:
+        """Writes a changed submission that keeps its place in the schedule; None on a lost race."""
+        try:
+            etag = self.writer.replace(self.submission_entity(submission), submission.etag)
+        except WriteConflict:
+            return None
+        return replace(submission, etag=etag)
+
+    def move(self, submission: Submission, due: DueEntry | None, *, done: Sequence[DueEntry] = ()) -> Submission | None:
+        """Writes a changed submission (if nobody changed it since it was read) and moves its place in the
+        schedule to `due` (None: it has none), removing the entries in `done` too. None on a lost race."""
+        following = replace(submission, due=due.row if due else None)
+        changes = [Change(Op.REPLACE, self.submission_entity(following), submission.etag)]
+        if due is not None:
+            changes.append(Change(Op.UPSERT, self.due_entity(due)))
+        if submission.due and submission.due != following.due:
+            # Its own entry exists while it does (every move replaces both together).
+            changes.append(Change(Op.DELETE, self._keys(submission.due)))
+        try:
+            etags = self._transact_tolerating_a_missing_entry(changes)
+        except TransactionRefused:
+            return None
+        self._remove_rows(entry.row for entry in done if entry.row not in (submission.due, following.due))
+        return replace(following, etag=etags[0])
+
+    def _transact_tolerating_a_missing_entry(self, changes: list[Change]) -> list[str]:
+        try:
+            return self.writer.transact(changes)
+        except TransactionRefused as refused:
+            # The entry to remove is gone already (a crash between two writes of an earlier release,
+            # say): what matters is that it is gone.
+            index = refused.index
+            if refused.status != 404 or index is None or not 0 <= index < len(changes):
+                raise
+            if changes[index].op is not Op.DELETE:
+                raise
+            return self.writer.transact(changes[:index] + changes[index + 1 :])
+
+    def remove(self, submission: Submission, *, done: Sequence[DueEntry] = ()) -> bool:
+        """Removes a submission whose members are all handed over, with its entry; False on a lost race."""
+        changes = [Change(Op.DELETE, self._keys(submission.row), submission.etag)]
+        if submission.due:
+            changes.append(Change(Op.DELETE, self._keys(submission.due)))
+        try:
+            self._transact_tolerating_a_missing_entry(changes)
+        except TransactionRefused:
+            return False
+        self._remove_rows(entry.row for entry in done if entry.row != submission.due)
+        return True
+
+    def _remove_rows(self, rows: Iterable[str]) -> None:
+        self.writer.write_all([Change(Op.DELETE, self._keys(row)) for row in rows])
+
+    # --- waiting files ------------------------------------------------------------------------
+    def waiting(self, plan: str, *, limit: int) -> list[WaitingEntry]:
+        """The files of a plan waiting to be grouped, oldest first (at most `limit`)."""
+        low = f"{WAITING_PREFIX}{plan}|"
+        query = f"PartitionKey eq '{SCHEDULE_PARTITION}' and RowKey ge '{low}' and RowKey lt '{low[:-1]}}}'"
+        found: list[WaitingEntry] = []
+        for entity in self._table.query_entities(query, results_per_page=min(limit, 1000)):
+            found.append(WAITING_CODEC.from_entity(entity))
+            if len(found) >= limit:
+                break
+        return found
+
+    def put_waiting(self, entry: WaitingEntry, backstop: DueEntry) -> None:
+        """The file waits, and the plan's waiting files are due for grouping at `backstop.at` should
+        nobody group them before: both or neither."""
+        self.writer.transact(
+            [
+                Change(Op.UPSERT, WAITING_CODEC.to_entity(SCHEDULE_PARTITION, entry.row, entry)),
+                Change(Op.UPSERT, self.due_entity(backstop)),
+            ]
+        )
+
+    def remove_waiting(self, entries: Iterable[WaitingEntry]) -> None:
+        self._remove_rows(entry.row for entry in entries)
+
+    # --- leases -------------------------------------------------------------------------------
+    def acquire(self, plan: str, holder: str, until: datetime, now: datetime) -> Lease | None:
+        """The plan's lease for `holder` until `until`, if nobody else holds it now."""
+        lease = Lease(plan, holder, until)
+        entity = LEASE_CODEC.to_entity(SCHEDULE_PARTITION, lease.row, lease)
+        current = self.writer.read(SCHEDULE_PARTITION, lease.row)
+        try:
+            if current is None:
+                return replace(lease, etag=self.writer.insert(entity))
+            held = LEASE_CODEC.from_entity(current)
+            if held.holder != holder and held.expires_at > now:
+                return None
+            return replace(lease, etag=self.writer.replace(entity, held.etag))
+        except WriteConflict:
+            return None
+
+    def lease(self, plan: str) -> Lease | None:
+        entity = self.writer.read(SCHEDULE_PARTITION, f"{LEASE_PREFIX}{plan}")
+        return None if entity is None else LEASE_CODEC.from_entity(entity)
+
+    def renew(self, lease: Lease, until: datetime) -> Lease | None:
+        renewed = replace(lease, expires_at=until)
+        try:
+            etag = self.writer.replace(LEASE_CODEC.to_entity(SCHEDULE_PARTITION, renewed.row, renewed), lease.etag)
+        except WriteConflict:
+            return None
+        return replace(renewed, etag=etag)
+
+    def release(self, lease: Lease) -> None:
+        try:
+            self.writer.delete(SCHEDULE_PARTITION, lease.row, lease.etag)
+        except WriteConflict:
+            logger.info("the lease of plan %s changed hands before it was released", lease.plan)
