@@ -28,6 +28,8 @@ COLUMNS = (
     ("duplicate_batches", "duplicate batches"),
     ("wrong_translations", "wrong translations"),
     ("unexplained_failures", "failures without a reason"),
+    ("recorded_late", "recorded > 60 s after its job"),
+    ("service_calls", "service calls"),
     ("settle_seconds", "seconds to settle"),
 )
 

@@ -5,11 +5,13 @@ drops files, injects its fault, waits until every dropped version has a final re
 time runs out), and measures:
 
 - lost: dropped versions with no final record;
-- duplicate batches: jobs the emulator created beyond one per source version (every job's
-  staging target names carry the record key, so each job is traced to its version);
+- duplicate batches: jobs the emulator ran for a source version beyond one (every document's
+  staging target name carries its record key, so each job is traced to the versions it holds; a
+  job refused at validation translated nothing and does not count);
 - wrong translations: files whose newest version succeeded while `target/<lang>/<name>` is
   stamped with another version (or missing);
-- unexplained failures: final records that did not succeed and give no reason code.
+- unexplained failures: final records that did not succeed and give no reason code;
+- recorded late: versions recorded more than a minute after their job ended at the service.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +34,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
 
 from devstack.stack import LocalStack, StackConfig
+from devstack.storage_proxy import Faults
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
 from shared.settings import Settings
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
@@ -48,7 +54,11 @@ CHAOS_SETTINGS = {
     "CATCH_UP_AFTER_SECONDS": "8",
     "TARGET_LANGUAGES": "fr,de",
 }
-HOST_ARGS = ["--watch-interval", "0.3"]
+# Timers move to another instance within 15 s of their holder's death; a message being processed
+# by a killed instance reappears after 30 s (Azure: 60 s and up to 10 minutes).
+HOST_ARGS = ["--watch-interval", "0.3", "--singleton-lock-seconds", "15", "--message-lease-seconds", "30"]
+# A version recorded later than this after its job ended counts as late.
+LATE_AFTER_SECONDS = 60.0
 _STAGING = re.compile(r"/\.inflight/([0-9a-f]+-[0-9a-f]+)-\d+/")
 
 
@@ -70,13 +80,18 @@ class Row:
     unexplained_failures: int = 0
     settle_seconds: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
-    faults: int = 0  # what the emulator injected (5xx, 429, lost answers), proof the fault happened
+    faults: int = 0  # what the emulator (and the storage proxy) injected, proof the fault happened
     jobs: int = 0
+    recorded_late: int = 0
+    service_calls: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
     def promises_kept(self) -> bool:
-        return not (self.lost or self.duplicate_batches or self.wrong_translations or self.unexplained_failures)
+        return (
+            not (self.lost or self.duplicate_batches or self.wrong_translations or self.unexplained_failures)
+            and not self.recorded_late
+        )
 
 
 class Run:
@@ -86,6 +101,8 @@ class Run:
         self.stack = stack
         self.versions: list[Version] = []
         self.started = time.monotonic()
+        self.began = datetime.now(UTC)
+        self._lock = threading.Lock()
 
     @property
     def settings(self) -> Settings:
@@ -114,28 +131,31 @@ class Run:
             return None
         etag = str(result["etag"]).strip('"')
         version = Version(name, etag, record_key(self.settings.source_container, name, etag), content)
-        self.versions.append(version)
+        with self._lock:
+            self.versions.append(version)
         return version
 
-    def drop_many(self, names: Iterable[str], **options: Any) -> list[Version]:
-        dropped = []
-        for name in names:
-            version = self.drop(name, f"Text of {name}, written at {time.time():.6f}.".encode(), **options)
-            if version is not None:
-                dropped.append(version)
-        return dropped
+    def drop_many(self, names: Iterable[str], *, parallel: int = 1, **options: Any) -> list[Version]:
+        """Uploads like a user (or AzCopy, `parallel` at a time), in order of `names`."""
+        listed = list(names)
+
+        def one(name: str) -> Version | None:
+            return self.drop(name, f"Text of {name}, written at {time.time():.6f}.".encode(), **options)
+
+        if parallel <= 1:
+            return [version for version in map(one, listed) if version is not None]
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            return [version for version in pool.map(one, listed) if version is not None]
 
     def records(self) -> dict[str, FinalRecord]:
+        """The final records of what was dropped (one query for those recorded since the run began)."""
         table = RecordTable(StorageClients(self.settings).records_table)
-        found = {}
-        for version in self.versions:
-            try:
-                record = table.get_final(version.key)
-            except Exception:  # storage may be down right now
-                continue
-            if record is not None:
-                found[version.key] = record
-        return found
+        wanted = {version.key for version in self.versions}
+        try:
+            recorded = table.finals(since=self.began - timedelta(minutes=5))
+            return {record.key: record for record in recorded if record.key in wanted}
+        except Exception:  # storage may be down right now
+            return {}
 
     def wait_until_recorded(self, timeout: float) -> dict[str, FinalRecord]:
         deadline = time.monotonic() + timeout
@@ -144,6 +164,14 @@ class Run:
             if len(records) == len({v.key for v in self.versions}) or time.monotonic() > deadline:
                 return records
             time.sleep(0.5)
+
+    def storage_faults(self) -> int:
+        """What the storage proxy injected (0 without one)."""
+        if self.stack.proxy_endpoint is None:
+            return 0
+        response = httpx.get(f"{self.stack.proxy_endpoint}/_proxy/stats", timeout=10)
+        response.raise_for_status()
+        return sum(int(count) for count in response.json().get("faults", {}).values())
 
     def emulator_stats(self) -> dict[str, Any]:
         response = httpx.get(
@@ -157,11 +185,14 @@ class Run:
     def restart_emulator(self) -> None:
         self.stack.restart_emulator(kill=True)
 
-    def restart_host(self, *, kill: bool = True, env: dict[str, str] | None = None) -> None:
-        self.stack.stop_host(kill=kill)
+    def restart_host(self, *, kill: bool = True, env: dict[str, str] | None = None, index: int | None = None) -> None:
+        self.stack.stop_host(index, kill=kill)
         if env:
             self.stack.env.update(env)
-        self.stack.start_host()
+        self.stack.start_host(index)
+
+    def recorded_count(self) -> int:
+        return len(self.records())
 
 
 @dataclass(frozen=True)
@@ -173,15 +204,21 @@ class Scenario:
     host_args: list[str] = field(default_factory=list)
     persistent_storage: bool = False
     timeout: float = 150.0
+    instances: int = 1
+    storage_faults: Faults | None = None
+    # Files recorded more than a minute after their job ended break a promise only where asked.
+    on_time: bool = False
 
 
 def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
-    with tempfile.TemporaryDirectory(prefix=f"chaos-{scenario.name}-", dir=workdir) as folder:
+    with tempfile.TemporaryDirectory(prefix=f"chaos-{_file_name(scenario.name)}-", dir=workdir) as folder:
         config = StackConfig.on_free_ports(
             Path(folder),
             settings_overrides={**CHAOS_SETTINGS, **scenario.settings},
             emulator_args=list(scenario.emulator_args),
             host_args=[*HOST_ARGS, *scenario.host_args],
+            host_instances=scenario.instances,
+            storage_faults=scenario.storage_faults,
         )
         config.azurite_in_memory = not scenario.persistent_storage
         with LocalStack(config) as stack:
@@ -189,13 +226,13 @@ def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
             scenario.act(run)
             records = run.wait_until_recorded(scenario.timeout)
             settled = time.monotonic() - run.started
-            row = measure(scenario.name, run, records, settled)
+            row = measure(scenario.name, run, records, settled, on_time=scenario.on_time)
             if not row.promises_kept:
                 row.notes.append(f"logs: {_keep_logs(stack, scenario.name)}")
             return row
 
 
-def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float) -> Row:
+def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float, *, on_time: bool = False) -> Row:
     keys = {version.key for version in run.versions}
     row = Row(name, files=len(keys), settle_seconds=round(settled, 1))
     row.lost = len(keys - set(records))
@@ -203,13 +240,29 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
 
     jobs_per_key: Counter[str] = Counter()
     stats = run.emulator_stats()
-    row.faults = sum(int(count) for count in stats.get("faults", {}).values())
+    row.faults = sum(int(count) for count in stats.get("faults", {}).values()) + run.storage_faults()
     row.jobs = len(stats.get("batches", []))
+    row.service_calls = sum(int(count) for count in stats.get("requests", {}).values())
+    ended: dict[str, datetime] = {}
     for batch in stats.get("batches", []):
+        ended[batch["id"]] = datetime.fromisoformat(batch["lastActionDateTimeUtc"])
+        if batch.get("status") == "ValidationFailed":
+            continue  # refused as a whole before any document: nothing translated, nothing billed
         found = {match.group(1) for url in batch.get("targetUrls", []) if (match := _STAGING.search(url))}
         for key in found:
             jobs_per_key[key] += 1
     row.duplicate_batches = sum(count - 1 for key, count in jobs_per_key.items() if key in keys and count > 1)
+    late = [
+        record
+        for record in records.values()
+        if record.job_id in ended and (record.finished_at - ended[record.job_id]).total_seconds() > LATE_AFTER_SECONDS
+    ]
+    if late:
+        worst = max((record.finished_at - ended[str(record.job_id)]).total_seconds() for record in late)
+        row.notes.append(
+            f"{len(late)} recorded more than {LATE_AFTER_SECONDS:.0f}s after their job ended (worst {worst:.0f}s)"
+        )
+    row.recorded_late = len(late) if on_time else 0
 
     row.unexplained_failures = sum(
         1 for record in records.values() if record.outcome != Outcome.SUCCEEDED and not record.reason_code
@@ -238,9 +291,13 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
 
 
 def _keep_logs(stack: LocalStack, name: str) -> Path:
-    kept = Path(tempfile.gettempdir()) / f"chaos-logs-{name}-{int(time.time())}"
+    kept = Path(tempfile.gettempdir()) / f"chaos-logs-{_file_name(name)}-{int(time.time())}"
     kept.mkdir(parents=True, exist_ok=True)
     for log in stack.logs.glob("*.log"):
         (kept / log.name).write_bytes(log.read_bytes())
     logger.warning("scenario %s broke a promise; logs kept in %s", name, kept)
     return kept
+
+
+def _file_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")

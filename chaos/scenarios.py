@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from chaos.harness import Run, Scenario
+from devstack.storage_proxy import Faults
 
 Act = Callable[[Run], None]
 
@@ -100,6 +101,29 @@ def wrong_key_then_right(count: int) -> Act:
     return act
 
 
+def bulk_with_an_instance_killed(count: int) -> Act:
+    """A bulk drop (AzCopy: 16 uploads at a time) on three instances; the one holding the timers
+    and standing in for Event Grid is killed while files are being recorded, and comes back."""
+
+    def act(run: Run) -> None:
+        run.drop_many(names("bulk", count), parallel=16)
+        deadline = time.monotonic() + 120
+        while run.recorded_count() < count // 5 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        run.stack.stop_host(0, kill=True)
+        time.sleep(10)
+        run.stack.start_host(0)
+
+    return act
+
+
+def bulk_drop(count: int, parallel: int = 16) -> Act:
+    def act(run: Run) -> None:
+        run.drop_many(names("bulk", count), parallel=parallel)
+
+    return act
+
+
 def all_scenarios(scale: int = 1) -> list[Scenario]:
     """Every scenario; `scale` multiplies the file counts (1: about 10 minutes in all)."""
     n = 10 * scale
@@ -129,4 +153,25 @@ def all_scenarios(scale: int = 1) -> list[Scenario]:
         Scenario("bad glossaries", bad_glossaries(n)),
         Scenario("unsupported languages", unsupported_languages(max(2, n // 2))),
         Scenario("wrong key, then the right one", wrong_key_then_right(n), settings={"TRANSLATOR_KEY": "wrong-key"}),
+        Scenario(
+            "3 instances, one killed, 20% duplicate deliveries",
+            bulk_with_an_instance_killed(200 * n),
+            instances=3,
+            host_args=["--duplicate-rate", "0.2", "--concurrent-deliveries"],
+            timeout=600,
+        ),
+        Scenario(
+            "storage answers lost (5% busy, 10% of writes)",
+            bulk_drop(10 * n, parallel=4),
+            storage_faults=Faults(busy_rate=0.05, lost_write_rate=0.1, seed=13),
+            on_time=True,
+            timeout=300,
+        ),
+        Scenario(
+            "bulk under a 10 requests/s service limit",
+            bulk_drop(50 * n),
+            instances=3,
+            emulator_args=["--rate-limit", "10"],
+            timeout=300,
+        ),
     ]

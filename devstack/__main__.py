@@ -13,6 +13,7 @@ COMMANDS = {
     "emulator": "the Document Translation emulator alone (devstack/emulator/)",
     "host": "the local functions host alone, running function_app.app (devstack/host/)",
     "azurite": "Azurite alone, on the standard ports, data in .devstack/azurite",
+    "storage-proxy": "a proxy in front of Azurite that loses answers and answers ServerBusy (chaos)",
 }
 
 
@@ -36,6 +37,10 @@ def command(name: str) -> Callable[[list[str]], int]:
         from devstack.host.cli import main as run_host
 
         return run_host
+    if name == "storage-proxy":
+        from devstack.storage_proxy import main as run_proxy
+
+        return run_proxy
     if name == "demo":
         from devstack.demo import main as run_demo
 

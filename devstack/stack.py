@@ -1,7 +1,10 @@
 """The whole local stack as one object: Azurite, the emulator and the local functions host.
 
 Each part runs as its own process (so a test can kill the host mid-run and start it again),
-with its log in <workdir>/logs/.
+with its log in <workdir>/logs/. The host may run as several instances on one storage account
+(`host_instances`): each serves the queue triggers and its own webhook, one at a time runs the
+timers and stands in for Event Grid (singleton locks, as Azure does it). A proxy between the app and
+Azurite (`storage_faults`) can lose answers and answer ServerBusy, and counts what passes.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devstack.azurite import PROJECT_ROOT, STANDARD_PORTS, Azurite
+from devstack.azurite import PROJECT_ROOT, STANDARD_PORTS, Azurite, AzuriteEndpoints
 from devstack.local_settings import merged_environment
 from devstack.ports import free_ports, wait_until_listening
+from devstack.storage_proxy import Faults
 from shared.settings import STORAGE_CONNECTION, Settings
 from shared.storage.clients import StorageClients
 
@@ -46,16 +50,34 @@ class StackConfig:
     host_args: list[str] = field(default_factory=list)
     # False: storage and the emulator only (a benchmark drives the app's code in its own process).
     with_host: bool = True
+    # Instances of the app (host processes) on the one storage account; their webhooks' ports.
+    host_instances: int = 1
+    more_host_ports: tuple[int, ...] = ()
+    # A proxy between the app and Azurite that loses answers (None: the app reaches Azurite directly).
+    storage_faults: Faults | None = None
+    proxy_ports: tuple[int, int, int] | None = None
+
+    @property
+    def host_ports(self) -> tuple[int, ...]:
+        return (self.host_port, *self.more_host_ports)[: self.host_instances]
 
     @classmethod
-    def on_free_ports(cls, workdir: Path, **kwargs: Any) -> StackConfig:
-        blob, queue, table, emulator, host = free_ports(5)
+    def on_free_ports(
+        cls, workdir: Path, *, host_instances: int = 1, storage_faults: Faults | None = None, **kwargs: Any
+    ) -> StackConfig:
+        ports = free_ports(5 + (host_instances - 1) + 3)
+        blob, queue, table, emulator, host = ports[:5]
+        more, proxy = ports[5 : 5 + host_instances - 1], ports[-3:]
         return cls(
             workdir=workdir,
             azurite_ports=(blob, queue, table),
             azurite_in_memory=True,
             emulator_port=emulator,
             host_port=host,
+            host_instances=host_instances,
+            more_host_ports=tuple(more),
+            storage_faults=storage_faults,
+            proxy_ports=(proxy[0], proxy[1], proxy[2]),
             **kwargs,
         )
 
@@ -65,9 +87,21 @@ class LocalStack:
         self.config = config
         self.azurite: Azurite | None = None
         self.emulator: subprocess.Popen[bytes] | None = None
-        self.host: subprocess.Popen[bytes] | None = None
+        self.hosts: list[subprocess.Popen[bytes] | None] = [None] * config.host_instances
+        self.proxy: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
         self.logs = config.workdir / "logs"
+
+    @property
+    def host(self) -> subprocess.Popen[bytes] | None:
+        """The first instance (the only one, usually)."""
+        return self.hosts[0]
+
+    @property
+    def proxy_endpoint(self) -> str | None:
+        """Where the proxy's counters are read (`/_proxy/stats`), when it runs."""
+        ports = self.config.proxy_ports
+        return f"http://127.0.0.1:{ports[0]}" if self.proxy is not None and ports else None
 
     @property
     def emulator_endpoint(self) -> str:
@@ -82,17 +116,24 @@ class LocalStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         try:
             azurite = self.start_storage()
+            app_storage = azurite.connection_string
+            if self.config.storage_faults is not None:
+                app_storage = self.start_proxy(azurite)
             self.env = merged_environment(
                 {
-                    STORAGE_CONNECTION: azurite.connection_string,
+                    STORAGE_CONNECTION: app_storage,
+                    # The Functions host's own storage (its singleton locks), reached directly.
+                    "AzureWebJobsStorage": azurite.connection_string,
                     "TRANSLATOR_ENDPOINT": self.emulator_endpoint,
                     "TRANSLATOR_KEY": self.config.emulator_key,
                     **self.config.settings_overrides,
                 },
                 {name: value for name, value in os.environ.items() if name in _SETTING_NAMES},
             )
-            settings = self.settings  # refuse impossible settings before starting anything else
-            StorageClients(settings).ensure_resources()
+            Settings.from_env(self.env)  # refuses impossible settings before anything else starts
+            # Created directly on Azurite: no fault of the proxy's belongs to the stack's own set-up.
+            direct = Settings.from_env({**self.env, STORAGE_CONNECTION: azurite.connection_string})
+            StorageClients(direct).ensure_resources()
             self.start_emulator()
             if self.config.with_host:
                 self.start_host()
@@ -110,6 +151,23 @@ class LocalStack:
             debug_log=self.config.azurite_debug_log,
         )
         return self.azurite
+
+    def start_proxy(self, azurite: Azurite) -> str:
+        """The proxy in front of Azurite; the connection string that reaches storage through it."""
+        assert self.config.storage_faults is not None and self.config.proxy_ports is not None
+        targets = zip(("blob", "queue", "table"), self.config.azurite_ports, strict=True)
+        listens = zip(("blob", "queue", "table"), self.config.proxy_ports, strict=True)
+        args = ["storage-proxy", *self.config.storage_faults.arguments()]
+        for service, port in targets:
+            args += ["--target", f"{service}={port}"]
+        for service, port in listens:
+            args += ["--listen", f"{service}={port}"]
+        self.proxy = self._spawn("proxy", args)
+        wait_until_listening(
+            self.proxy, "127.0.0.1", self.config.proxy_ports, name="proxy", log=self.logs / "proxy.log", timeout=30
+        )
+        blob, queue, table = self.config.proxy_ports
+        return AzuriteEndpoints("127.0.0.1", blob, queue, table).connection_string
 
     def stop_storage(self) -> None:
         """Azurite stops (an outage); its data stays on disk unless it runs in memory."""
@@ -134,21 +192,27 @@ class LocalStack:
         self.emulator = self._spawn("emulator", args)
         self._wait_for_port("emulator", self.emulator, self.config.emulator_port)
 
-    def start_host(self) -> None:
-        args = [
-            "host",
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--port",
-            str(self.config.host_port),
-            *self.config.host_args,
-        ]
-        self.host = self._spawn("host", args)
-        self._wait_for_port("host", self.host, self.config.host_port)
+    def start_host(self, index: int | None = None) -> None:
+        """Every instance (or the one at `index`) that is not running."""
+        ports = self.config.host_ports
+        for number in range(len(ports)) if index is None else [index]:
+            if self.hosts[number] is not None and self.hosts[number].poll() is None:  # type: ignore[union-attr]
+                continue
+            args = ["host", "--project-dir", str(PROJECT_ROOT), "--port", str(ports[number])]
+            if len(ports) > 1:
+                args += ["--instance-id", str(number)]
+                for port in ports:
+                    args += ["--peer-port", str(port)]
+            name = "host" if number == 0 else f"host{number}"
+            process = self._spawn(name, [*args, *self.config.host_args])
+            self.hosts[number] = process
+            self._wait_for_port(name, process, ports[number])
 
-    def stop_host(self, *, kill: bool = False) -> None:
-        self._stop(self.host, kill=kill)
-        self.host = None
+    def stop_host(self, index: int | None = None, *, kill: bool = False) -> None:
+        """Every instance (or the one at `index`); `kill` is kill -9."""
+        for number in range(len(self.hosts)) if index is None else [index]:
+            self._stop(self.hosts[number], kill=kill)
+            self.hosts[number] = None
 
     def restart_emulator(self, *, kill: bool = True) -> None:
         """Stops the emulator (SIGKILL by default) and starts it again on its saved jobs."""
@@ -157,10 +221,11 @@ class LocalStack:
         self.start_emulator()
 
     def stop(self) -> None:
-        """Host first (it uses the others), then the emulator, then storage."""
-        self._stop(self.host)
+        """Hosts first (they use the others), then the emulator, then storage."""
+        self.stop_host()
         self._stop(self.emulator)
-        self.host = self.emulator = None
+        self._stop(self.proxy)
+        self.emulator = self.proxy = None
         self.stop_storage()
 
     def __enter__(self) -> LocalStack:

@@ -16,7 +16,7 @@ from devstack.dropping import drop_files
 from devstack.emulator.cli import add_speed_arguments, speed_arguments
 from devstack.local_settings import merged_environment
 from devstack.ports import port_open
-from devstack.stack import LocalStack, StackConfig
+from devstack.stack import DEFAULT_HOST_PORT, LocalStack, StackConfig
 from shared.runtime import TIMED_CONSOLE_FORMAT, configure_logging
 from shared.settings import Settings, SettingsError
 
@@ -50,13 +50,23 @@ def azurite(argv: list[str]) -> int:
 def up(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="devstack up", description="Azurite + emulator + local functions host")
     parser.add_argument("--event-deliveries", type=int, default=1, help="deliver each Event Grid event N times")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="run the app as N instances on one storage account (timers on one of them, events spread over all)",
+    )
     add_speed_arguments(parser)
     args = parser.parse_args(argv)
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
     configure_logging(logging.INFO, TIMED_CONSOLE_FORMAT)
     config = StackConfig(
         workdir=WORKDIR,
         host_args=["--event-deliveries", str(args.event_deliveries)],
         emulator_args=speed_arguments(args),
+        host_instances=args.instances,
+        more_host_ports=tuple(DEFAULT_HOST_PORT + number for number in range(1, args.instances)),
     )
     stack = LocalStack(config)
     try:
@@ -69,7 +79,8 @@ def up(argv: list[str]) -> int:
         print("Local stack running:")
         print(f"  Azurite      blob/queue/table on 127.0.0.1:{'/'.join(map(str, config.azurite_ports))}")
         print(f"  emulator     {stack.emulator_endpoint} (Document Translation emulator, pseudo-translation)")
-        print(f"  host         http://127.0.0.1:{config.host_port}/runtime/webhooks/blobs (function_app.app)")
+        for port in config.host_ports:
+            print(f"  host         http://127.0.0.1:{port}/runtime/webhooks/blobs (function_app.app)")
         print(f"  logs         {stack.logs}")
         drop_command = ".venv/bin/python -m devstack drop FILE... [--languages fr,es] [--as NAME]"
         print(f"Drop files:    {drop_command}  (container {settings.source_container})")

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="deliver each blob event N times, to test idempotence (default 1)",
     )
     parser.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=0.0,
+        help="deliver this fraction of blob events once more (at least once, as Event Grid; default 0)",
+    )
+    parser.add_argument(
         "--concurrent-deliveries",
         action="store_true",
         help="send the N copies of an event at the same time from several threads",
@@ -61,6 +67,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-watch",
         action="store_true",
         help="do not scan containers; blob triggers run only when something POSTs to the webhook",
+    )
+    parser.add_argument(
+        "--instance-id", default="0", help="this instance's name, when several run on one storage account"
+    )
+    parser.add_argument(
+        "--peer-port",
+        dest="peer_ports",
+        type=int,
+        action="append",
+        default=[],
+        help="webhook port of an instance of the app (repeat for each, own included): events are spread over them",
+    )
+    parser.add_argument(
+        "--singleton-lock-seconds",
+        type=float,
+        default=None,
+        help="listener lock period and recovery interval of timers (host.json singleton; default 60)",
+    )
+    parser.add_argument(
+        "--message-lease-seconds",
+        type=float,
+        default=600,
+        help="how long a received queue message stays invisible, renewed while it runs (default 600, as Azure)",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     return parser
@@ -107,7 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             watch_interval=args.watch_interval,
             event_deliveries=args.event_deliveries,
             concurrent_deliveries=args.concurrent_deliveries,
+            duplicate_rate=args.duplicate_rate,
             watch=not args.no_watch,
+            instance_id=args.instance_id,
+            event_target_ports=tuple(args.peer_ports),
+            singleton_lock_seconds=args.singleton_lock_seconds,
+            message_lease_seconds=args.message_lease_seconds,
         )
         refuse_impossible_app_settings(host)
         host.start()

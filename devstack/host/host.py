@@ -21,14 +21,17 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from devstack.host.bindings import BLOB_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionInfo, discover_functions
 from devstack.host.config import (
     DEFAULT_APP,
+    DEFAULT_CONNECTION,
     HOST_USER_AGENT,
     QueueOptions,
     import_app,
     load_host_json,
     load_local_settings,
+    resolve_connection_string,
 )
 from devstack.host.invoke import InvocationResult, blob_argument, invoke
-from devstack.host.queues import QueueListener
+from devstack.host.queues import PROCESSING_VISIBILITY_SECONDS, QueueListener
+from devstack.host.singleton import SingletonLock, SingletonOptions
 from devstack.host.timers import TimerRunner
 from devstack.host.watcher import BlobWatcher, EventGridDelivery
 from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, BlobEvent, build_webhook_app
@@ -48,6 +51,12 @@ class LocalFunctionsHost:
 
     `env` resolves %SETTING% expressions and connection names (default: os.environ; the app
     itself still reads os.environ). `host_json` is the parsed host.json (default: its defaults).
+
+    Several hosts on one storage account are several instances of one app: each runs the queue
+    triggers; timers, and the watcher that stands in for Event Grid, run on whichever instance holds
+    their singleton lock (singleton.py). `event_targets` are every instance's webhook ports (its own
+    included): the watcher spreads events over them, as Event Grid reaches whichever instance the
+    platform routes it to.
     """
 
     def __init__(
@@ -60,20 +69,35 @@ class LocalFunctionsHost:
         watch_interval: float = 1.0,
         event_deliveries: int = 1,
         concurrent_deliveries: bool = False,
+        duplicate_rate: float = 0.0,
         watch: bool = True,
         bind_host: str = "127.0.0.1",
         max_concurrent_invocations: int = 16,
+        instance_id: str = "0",
+        event_target_ports: tuple[int, ...] = (),
+        singleton_lock_seconds: float | None = None,
+        message_lease_seconds: float = PROCESSING_VISIBILITY_SECONDS,
     ):
         if event_deliveries < 1:
             raise ValueError("event_deliveries must be at least 1")
         self._env = os.environ if env is None else env
         self.functions: tuple[FunctionInfo, ...] = discover_functions(app, self._env)
         self.queue_options = QueueOptions.from_host_json(host_json or {})
+        singleton = SingletonOptions.from_host_json(dict(host_json or {}))
+        self.singleton_options = singleton.shortened(singleton_lock_seconds) if singleton_lock_seconds else singleton
+        self.instance_id = instance_id
+        self.event_target_ports = tuple(event_target_ports)
+        self.message_lease_seconds = message_lease_seconds
+        # The host's own storage (AzureWebJobsStorage), where its singleton locks live.
+        self.host_id = str((host_json or {}).get("id") or "local-functions-host")
         self.requested_port = port
         self.bind_host = bind_host
         self.watch_interval = watch_interval
         self.event_deliveries = event_deliveries
         self.concurrent_deliveries = concurrent_deliveries
+        if not 0.0 <= duplicate_rate <= 1.0:
+            raise ValueError("duplicate_rate must be within 0.0..1.0")
+        self.duplicate_rate = duplicate_rate
         self.watch = watch
         self._max_concurrent_invocations = max_concurrent_invocations
         self._stop = threading.Event()
@@ -83,6 +107,7 @@ class LocalFunctionsHost:
         self._in_flight_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._server: UvicornServer | None = None
+        self._locks: list[SingletonLock] = []
 
     @classmethod
     def from_project(cls, project_dir: Path, app_spec: str = DEFAULT_APP, **options: Any) -> LocalFunctionsHost:
@@ -105,12 +130,26 @@ class LocalFunctionsHost:
                 return function
         raise KeyError(f"no function named {name!r}; the app declares {[f.name for f in self.functions]}")
 
-    def webhook_url(self, function_name: str) -> str:
+    def webhook_url(self, function_name: str, port: int | None = None) -> str:
         self.function(function_name)
         return (
-            f"http://{self.bind_host}:{self.port}{WEBHOOK_PATH}"
+            f"http://{self.bind_host}:{port or self.port}{WEBHOOK_PATH}"
             f"?functionName={quote(FUNCTION_NAME_PREFIX + function_name)}"
         )
+
+    @property
+    def one_of_several(self) -> bool:
+        return len(self.event_target_ports) > 1
+
+    def _singleton(self, name: str) -> SingletonLock | None:
+        """The listener lock of a singleton, when this host is one of several instances (alone, it
+        runs every listener itself, as Core Tools does)."""
+        if not self.one_of_several:
+            return None
+        connection = resolve_connection_string(DEFAULT_CONNECTION, self._env, function_name=name)
+        lock = SingletonLock(connection, self.host_id, name, self.singleton_options, stop=self._stop).start()
+        self._locks.append(lock)
+        return lock
 
     def describe(self) -> list[str]:
         """One line per function: what it listens to (and its webhook URL once started)."""
@@ -151,14 +190,23 @@ class LocalFunctionsHost:
             if not self.watch:
                 return
             if function.is_event_grid_blob_trigger:
+                ports = self.event_target_ports or (self.port,)
                 delivery = EventGridDelivery(
-                    self.webhook_url(function.name),
+                    [self.webhook_url(function.name, port) for port in ports],
                     copies=self.event_deliveries,
                     concurrent=self.concurrent_deliveries,
+                    duplicate_rate=self.duplicate_rate,
                     stop=self._stop,
                 )
                 self._deliveries.append(delivery)
-                watcher = BlobWatcher(function, delivery, interval=self.watch_interval, stop=self._stop)
+                # One Event Grid for the app, whichever instances run: the watcher is a singleton.
+                watcher = BlobWatcher(
+                    function,
+                    delivery,
+                    interval=self.watch_interval,
+                    stop=self._stop,
+                    lock=self._singleton(f"{function.name}.EventGrid"),
+                )
             else:
                 # A polling (LogsAndContainerScan) trigger has no webhook: the host calls it directly.
                 watcher = BlobWatcher(
@@ -169,9 +217,16 @@ class LocalFunctionsHost:
                 )
             self._spawn(f"watch-{function.name}", watcher.run)
         elif function.trigger_type == TIMER_TRIGGER:
-            self._spawn(f"timer-{function.name}", TimerRunner(function, self._submit, stop=self._stop).run)
+            runner = TimerRunner(function, self._submit, stop=self._stop, lock=self._singleton(function.name))
+            self._spawn(f"timer-{function.name}", runner.run)
         elif function.trigger_type == QUEUE_TRIGGER:
-            listener = QueueListener(function, self.queue_options, self._invoke_tracked, stop=self._stop)
+            listener = QueueListener(
+                function,
+                self.queue_options,
+                self._invoke_tracked,
+                stop=self._stop,
+                lease_seconds=self.message_lease_seconds,
+            )
             self._spawn(f"queue-{function.name}", listener.run)
 
     def _spawn(self, name: str, target: Any) -> None:
@@ -195,6 +250,8 @@ class LocalFunctionsHost:
                 logger.warning(
                     "%d invocations still running at shutdown; their triggers will fire again", len(unfinished)
                 )
+        for lock in self._locks:
+            lock.release()
         for delivery in self._deliveries:
             delivery.close()
         if self._server is not None:
@@ -203,6 +260,7 @@ class LocalFunctionsHost:
             self._executor.shutdown(wait=False, cancel_futures=True)
         self._threads.clear()
         self._deliveries.clear()
+        self._locks.clear()
         self._server = None
         self._executor = None
 

@@ -6,7 +6,8 @@
 - Success deletes the message. Failure makes it visible again after `visibilityTimeout`;
   the failure of its `maxDequeueCount`-th dequeue copies it (same content) into
   `<queue>-poison` and deletes it.
-- A message received while invisible for 10 minutes; a host killed mid-run leaves it to reappear.
+- A received message stays invisible for 10 minutes (renewed while its function runs); a host
+  killed mid-run leaves it to reappear when that runs out (`lease_seconds` shortens it locally).
 """
 
 from __future__ import annotations
@@ -39,8 +40,17 @@ Invoke = Callable[[FunctionInfo, object, str], InvocationResult]
 
 
 class QueueListener:
-    def __init__(self, function: FunctionInfo, options: QueueOptions, invoke: Invoke, *, stop: threading.Event):
+    def __init__(
+        self,
+        function: FunctionInfo,
+        options: QueueOptions,
+        invoke: Invoke,
+        *,
+        stop: threading.Event,
+        lease_seconds: float = PROCESSING_VISIBILITY_SECONDS,
+    ):
         self.function = function
+        self._lease_seconds = max(1, int(lease_seconds))
         self.queue_name = function.binding["queueName"]
         self.poison_queue_name = self.queue_name + POISON_SUFFIX
         self._options = options
@@ -80,7 +90,7 @@ class QueueListener:
             self._queue.receive_messages(
                 messages_per_page=self._options.batch_size,
                 max_messages=self._options.batch_size,
-                visibility_timeout=PROCESSING_VISIBILITY_SECONDS,
+                visibility_timeout=self._lease_seconds,
             )
         )
         if messages:
@@ -119,7 +129,11 @@ class QueueListener:
             pop_receipt=message.pop_receipt,
         )
         subject = f"queue {self.queue_name}, MessageId={message.id}, DequeueCount={message.dequeue_count}"
-        result = self._invoke(self.function, argument, subject)
+        renewing = _Renewal(self._queue, message, self._lease_seconds)
+        try:
+            result = self._invoke(self.function, argument, subject)
+        finally:
+            message = renewing.stop()
         if result.succeeded:
             self._queue.delete_message(message)
         elif (message.dequeue_count or 0) >= max_dequeue_count:
@@ -158,3 +172,30 @@ def _create_if_missing(queue: QueueClient) -> None:
         queue.create_queue()
     except ResourceExistsError:
         pass
+
+
+class _Renewal:
+    """Keeps a message invisible while its function runs (as the host renews it), and hands back
+    the message with its latest pop receipt."""
+
+    def __init__(self, queue: QueueClient, message: QueueMessage, lease_seconds: int):
+        self._queue = queue
+        self._message = message
+        self._lease = lease_seconds
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="message-renewal", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._lease / 3):
+            try:
+                renewed = self._queue.update_message(self._message, visibility_timeout=self._lease)
+                self._message.pop_receipt = renewed.pop_receipt
+                self._message.next_visible_on = renewed.next_visible_on
+            except Exception as exc:  # the message reappears; the function's outcome stays safe
+                logger.debug("queue %s: could not renew message %s (%s)", self._queue.queue_name, self._message.id, exc)
+
+    def stop(self) -> QueueMessage:
+        self._done.set()
+        self._thread.join(timeout=self._lease)
+        return self._message

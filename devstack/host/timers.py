@@ -14,6 +14,7 @@ from croniter import croniter
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import is_timespan, parse_timespan
 from devstack.host.invoke import InvocationResult
+from devstack.host.singleton import SingletonLock
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,11 @@ class TimerSchedule:
 class TimerRunner:
     """Fires one timer function on its schedule; a tick that finds the last run still going is skipped."""
 
-    def __init__(self, function: FunctionInfo, submit: Submit, *, stop: threading.Event):
+    def __init__(
+        self, function: FunctionInfo, submit: Submit, *, stop: threading.Event, lock: SingletonLock | None = None
+    ):
         self.function = function
+        self._lock = lock
         self.schedule = TimerSchedule(function.binding["schedule"])
         self._submit = submit
         self._stop = stop
@@ -58,6 +62,8 @@ class TimerRunner:
             next_at = following
 
     def _fire(self, scheduled: dt.datetime, following: dt.datetime) -> None:
+        if self._lock is not None and not self._lock.held:
+            return  # another instance holds this timer's listener lock: it fires there
         if self._running is not None and not self._running.done():
             logger.warning(
                 "timer %s: the run started at %s is still going; skipping the tick of %s",

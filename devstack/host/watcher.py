@@ -9,6 +9,7 @@ As in Azure, a change of metadata alone (same size and content MD5, new ETag) ra
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from azure.storage.blob import ContainerClient
 
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import HOST_USER_AGENT
+from devstack.host.singleton import SingletonLock
 from devstack.host.webhook import blob_created_event
 from shared.redaction import redact
 
@@ -38,8 +40,17 @@ Deliver = Callable[[dict[str, Any]], None]
 class BlobWatcher:
     """Polls one blob trigger's container and hands each new or changed blob's event to `deliver`."""
 
-    def __init__(self, function: FunctionInfo, deliver: Deliver, *, interval: float, stop: threading.Event):
+    def __init__(
+        self,
+        function: FunctionInfo,
+        deliver: Deliver,
+        *,
+        interval: float,
+        stop: threading.Event,
+        lock: SingletonLock | None = None,
+    ):
         self.function = function
+        self._lock = lock
         self._deliver = deliver
         self._interval = interval
         self._stop = stop
@@ -52,7 +63,12 @@ class BlobWatcher:
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self.scan()
+            if self._lock is None or self._lock.held:
+                self.scan()
+            else:
+                # Another instance stands in for Event Grid; should it die, this one takes over
+                # and announces what it has not seen (at least once, as Event Grid delivers).
+                self._seen.clear()
             self._stop.wait(self._interval)
 
     def scan(self) -> int:
@@ -111,35 +127,43 @@ class BlobWatcher:
 
 
 class EventGridDelivery:
-    """POSTs events to a webhook like Event Grid: N copies each, retried with backoff on failure."""
+    """POSTs events to a webhook like Event Grid: N copies each, retried with backoff on failure.
+    With several instances' webhooks, each copy goes to one of them at random (two copies of one
+    event may reach two instances at the same moment)."""
 
     def __init__(
         self,
-        webhook_url: str,
+        webhook_urls: str | list[str],
         *,
         copies: int = 1,
         concurrent: bool = False,
+        duplicate_rate: float = 0.0,
         stop: threading.Event,
         max_workers: int = 8,
     ):
         if copies < 1:
             raise ValueError("event deliveries must be at least 1")
-        self.webhook_url = webhook_url
+        self.webhook_urls = [webhook_urls] if isinstance(webhook_urls, str) else list(webhook_urls)
+        if not self.webhook_urls:
+            raise ValueError("Event Grid needs at least one webhook to deliver to")
         self._copies = copies
         self._concurrent = concurrent
+        self._duplicate_rate = duplicate_rate
+        self._random = random.Random()
         self._stop = stop
         self._client = httpx.Client(timeout=httpx.Timeout(DELIVERY_TIMEOUT_SECONDS, connect=5.0))
         self._pool = ThreadPoolExecutor(max_workers=max(max_workers, copies), thread_name_prefix="eventgrid")
 
     def __call__(self, event: dict[str, Any]) -> None:
+        copies = self._copies + (1 if self._random.random() < self._duplicate_rate else 0)
         if self._concurrent:
-            for _ in range(self._copies):
+            for _ in range(copies):
                 self._pool.submit(self._deliver_with_retries, event)
         else:
-            self._pool.submit(self._deliver_copies, event)
+            self._pool.submit(self._deliver_copies, event, copies)
 
-    def _deliver_copies(self, event: dict[str, Any]) -> None:
-        for _ in range(self._copies):
+    def _deliver_copies(self, event: dict[str, Any], copies: int) -> None:
+        for _ in range(copies):
             self._deliver_with_retries(event)
 
     def _deliver_with_retries(self, event: dict[str, Any]) -> bool:
@@ -147,7 +171,8 @@ class EventGridDelivery:
         last_problem = ""
         for attempt in range(1, DELIVERY_ATTEMPTS + 1):
             try:
-                response = self._client.post(self.webhook_url, json=[event], headers={"aeg-event-type": "Notification"})
+                target = random.choice(self.webhook_urls)
+                response = self._client.post(target, json=[event], headers={"aeg-event-type": "Notification"})
                 if response.is_success:
                     return True
                 last_problem = f"HTTP {response.status_code}"

@@ -195,6 +195,7 @@ def _guarded(ctx: PipelineContext, entry: DueEntry, summary: PollSummary, step: 
             entry.kind.value,
             entry.target,
             redact(f"{type(exc).__name__}: {exc}"),
+            exc_info=exc,
             extra={"event": Event.NEEDS_ATTENTION.value, "due": entry.row},
         )
 

@@ -79,6 +79,10 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
                     f"{container}/{name} holds a file this app did not write; it was left as it is and the "
                     f"translation kept at {container}/{staging_name}",
                 )
+            if _made_from(current, record):
+                # Published by an earlier try of this step (its answer lost, or the step cut off).
+                _delete(target.get_blob_client(staging_name))
+                return Publication(True, name)
             if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
                 _delete(target.get_blob_client(staging_name))
                 return Publication(
@@ -94,6 +98,15 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
             )
         except (ResourceExistsError, ResourceModifiedError):
             continue  # something is there, or changed meanwhile: read it and decide again
+        except ResourceNotFoundError as exc:
+            # No staging copy: an earlier try of this step published it (then the destination says
+            # so) and removed it, or it is gone for good.
+            published = _properties(destination)
+            if published is not None and _made_from(published, record):
+                return Publication(True, name)
+            raise PublishError(
+                f"the {language} translation of {record.source_name} is no longer at {container}/{staging_name}"
+            ) from exc
         _wait_for_copy(destination, copy)
         _delete(target.get_blob_client(staging_name))
         return Publication(True, name)
@@ -145,6 +158,15 @@ def delete_staging(ctx: PipelineContext, prefix: str, keep: set[str]) -> None:
     for blob in target.list_blobs(name_starts_with=prefix):
         if blob.name not in keep:
             _delete(target.get_blob_client(blob.name))
+
+
+def _made_from(blob: BlobProperties, record: OpenRecord) -> bool:
+    """The blob is this version's own translation (or report)."""
+    metadata = blob.metadata or {}
+    return (
+        metadata.get(TRANSLATED_FROM_METADATA_KEY) == record.source_etag
+        and metadata.get(VERSION_ORDER_METADATA_KEY) == record.version_order
+    )
 
 
 def _properties(blob: BlobClient) -> BlobProperties | None:

@@ -48,8 +48,8 @@ WAITING_BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(second
 # An uncertain attempt is looked for again this soon (the service may take a moment to list a job).
 UNCERTAIN_RECHECK = timedelta(seconds=3)
 # A submission whose members are being handed over is looked at again after this, should the
-# hand-over be cut off.
-HAND_OVER_RETRY = timedelta(minutes=2)
+# hand-over be cut off (a job of 1,000 files takes seconds to hand over).
+HAND_OVER_RETRY = timedelta(seconds=30)
 
 
 def new_id(now: datetime) -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from azure.core.exceptions import IncompleteReadError, ServiceResponseError
 from azure.storage.queue import QueueClient
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,18 @@ class ResultMessage:
             raise MalformedResultMessage(f"results message is not one of ours: {text[:200]!r}") from exc
 
 
+# A send whose answer was cut off may have gone through: sent again (the record step takes a
+# message twice harmlessly), at most this many times.
+SEND_ATTEMPTS = 3
+
+
 def send(queue: QueueClient, message: ResultMessage) -> None:
-    queue.send_message(message.to_text())
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            queue.send_message(message.to_text())
+            break
+        except (ServiceResponseError, IncompleteReadError) as exc:
+            if attempt == SEND_ATTEMPTS:
+                raise
+            logger.info("sending %s to %s was cut off (%s); sending it again", message.key, queue.queue_name, exc)
     logger.info("queued %s (%s) for recording", message.source_name, message.key)

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ServiceResponseError
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableTransactionError, UpdateMode
 
@@ -112,7 +112,10 @@ def send_changes(table: TableClient, changes: Sequence[Change]) -> list[str]:
         content=body,
     )
     response = send(request)
-    answer = response.read().decode("utf-8", errors="replace")
+    try:
+        answer = response.read().decode("utf-8", errors="replace")
+    except Exception as exc:  # the answer was cut off: the transaction may have been applied
+        raise ServiceResponseError(f"the transaction's answer was cut off: {exc}") from exc
     if response.status_code != 202:
         raise HttpResponseError(response=response)
     statuses = _parse_batch_response(response.headers.get("Content-Type", ""), answer)

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
+    IncompleteReadError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -64,11 +65,20 @@ def new_change_id() -> str:
     return uuid.uuid4().hex
 
 
-def _ambiguous(error: Exception) -> bool:
-    """Whether an error leaves the write's fate unknown (it may have been applied)."""
-    if isinstance(error, ServiceResponseError):
-        return True
-    return isinstance(error, HttpResponseError) and (error.status_code or 0) >= 500
+def _ambiguous(error: BaseException) -> bool:
+    """Whether an error leaves the write's fate unknown (it may have been applied): the answer was
+    lost or cut off, or storage failed after receiving the request. The error's causes count too:
+    azure-data-tables 12.7 turns a cut-off answer into an AttributeError while decoding it."""
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ServiceResponseError | IncompleteReadError):
+            return True
+        if isinstance(seen, HttpResponseError) and (seen.status_code or 0) >= 500:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class TableWriter:

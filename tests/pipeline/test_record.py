@@ -156,3 +156,20 @@ def _open_like(final):
 
     source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 1)
     return OpenRecord.new(source, state=State.FINISHING, at=final.intent_at)
+
+
+def test_a_record_step_cut_off_after_publishing_is_done_again_harmlessly(ctx, service, clock, monkeypatch):
+    from shared.pipeline import publish
+
+    result = finished(ctx, service, clock, "cut-off.txt")
+    [message] = drain_results(ctx)
+    write_report = publish.write_report
+    monkeypatch.setattr(publish, "write_report", lambda *args: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError):
+        record_outcome(message, ctx)  # translations published and their staging copies gone, then it died
+    assert {"fr/cut-off.txt", "de/cut-off.txt"} <= target_names(ctx)
+    assert not [name for name in target_names(ctx) if name.startswith(".inflight/")]
+    monkeypatch.setattr(publish, "write_report", write_report)
+    final = record_outcome(message, ctx)  # the message comes back
+    assert final.outcome == "Succeeded" and all(outcome.published for outcome in final.language_outcomes)
+    assert ctx.records.get_open(result.key) is None
