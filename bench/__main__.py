@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import measures
+from bench import measures, scale
 from devstack.azurite import PROJECT_ROOT
 from shared.runtime import configure_logging
 
@@ -75,182 +75,295 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
+SECTIONS = ("e2e", "submit", "poll", "reconcile", "throughput", "memory", "scale")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer files and jobs: about a minute")
+    parser.add_argument("--quick", action="store_true", help="fewer files and jobs: a few minutes")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="run these sections only")
     parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"where the JSON and the chart go (default {RESULTS})"
     )
     args = parser.parse_args(argv)
     configure_logging(logging.WARNING)
-    quick = args.quick
-    report = Report(started=datetime.now().isoformat(timespec="seconds"), quick=quick)
+    report = Report(started=datetime.now().isoformat(timespec="seconds"), quick=args.quick)
     started = time.monotonic()
-
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
-        work = Path(folder)
-        files = 20 if quick else 100
-        print(f"end to end: {files} files of 400 characters to fr and de, default schedule ...", flush=True)
-        e2e = measures.end_to_end(
-            work / "e2e", files=files, sdk_files=6 if quick else 20, sdk_threaded_files=16 if quick else 48
-        )
-        report.raw["end_to_end"] = asdict(e2e)
-        ours_calls = e2e.ours_calls_per_file
-        report.add(
-            "service calls per file, end to end",
-            f"{ours_calls:.2f} ({_routes(e2e.ours_calls, e2e.ours_files)})",
-            "<= 2.25",
-            f"SDK one by one {e2e.sdk_calls_per_file:.2f} ({_routes(e2e.sdk_calls, e2e.sdk_files)}); "
-            f"SDK 8 threads {e2e.sdk_threaded_calls_per_file:.2f}",
-            ours_calls <= 2.25,
-        )
-        p50, p95 = percentile(e2e.ours_latencies, 0.5), percentile(e2e.ours_latencies, 0.95)
-        report.add(
-            "service finished -> final record (default POLL_SCHEDULE)",
-            f"p50 {p50:.1f} s, p95 {p95:.1f} s",
-            "p50 <= 5 s, p95 <= 12 s",
-            f"SDK poller.result(): p50 {percentile(e2e.sdk_latencies, 0.5):.1f} s, "
-            f"p95 {percentile(e2e.sdk_latencies, 0.95):.1f} s",
-            p50 <= 5 and p95 <= 12,
-        )
-        report.add(
-            "wall time for the files",
-            f"{e2e.ours_seconds:.1f} s for {e2e.ours_files} files",
-            "",
-            f"SDK one by one {e2e.sdk_seconds:.1f} s for {e2e.sdk_files}; 8 threads {e2e.sdk_threaded_seconds:.1f} s "
-            f"for {e2e.sdk_threaded_files}",
-        )
-
-        print("submit path: storage calls around the POST, time per file ...", flush=True)
-        submit = measures.submit_path(work / "submit", files=10 if quick else 40)
-        report.raw["submit"] = asdict(submit)
-        report.add(
-            "storage calls per submission (around the one POST)",
-            f"{submit.storage_calls_per_file:.2f} ({dict(submit.storage_by_method)})",
-            "<= 4",
-            "the SDK script makes none itself (the user uploads)",
-            submit.storage_calls_per_file <= 4,
-        )
-        report.add(
-            "submit time per file (emulator in its own process)",
-            f"mean {statistics.mean(submit.seconds) * 1000:.0f} ms, "
-            f"p95 {percentile(submit.seconds, 0.95) * 1000:.0f} ms",
-        )
-        report.add(
-            "storage calls per recorded file (publish 2 languages, report, final record)",
-            f"{submit.record_storage_calls_per_file:.2f}",
-        )
-
-        print("poll cost: steady polls with N outstanding and a large history ...", flush=True)
-        sizes = (10, 100) if quick else (10, 100, 1000)
-        history = 1000 if quick else 10_000
-        poll = measures.poll_cost(work / "poll", sizes=sizes, history=history)
-        report.raw["poll"] = asdict(poll)
-        for size in sizes:
-            calls, seconds = poll.list_calls[size], poll.seconds[size]
-            calls_history = poll.list_calls_with_history[size]
-            report.add(
-                f"one poll, {size} outstanding (0 / {history:,} recorded in the table)",
-                f"{calls} / {calls_history} list calls, {seconds:.2f} s",
-                f"<= {-(-size // 50)} list calls",
-                "",
-                max(calls, calls_history) <= -(-size // 50),
-            )
-        report.add(
-            "a tick with nothing due",
-            f"{poll.idle_table_requests} table request(s), {poll.idle_service_calls} service calls",
-            "<= 1 table query",
-            "",
-            poll.idle_table_requests <= 1 and poll.idle_service_calls == 0,
-        )
-        report.add(
-            "1,000 changed records written",
-            f"{poll.batched_write_seconds:.2f} s batched ({poll.batched_write_requests} requests)",
-            "<= 0.5 s",
-            f"one by one {poll.single_write_seconds:.2f} s",
-            poll.batched_write_seconds <= 0.5,
-        )
-
-        print("reconciling a lost answer among recent jobs ...", flush=True)
-        recent = 200 if quick else 1000
-        reconcile = measures.reconcile_cost(work / "reconcile", recent_jobs=recent)
-        report.raw["reconcile"] = asdict(reconcile)
-        report.add(
-            f"reconciling one lost answer, {recent:,} recent jobs",
-            f"{reconcile.service_calls} service calls, adopted: {reconcile.adopted}",
-            "<= 5",
-            "",
-            reconcile.service_calls <= 5 and reconcile.adopted,
-        )
-
-        files = 200 if quick else 1000
-        print(f"throughput: {files} small files on the 2-core stack, with a profile of the host ...", flush=True)
-        throughput = measures.throughput(work / "throughput", files=files)
-        report.raw["throughput"] = asdict(throughput)
-        report.add(
-            "end to end throughput",
-            f"{throughput.files_per_minute:.0f} files/min ({throughput.files} files in {throughput.seconds:.0f} s; "
-            f"host {throughput.host_cpu_ms_per_file:.0f} ms CPU per file; CPU s: "
-            + ", ".join(f"{part} {seconds}" for part, seconds in throughput.cpu_seconds.items())
-            + ")",
-            ">= 2,000 files/min",
-            "",
-            throughput.files_per_minute >= 2000,
-        )
-
-        print("storage requests per file: the throughput run again with Azurite logging each request ...", flush=True)
-        requests = measures.storage_requests(work / "requests", files=50 if quick else 200)
-        report.raw["storage_requests"] = asdict(requests)
-        report.add(
-            "storage requests per file, end to end (all parts, from Azurite's log)",
-            f"{requests.total():.1f} ("
-            + ", ".join(f"{caller.split(' (')[0]} {requests.total(caller):.1f}" for caller in requests.per_file)
-            + ")",
-        )
-        cpu_ms = {part: seconds * 1000 / max(throughput.files, 1) for part, seconds in throughput.cpu_seconds.items()}
-        ceiling = CORES * 60_000 / max(sum(cpu_ms.values()), 1e-9)
-        report.add(
-            "CPU per file, all parts (the 2 cores' ceiling)",
-            f"{sum(cpu_ms.values()):.0f} ms: "
-            + ", ".join(f"{part} {ms:.0f}" for part, ms in cpu_ms.items())
-            + f"; Azurite {cpu_ms['azurite'] / max(requests.total(), 1e-9):.1f} ms per request"
-            + f" -> at most {ceiling:,.0f} files/min on {CORES} cores",
-            f"<= {CORES * 60_000 / 2000:.0f} ms for 2,000 files/min",
-            "",
-            sum(cpu_ms.values()) <= CORES * 60_000 / 2000,
-        )
-
-        print("memory: peak RSS of the submit path ...", flush=True)
-        memory = measures.submit_memory(work / "memory")
-        report.raw["memory"] = asdict(memory)
-        report.add(
-            "submit path peak RSS, 1 KB vs 40 MB blob",
-            f"{memory.small_mib:.1f} MiB vs {memory.large_mib:.1f} MiB",
-            "the same",
-            "",
-            abs(memory.large_mib - memory.small_mib) < 5,
-        )
-
+        for section in SECTIONS:
+            if section in args.only:
+                SECTION_RUNNERS[section](report, Path(folder) / section, args.quick)
     report.raw["seconds"] = round(time.monotonic() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps(_plain(asdict(report)), indent=2, default=str))
-    chart = measures.chart(report.raw, args.out / "bench.png")
+    charts = [measures.chart(report.raw, args.out / "bench.png")] if "end_to_end" in report.raw else []
+    if "bulk" in report.raw:
+        charts.append(measures.scale_chart(report.raw, args.out / "bench-scale.png"))
     print()
     print(table(report))
     print()
-    if throughput.profile:
+    profile = report.raw.get("throughput", {}).get("profile")
+    if profile:
         print("Where the host's CPU goes (py-spy samples taken while it holds the GIL):")
-        for line in throughput.profile:
+        for line in profile:
             print(f"  {line}")
         print()
-    print("Storage requests per file, by who makes them and by operation (Azurite's log):")
-    for caller, operations in requests.per_file.items():
-        print(f"  {caller}: {requests.total(caller):.1f} ({_routes(operations, 1)})")
-    print()
-    print(f"{report.raw['seconds']:.0f} s in all; figures in {args.out / 'bench.json'}, chart in {chart}")
+    per_file = report.raw.get("storage_requests", {}).get("per_file", {})
+    if per_file:
+        print("Storage requests per file, by who makes them and by operation (Azurite's log):")
+        for caller, operations in per_file.items():
+            print(f"  {caller}: {sum(operations.values()):.1f} ({_routes(operations, 1)})")
+        print()
+    print(
+        f"{report.raw['seconds']:.0f} s in all; figures in {args.out / 'bench.json'}"
+        + (f", charts in {', '.join(str(chart) for chart in charts)}" if charts else "")
+    )
     return 0
+
+
+def run_end_to_end(report: Report, work: Path, quick: bool) -> None:
+    files = 20 if quick else 100
+    print(f"end to end: {files} files of 400 characters to fr and de, default schedule ...", flush=True)
+    e2e = measures.end_to_end(work, files=files, sdk_files=6 if quick else 20, sdk_threaded_files=16 if quick else 48)
+    report.raw["end_to_end"] = asdict(e2e)
+    ours_calls = e2e.ours_calls_per_file
+    report.add(
+        "service calls per file, end to end",
+        f"{ours_calls:.2f} ({_routes(e2e.ours_calls, e2e.ours_files)}; {e2e.ours_jobs} jobs)",
+        "<= 2.25",
+        f"SDK one by one {e2e.sdk_calls_per_file:.2f} ({_routes(e2e.sdk_calls, e2e.sdk_files)}); "
+        f"SDK 8 threads {e2e.sdk_threaded_calls_per_file:.2f}",
+        ours_calls <= 2.25,
+    )
+    p50, p95 = percentile(e2e.ours_latencies, 0.5), percentile(e2e.ours_latencies, 0.95)
+    report.add(
+        "service finished -> final record (default POLL_SCHEDULE)",
+        f"p50 {p50:.1f} s, p95 {p95:.1f} s",
+        "p50 <= 5 s, p95 <= 12 s",
+        f"SDK poller.result(): p50 {percentile(e2e.sdk_latencies, 0.5):.1f} s, "
+        f"p95 {percentile(e2e.sdk_latencies, 0.95):.1f} s",
+        p50 <= 5 and p95 <= 12,
+    )
+    report.add(
+        "wall time for the files",
+        f"{e2e.ours_seconds:.1f} s for {e2e.ours_files} files",
+        "",
+        f"SDK one by one {e2e.sdk_seconds:.1f} s for {e2e.sdk_files}; 8 threads {e2e.sdk_threaded_seconds:.1f} s "
+        f"for {e2e.sdk_threaded_files}",
+    )
+
+
+def run_submit(report: Report, work: Path, quick: bool) -> None:
+    print("submit path: storage calls around the POST, time per file ...", flush=True)
+    submit = measures.submit_path(work, files=10 if quick else 40)
+    report.raw["submit"] = asdict(submit)
+    report.add(
+        "storage calls of a file submitted alone (around its one POST)",
+        f"{submit.storage_calls_per_file:.2f} ({dict(submit.storage_by_method)})",
+        "",
+        "the SDK script makes none itself (the user uploads)",
+    )
+    report.add(
+        "submit time per file (emulator in its own process)",
+        f"mean {statistics.mean(submit.seconds) * 1000:.0f} ms, p95 {percentile(submit.seconds, 0.95) * 1000:.0f} ms",
+    )
+    report.add(
+        "storage calls per recorded file (publish 2 languages, report, final record)",
+        f"{submit.record_storage_calls_per_file:.2f}",
+    )
+
+
+def run_poll(report: Report, work: Path, quick: bool) -> None:
+    print("poll cost: polls with N jobs due and a large history ...", flush=True)
+    sizes = (10, 100) if quick else (10, 100, 1000)
+    history = 1000 if quick else 10_000
+    poll = measures.poll_cost(work, sizes=sizes, history=history)
+    report.raw["poll"] = asdict(poll)
+    for size in sizes:
+        calls, seconds = poll.list_calls[size], poll.seconds[size]
+        calls_history = poll.list_calls_with_history[size]
+        report.add(
+            f"a tick with {size} jobs due (0 / {history:,} recorded in the table), its shards included",
+            f"{calls} / {calls_history} list calls, {seconds:.2f} s",
+            f"<= {-(-size // 50)} list calls" + (", <= 2 s" if size >= 1000 else ""),
+            "",
+            max(calls, calls_history) <= -(-size // 50) and (size < 1000 or seconds <= 2),
+        )
+    report.add(
+        "a tick with nothing due",
+        f"{poll.idle_table_requests} table request(s), {poll.idle_service_calls} service calls",
+        "<= 1 table query",
+        "",
+        poll.idle_table_requests <= 1 and poll.idle_service_calls == 0,
+    )
+    report.add(
+        "1,000 changed records written",
+        f"{poll.batched_write_seconds:.2f} s batched ({poll.batched_write_requests} requests)",
+        "<= 0.5 s",
+        f"one by one {poll.single_write_seconds:.2f} s",
+        poll.batched_write_seconds <= 0.5,
+    )
+
+
+def run_reconcile(report: Report, work: Path, quick: bool) -> None:
+    print("reconciling a lost answer among recent jobs ...", flush=True)
+    recent = 200 if quick else 1000
+    reconcile = measures.reconcile_cost(work, recent_jobs=recent)
+    report.raw["reconcile"] = asdict(reconcile)
+    report.add(
+        f"reconciling one lost answer, {recent:,} recent jobs",
+        f"{reconcile.service_calls} service calls, adopted: {reconcile.adopted}",
+        "<= 5",
+        "",
+        reconcile.service_calls <= 5 and reconcile.adopted,
+    )
+
+
+def run_throughput(report: Report, work: Path, quick: bool) -> None:
+    files = 200 if quick else 1000
+    print(f"throughput: {files} small files on the 2-core stack, with a profile of the host ...", flush=True)
+    throughput = measures.throughput(work / "run", files=files)
+    report.raw["throughput"] = asdict(throughput)
+    report.add(
+        "end to end throughput",
+        f"{throughput.files_per_minute:.0f} files/min ({throughput.files} files in {throughput.seconds:.0f} s; "
+        f"host {throughput.host_cpu_ms_per_file:.0f} ms CPU per file; CPU s: "
+        + ", ".join(f"{part} {seconds}" for part, seconds in throughput.cpu_seconds.items())
+        + ")",
+        ">= 2,000 files/min",
+        "",
+        throughput.files_per_minute >= 2000,
+    )
+    print("storage requests per file: the throughput run again with Azurite logging each request ...", flush=True)
+    requests = measures.storage_requests(work / "requests", files=50 if quick else 200)
+    report.raw["storage_requests"] = asdict(requests)
+    report.add(
+        "storage requests per file, end to end (all parts, from Azurite's log)",
+        f"{requests.total():.1f} ("
+        + ", ".join(f"{caller.split(' (')[0]} {requests.total(caller):.1f}" for caller in requests.per_file)
+        + ")",
+    )
+    cpu_ms = {part: seconds * 1000 / max(throughput.files, 1) for part, seconds in throughput.cpu_seconds.items()}
+    ceiling = CORES * 60_000 / max(sum(cpu_ms.values()), 1e-9)
+    report.add(
+        "CPU per file, all parts (the 2 cores' ceiling)",
+        f"{sum(cpu_ms.values()):.0f} ms: "
+        + ", ".join(f"{part} {ms:.0f}" for part, ms in cpu_ms.items())
+        + f"; Azurite {cpu_ms['azurite'] / max(requests.total(), 1e-9):.1f} ms per request"
+        + f" -> at most {ceiling:,.0f} files/min on {CORES} cores",
+        f"<= {CORES * 60_000 / 2000:.0f} ms for 2,000 files/min",
+        "",
+        sum(cpu_ms.values()) <= CORES * 60_000 / 2000,
+    )
+
+
+def run_memory(report: Report, work: Path, quick: bool) -> None:
+    print("memory: peak RSS of the submit path ...", flush=True)
+    memory = measures.submit_memory(work)
+    report.raw["memory"] = asdict(memory)
+    report.add(
+        "submit path peak RSS, 1 KB vs 40 MB blob",
+        f"{memory.small_mib:.1f} MiB vs {memory.large_mib:.1f} MiB",
+        "the same",
+        "",
+        abs(memory.large_mib - memory.small_mib) < 5,
+    )
+
+
+def run_scale(report: Report, work: Path, quick: bool) -> None:
+    outstanding = 10_000 if quick else 100_000
+    print(f"scale: a tick with nothing due at {outstanding:,} outstanding files ...", flush=True)
+    idle = scale.idle_tick(work / "idle", outstanding=outstanding)
+    report.raw["idle_tick"] = asdict(idle)
+    report.add(
+        f"idle tick at {outstanding:,} outstanding files (simulated records)",
+        f"{idle.table_requests} table request(s), {idle.seconds:.3f} s "
+        f"(at {idle.small_outstanding}: {idle.small_table_requests}, {idle.small_seconds:.3f} s)",
+        "<= 2 table requests and <= 0.2 s",
+        f"previous release: every tick read every open record: {idle.previous_seconds:.1f} s, "
+        f"{idle.previous_megabytes:.1f} MB",
+        idle.table_requests <= 2 and idle.seconds <= 0.2,
+    )
+    jobs = 200 if quick else 1000
+    print(f"scale: a busy tick, {jobs:,} jobs due ...", flush=True)
+    busy = scale.busy_tick(work / "busy", jobs=jobs)
+    report.raw["busy_tick"] = asdict(busy)
+    report.add(
+        f"busy tick, {jobs:,} jobs due",
+        f"{busy.list_calls} list calls for {busy.looked_at} jobs; tick {busy.tick_seconds:.2f} s "
+        f"({busy.shards} shards), shards {busy.shard_seconds:.2f} s one after another",
+        f"<= {jobs // 50} list calls, <= 2 s",
+        "",
+        busy.list_calls <= jobs // 50 and busy.tick_seconds + busy.shard_seconds <= 2,
+    )
+    watched = 300 if quick else 1500
+    print(f"scale: {watched:,} files outstanding, one minute watched ...", flush=True)
+    minute = scale.watched_minute(work / "minute", files=watched)
+    report.raw["watched_minute"] = asdict(minute)
+    report.add(
+        f"{watched:,} files outstanding ({minute.jobs} jobs), one minute watched",
+        f"{minute.table_bytes / 1e6:.3f} MB read from the table in {minute.table_requests} requests, "
+        f"{minute.service_calls} service calls",
+        "<= 1 MB",
+        f"previous release: {minute.previous_bytes_per_minute / 1e6:.1f} MB (every open record read at each of "
+        "12 ticks)",
+        minute.table_bytes <= 1e6,
+    )
+    bulk_files = 1000 if quick else 10_000
+    bulks = {}
+    for rate_limit in (None, 10.0):
+        label = "no limit" if rate_limit is None else f"{rate_limit:.0f} requests/s at the service"
+        print(f"scale: a bulk drop of {bulk_files:,} files, {label} ...", flush=True)
+        run = scale.bulk(work / f"bulk-{rate_limit or 0:.0f}", files=bulk_files, rate_limit=rate_limit)
+        bulks["none" if rate_limit is None else f"{rate_limit:.0f}"] = asdict(run) | {
+            "calls_per_file": run.calls_per_file
+        }
+        report.add(
+            f"bulk of {bulk_files:,} files, 2 languages, {label}: jobs created",
+            f"{run.jobs} ({run.recorded:,} files recorded in {run.seconds:.0f} s)",
+            "<= 30",
+            f"SDK: {bulk_files:,} (one per file)",
+            run.jobs <= 30,
+        )
+        report.add(
+            f"bulk of {bulk_files:,} files, {label}: service calls per file (429s included)",
+            f"{run.calls_per_file:.3f} ({scale.routes(run.service_calls)}; {run.refused_429} answered 429)",
+            "<= 0.1",
+            f"SDK one by one {report.raw.get('end_to_end', {}).get('sdk_calls_per_file', 7.1):.2f}",
+            run.calls_per_file <= 0.1,
+        )
+        report.add(
+            f"bulk of {bulk_files:,} files, {label}: a file of another plan dropped alone amid it, drop -> submitted",
+            f"p50 {scale.median(run.lone_waits):.1f} s, p95 {scale.percentile(run.lone_waits, 0.95):.1f} s "
+            f"({len(run.lone_waits)} files); the bulk's own files p95 {scale.percentile(run.waits, 0.95):.1f} s",
+            "p95 <= 10 s",
+            "",
+            scale.percentile(run.lone_waits, 0.95) <= 10,
+        )
+    report.raw["bulk"] = bulks
+    print("scale: files dropped one at a time, drop -> submitted ...", flush=True)
+    lone = scale.lone_drops(work / "lone", count=10 if quick else 20)
+    report.raw["lone_drops"] = asdict(lone)
+    report.add(
+        "a file dropped alone: drop -> submitted (its job id on record)",
+        f"p50 {scale.median(lone.ours) * 1000:.0f} ms, p95 {scale.percentile(lone.ours, 0.95) * 1000:.0f} ms",
+        "no worse than the previous release",
+        f"SDK begin_translation: p50 {scale.median(lone.sdk) * 1000:.0f} ms, "
+        f"p95 {scale.percentile(lone.sdk, 0.95) * 1000:.0f} ms",
+    )
+
+
+SECTION_RUNNERS = {
+    "e2e": run_end_to_end,
+    "submit": run_submit,
+    "poll": run_poll,
+    "reconcile": run_reconcile,
+    "throughput": run_throughput,
+    "memory": run_memory,
+    "scale": run_scale,
+}
 
 
 def _plain(value: Any) -> Any:

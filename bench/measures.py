@@ -4,6 +4,7 @@ in this process against the other two."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -29,14 +30,15 @@ from bench.sdk_baseline import run_sdk
 from devstack.dropping import DroppedFile, wait_for_final_records
 from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, blob_created_event
 from devstack.stack import LocalStack, StackConfig
+from devstack.storage_proxy import Faults
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.poll import poll_outstanding_jobs
+from shared.pipeline.poll import poll_outstanding_jobs, poll_shard
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.clients import StorageClients
 from shared.storage.record_keys import FINAL_PARTITION, record_key
 from shared.storage.record_table import RecordTable
-from shared.storage.records import OpenRecord, State
+from shared.storage.records import OpenRecord, SourceVersion, State
 
 LANGUAGES = ("fr", "de")
 WORDS = "the quick brown fox jumps over the lazy dog while translators translate every single line".split()
@@ -63,6 +65,8 @@ def stack(
     settings: dict[str, str],
     host_args: tuple[str, ...] = ("--watch-interval", "0.5"),
     azurite_debug_log: Path | None = None,
+    host_instances: int = 1,
+    storage_faults: Faults | None = None,
 ) -> Iterator[LocalStack]:
     config = StackConfig.on_free_ports(
         workdir,
@@ -70,6 +74,8 @@ def stack(
         settings_overrides={"TARGET_LANGUAGES": ",".join(LANGUAGES), **settings},
         emulator_args=emulator_args,
         host_args=list(host_args),
+        host_instances=host_instances,
+        storage_faults=storage_faults,
     )
     config.with_host = with_host
     running = LocalStack(config).start()
@@ -92,6 +98,7 @@ class EndToEnd:
     ours_seconds: float = 0.0
     ours_calls: dict[str, int] = field(default_factory=dict)  # a plain dict: asdict() garbles a Counter
     ours_latencies: list[float] = field(default_factory=list)
+    ours_jobs: int = 0
     sdk_files: int = 0
     sdk_seconds: float = 0.0
     sdk_calls: dict[str, int] = field(default_factory=dict)  # a plain dict: asdict() garbles a Counter
@@ -133,7 +140,9 @@ def end_to_end(workdir: Path, *, files: int, sdk_files: int, sdk_threaded_files:
         result.ours_seconds = time.monotonic() - started
         result.ours_files = len(records)
         result.ours_calls = dict(service_calls(endpoint, key) - before)
-        finished = {job["id"]: parse_time(job["lastActionDateTimeUtc"]) for job in emulator_jobs(endpoint, key)}
+        jobs = emulator_jobs(endpoint, key)
+        result.ours_jobs = len(jobs)
+        finished = {job["id"]: parse_time(job["lastActionDateTimeUtc"]) for job in jobs}
         for record in records.values():
             if record.job_id in finished:
                 result.ours_latencies.append((record.finished_at - finished[record.job_id]).total_seconds())
@@ -242,11 +251,9 @@ def poll_cost(workdir: Path, *, sizes: tuple[int, ...], history: int) -> PollCos
                 offset += timedelta(minutes=5)
                 ctx = _later(base, offset)
                 before = service_calls(endpoint, key)["GET /batches"]
-                started = time.perf_counter()
-                summary = poll_outstanding_jobs(ctx)
-                seconds = time.perf_counter() - started
+                polled, seconds = poll_all(ctx)
                 calls = service_calls(endpoint, key)["GET /batches"] - before
-                assert summary.polled == size, f"polled {summary.polled} of {size}"
+                assert polled == size, f"polled {polled} of {size}"
                 if with_history:
                     result.list_calls_with_history[size] = calls
                 else:
@@ -262,22 +269,36 @@ def poll_cost(workdir: Path, *, sizes: tuple[int, ...], history: int) -> PollCos
         result.idle_table_requests = sum(counts.values())
         result.idle_service_calls = sum(service_calls(endpoint, key).values()) - before
         # 1,000 records changed at once (or all there are).
-        records = base.records.outstanding()[:1000]
+        records = list(itertools.islice(base.records.outstanding(), 1000))
         if len(records) < 1000:
             _ensure_open(base, 1000)
-            records = base.records.outstanding()[:1000]
-        changed = [replace(record, summary={"total": 2, "success": 1}) for record in records]
+            records = list(itertools.islice(base.records.outstanding(), 1000))
+        changed = [replace(record, last_error="looked at") for record in records]
         with storage_calls() as counts:
             started = time.perf_counter()
             written = base.records.update_many(changed)
             result.batched_write_seconds = time.perf_counter() - started
         result.batched_write_requests = sum(counts.values())
-        again = [replace(record, summary={"total": 2, "success": 2}) for record in written if record is not None]
+        again = [replace(record, last_error="looked at again") for record in written if record is not None]
         started = time.perf_counter()
         for record in again:
             base.records.update(record)
         result.single_write_seconds = time.perf_counter() - started
     return result
+
+
+def poll_all(ctx: PipelineContext) -> tuple[int, float]:
+    """One tick, and the shards it handed out (run here one after another; on Azure each on any
+    instance): the jobs looked at, and the seconds it all took."""
+    started = time.perf_counter()
+    summary = poll_outstanding_jobs(ctx)
+    polled = summary.polled
+    queue = ctx.storage.poll_shards_queue
+    while messages := list(queue.receive_messages(max_messages=32)):
+        for message in messages:
+            polled += poll_shard(ctx, message.content).polled
+            queue.delete_message(message)
+    return polled, time.perf_counter() - started
 
 
 def _later(ctx: PipelineContext, offset: timedelta) -> PipelineContext:
@@ -313,18 +334,8 @@ def _ensure_open(ctx: PipelineContext, count: int) -> None:
     records = RecordTable(ctx.storage.records_table)
     now = datetime.now(UTC)
     for index in range(count):
-        records.claim(
-            OpenRecord.new(
-                "source",
-                f"write/{index}.txt",
-                "0x1",
-                modified=now,
-                size=1,
-                state=State.SUBMITTED,
-                at=now,
-                next_check_at=now + timedelta(days=1),
-            )
-        )
+        source = SourceVersion("source", f"write/{index}.txt", "0x1", now, 1)
+        records.claim(OpenRecord.new(source, state=State.GROUPED, at=now))
 
 
 # --- reconciliation -------------------------------------------------------------------------------------
@@ -379,7 +390,8 @@ def reconcile_cost(workdir: Path, *, recent_jobs: int) -> ReconcileCost:
         result.calls = dict(spent)
         result.service_calls = sum(spent.values())
         record = ctx.records.get_open(outcome.key or "")
-        result.adopted = record is not None and record.job_id is not None
+        submission = ctx.schedule.get_submission(record.submission) if record and record.submission else None
+        result.adopted = submission is not None and submission.job_id is not None
     return result
 
 
@@ -654,6 +666,51 @@ def chart(raw: dict[str, Any], path: Path) -> Path:
     )
     calls.axhline(2.25, linestyle="--", linewidth=0.8, color="green")
     calls.set_title("service calls per file (2 languages)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def scale_chart(raw: dict[str, Any], path: Path) -> Path:
+    """Service calls and jobs per file against the number of files dropped together: ours beside one
+    job per file (a script on the SDK)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points: list[tuple[int, float, float]] = []  # files, calls per file, jobs per file
+    e2e = raw.get("end_to_end")
+    if e2e:
+        files = max(int(e2e["ours_files"]), 1)
+        points.append((files, sum(e2e["ours_calls"].values()) / files, int(e2e.get("ours_jobs", 0)) / files))
+    for run in raw.get("bulk", {}).values():
+        if run.get("rate_limit"):
+            continue
+        files = max(int(run["files"]), 1)
+        points.append((files, float(run["calls_per_file"]), int(run["jobs"]) / files))
+    points.sort()
+    sdk_calls = float(e2e["sdk_calls_per_file"]) if e2e and "sdk_calls_per_file" in e2e else 7.1
+    if e2e and "sdk_calls_per_file" not in e2e:
+        sdk_calls = sum(e2e["sdk_calls"].values()) / max(int(e2e["sdk_files"]), 1)
+    sizes = [point[0] for point in points] or [1]
+    figure, (calls, jobs) = plt.subplots(1, 2, figsize=(12, 4.5))
+    calls.plot(sizes, [point[1] for point in points], "o-", label="ours (files that land together share a job)")
+    calls.plot(sizes, [sdk_calls] * len(sizes), "s--", color="tab:gray", label="one job per file (SDK script)")
+    calls.axhline(0.1, linestyle=":", color="green", linewidth=0.8)
+    calls.set_xscale("log")
+    calls.set_yscale("log")
+    calls.set_xlabel("files dropped together")
+    calls.set_title("service calls per file")
+    calls.legend()
+    jobs.plot(sizes, [point[2] for point in points], "o-", label="ours")
+    jobs.plot(sizes, [1.0] * len(sizes), "s--", color="tab:gray", label="one job per file")
+    jobs.set_xscale("log")
+    jobs.set_yscale("log")
+    jobs.set_xlabel("files dropped together")
+    jobs.set_title("jobs per file")
+    jobs.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

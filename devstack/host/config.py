@@ -43,6 +43,9 @@ class QueueOptions:
     max_dequeue_count: int = 5
     visibility_timeout_seconds: float = 0.0
     batch_size: int = 16
+    # A new batch is fetched once fewer than this many messages are being processed (the
+    # extension's default: half the batch), so one slow message never holds up the others.
+    new_batch_threshold: int = 8
 
     @classmethod
     def from_host_json(cls, host_json: Mapping[str, Any]) -> QueueOptions:
@@ -50,6 +53,7 @@ class QueueOptions:
         try:
             max_dequeue_count = int(queues.get("maxDequeueCount", cls.max_dequeue_count))
             batch_size = int(queues.get("batchSize", cls.batch_size))
+            threshold = int(queues.get("newBatchThreshold", batch_size // 2))
         except (TypeError, ValueError) as exc:
             raise HostConfigError(f"host.json extensions.queues: {exc}") from exc
         visibility = queues.get("visibilityTimeout")
@@ -59,7 +63,9 @@ class QueueOptions:
         # The queue service hands out at most 32 messages per receive, as the real host enforces.
         if not 1 <= batch_size <= 32:
             raise HostConfigError(f"host.json batchSize must be 1..32, got {batch_size}")
-        return cls(max_dequeue_count, visibility_seconds, batch_size)
+        if threshold < 0:
+            raise HostConfigError(f"host.json newBatchThreshold must be 0 or more, got {threshold}")
+        return cls(max_dequeue_count, visibility_seconds, batch_size, threshold)
 
 
 def parse_timespan(text: str) -> float:

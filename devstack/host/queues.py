@@ -17,7 +17,7 @@ import binascii
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
@@ -61,7 +61,12 @@ class QueueListener:
         self._poison = QueueClient.from_connection_string(
             connection_string, self.poison_queue_name, user_agent=HOST_USER_AGENT
         )
-        self._pool = ThreadPoolExecutor(max_workers=options.batch_size, thread_name_prefix=f"queue-{function.name}")
+        # At most a batch plus the threshold run at once, as with the extension.
+        self._pool = ThreadPoolExecutor(
+            max_workers=options.batch_size + options.new_batch_threshold, thread_name_prefix=f"queue-{function.name}"
+        )
+        self._running: set[Future[None]] = set()
+        self._running_lock = threading.Lock()
         self._failing = False
 
     def run(self) -> None:
@@ -79,13 +84,17 @@ class QueueListener:
                 processed = 0
             if processed:
                 delay = MIN_POLL_SECONDS
+                # Fetch more once fewer than the threshold are still being processed.
+                while self._in_flight() > self._options.new_batch_threshold and not self._stop.is_set():
+                    self._stop.wait(0.02)
                 continue
             self._stop.wait(delay)
             delay = min(delay * 2, MAX_POLL_SECONDS)
         self._pool.shutdown(wait=True)
 
     def poll_once(self) -> int:
-        """Receives one batch and processes it concurrently; returns how many messages it held."""
+        """Receives one batch and starts processing it; returns how many messages it held. (The
+        caller waits for all of them with `wait_idle`, or fetches again past the threshold.)"""
         messages = list(
             self._queue.receive_messages(
                 messages_per_page=self._options.batch_size,
@@ -93,9 +102,26 @@ class QueueListener:
                 visibility_timeout=self._lease_seconds,
             )
         )
-        if messages:
-            wait([self._pool.submit(self._process, message) for message in messages])
+        for message in messages:
+            future = self._pool.submit(self._process, message)
+            with self._running_lock:
+                self._running.add(future)
+            future.add_done_callback(self._forget)
         return len(messages)
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Until every message received so far is processed."""
+        with self._running_lock:
+            running = set(self._running)
+        wait(running, timeout=timeout)
+
+    def _in_flight(self) -> int:
+        with self._running_lock:
+            return len(self._running)
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._running_lock:
+            self._running.discard(future)
 
     def _process(self, message: QueueMessage) -> None:
         try:

@@ -161,7 +161,9 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
         if patient and not full and time.monotonic() < deadline:
             newest, oldest = waiting[-1].claimed_at, waiting[0].claimed_at
             if now - newest < ARRIVAL_QUIET and now - oldest < window:
-                time.sleep(min(0.25, ARRIVAL_QUIET.total_seconds() / 2))
+                # Look again once the bulk may have gone quiet (or the window closes): one read of the
+                # waiting files a second, however many there are.
+                time.sleep(min(ARRIVAL_QUIET, oldest + window - now).total_seconds())
                 current = ctx.schedule.renew(current, ctx.now() + LEASE_TIME)
                 continue
         if submit_waiting(ctx, group) is not None:

@@ -42,6 +42,9 @@ from shared.storage.table_transactions import (
 logger = logging.getLogger(__name__)
 
 CHANGE_ID = "ChangeId"
+# A write that never arrived (its answer was cut off, and what is stored is not its change) is sent
+# again this many times.
+RESENDS = 2
 # Transactions sent at once by `write_all` (each one request).
 PARALLEL_TRANSACTIONS = 4
 
@@ -94,7 +97,7 @@ class TableWriter:
         except ResourceNotFoundError:
             return None
 
-    def insert(self, entity: Mapping[str, Any]) -> str:
+    def insert(self, entity: Mapping[str, Any], *, resends: int = RESENDS) -> str:
         """The new ETag; raises WriteConflict when the entity exists (and is not our own write)."""
         stamped = {**entity, CHANGE_ID: new_change_id()}
         try:
@@ -104,7 +107,16 @@ class TableWriter:
         except Exception as exc:
             if not _ambiguous(exc):
                 raise
-            return self._own_or_raise(stamped, exc)
+            current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), exc)
+            if current is not None and current.get(CHANGE_ID) == stamped[CHANGE_ID]:
+                return self._went_through(current)
+            if current is not None:
+                raise WriteConflict(
+                    f"{stamped['PartitionKey']}/{stamped['RowKey']} was created by someone else"
+                ) from exc
+            if resends <= 0:
+                raise
+            return self.insert(entity, resends=resends - 1)
 
     def replace(self, entity: Mapping[str, Any], etag: str | None) -> str:
         """Replaces the entity if unchanged since `etag` (or if it exists, without one)."""
@@ -114,13 +126,18 @@ class TableWriter:
         """Merges the given properties if the entity is unchanged since `etag` (or exists, without one)."""
         return self._update(entity, etag, UpdateMode.MERGE)
 
-    def upsert(self, entity: Mapping[str, Any], *, merge: bool = False) -> str:
+    def upsert(self, entity: Mapping[str, Any], *, merge: bool = False, resends: int = RESENDS) -> str:
         stamped = {**entity, CHANGE_ID: new_change_id()}
-        # Unconditional: a retry of a lost answer applies the same change again, which is harmless.
-        metadata = self.table.upsert_entity(stamped, mode=UpdateMode.MERGE if merge else UpdateMode.REPLACE)
+        try:
+            metadata = self.table.upsert_entity(stamped, mode=UpdateMode.MERGE if merge else UpdateMode.REPLACE)
+        except Exception as exc:
+            # Unconditional: sending it again applies the same change again, which is harmless.
+            if not _ambiguous(exc) or resends <= 0:
+                raise
+            return self.upsert(entity, merge=merge, resends=resends - 1)
         return str(metadata.get("etag"))
 
-    def delete(self, partition: str, row: str, etag: str | None = None) -> None:
+    def delete(self, partition: str, row: str, etag: str | None = None, *, resends: int = RESENDS) -> None:
         """Removes the entity (if unchanged since `etag`); an entity already gone is fine."""
         try:
             if etag is None:
@@ -139,9 +156,11 @@ class TableWriter:
                 return
             if etag is not None and current.metadata.get("etag") != etag:
                 raise WriteConflict(f"{partition}/{row} changed before it could be removed") from exc
-            raise
+            if resends <= 0:
+                raise
+            self.delete(partition, row, etag, resends=resends - 1)
 
-    def _update(self, entity: Mapping[str, Any], etag: str | None, mode: UpdateMode) -> str:
+    def _update(self, entity: Mapping[str, Any], etag: str | None, mode: UpdateMode, resends: int = RESENDS) -> str:
         stamped = {**entity, CHANGE_ID: new_change_id()}
         condition = MatchConditions.IfNotModified if etag else MatchConditions.Unconditionally
         try:
@@ -152,7 +171,17 @@ class TableWriter:
         except Exception as exc:
             if not _ambiguous(exc):
                 raise
-            return self._own_or_raise(stamped, exc)
+            current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), exc)
+            if current is not None and current.get(CHANGE_ID) == stamped[CHANGE_ID]:
+                return self._went_through(current)
+            if current is None or (etag is not None and current.metadata.get("etag") != etag):
+                raise WriteConflict(
+                    f"{stamped['PartitionKey']}/{stamped['RowKey']} was changed by someone else"
+                ) from exc
+            if resends <= 0:
+                raise
+            # What is stored is what the write was made against: it never arrived. Send it again.
+            return self._update(entity, etag, mode, resends - 1)
 
     def _own_or_conflict(self, stamped: Mapping[str, Any], error: Exception) -> str:
         current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), error)
@@ -161,14 +190,10 @@ class TableWriter:
             return str(current.metadata.get("etag"))
         raise WriteConflict(f"{stamped['PartitionKey']}/{stamped['RowKey']} was changed by someone else") from error
 
-    def _own_or_raise(self, stamped: Mapping[str, Any], error: Exception) -> str:
-        current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), error)
-        if current is not None and current.get(CHANGE_ID) == stamped[CHANGE_ID]:
-            logger.info(
-                "%s/%s: the answer was lost, the change went through", stamped["PartitionKey"], stamped["RowKey"]
-            )
-            return str(current.metadata.get("etag"))
-        raise error
+    @staticmethod
+    def _went_through(current: TableEntity) -> str:
+        logger.info("%s/%s: the answer was lost, the change went through", current["PartitionKey"], current["RowKey"])
+        return str(current.metadata.get("etag"))
 
     def _read_through(self, partition: str, row: str, error: Exception) -> TableEntity | None:
         """Reads back after an ambiguous answer; when even that fails, the original error stands."""
@@ -178,7 +203,7 @@ class TableWriter:
             raise error from second
 
     # --- many entities --------------------------------------------------------------------
-    def transact(self, changes: Sequence[Change]) -> list[str]:
+    def transact(self, changes: Sequence[Change], *, resends: int = RESENDS) -> list[str]:
         """Applies the changes (one partition, at most 100) all or none; the new ETags in order.
         Raises TransactionRefused when one of them cannot apply, TransactionTooLarge without sending."""
         change_id = new_change_id()
@@ -201,7 +226,10 @@ class TableWriter:
                 raise
             if self._applied(stamped, change_id, exc):
                 return self._etags(stamped)
-            raise
+            if resends <= 0:
+                raise
+            # Not applied (all or none): sent again; a precondition that failed fails again, plainly.
+            return self.transact(changes, resends=resends - 1)
 
     def _applied(self, changes: Sequence[Change], change_id: str, error: Exception) -> bool:
         """Whether a transaction whose answer was lost (or whose retry was refused) went through: it
