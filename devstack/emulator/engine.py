@@ -18,6 +18,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,10 @@ ReadBlob = Callable[[BlobLocation, str], bytes]
 
 
 class JobStore:
-    """One JSON file per job under --state-dir, replaced atomically on every status change, so a
-    restarted emulator knows every job it accepted (the service never forgets one in its retention)."""
+    """What a restarted emulator needs to carry on, under --state-dir (the service never forgets a
+    job in its retention): one JSON file per job, replaced atomically when the job's own status
+    changes, and a journal beside it with one line per document change (a job of 1,000 files changes
+    2,000 documents: rewriting the whole job each time would cost the square of its size)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -120,18 +123,56 @@ class JobStore:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(job.to_saved()), encoding="utf-8")
         os.replace(temporary, path)
+        self._journal(job).unlink(missing_ok=True)
+
+    def save_document(self, job: JobState, document: DocumentState) -> None:
+        line = {
+            "id": document.id,
+            "status": document.status,
+            "progress": document.progress,
+            "characters": document.characters,
+            "error": document.error,
+            "last_action": document.last_action.isoformat(),
+            "job_status": job.status,
+            "job_last_action": job.last_action.isoformat(),
+        }
+        with self._journal(job).open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps(line) + "\n")
 
     def load(self) -> list[JobState]:
         jobs = []
         for path in sorted(self.folder.glob("*.json")):
             try:
-                jobs.append(JobState.from_saved(json.loads(path.read_text(encoding="utf-8"))))
+                job = JobState.from_saved(json.loads(path.read_text(encoding="utf-8")))
+                self._replay(job)
+                jobs.append(job)
             except (OSError, ValueError, KeyError) as exc:
                 logger.warning("cannot read saved job %s (%s); skipped", path.name, exc)
         return jobs
 
+    def _replay(self, job: JobState) -> None:
+        journal = self._journal(job)
+        if not journal.exists():
+            return
+        by_id = {document.id: document for document in job.documents}
+        for text in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue  # the last line, cut off by a kill
+            document = by_id.get(line["id"])
+            if document is None:
+                continue
+            document.status, document.progress = line["status"], line["progress"]
+            document.characters, document.error = line["characters"], line["error"]
+            document.last_action = datetime.fromisoformat(line["last_action"])
+            job.status, job.last_action = line["job_status"], datetime.fromisoformat(line["job_last_action"])
+
+    def _journal(self, job: JobState) -> Path:
+        return self.folder / f"{job.id}.log"
+
     def clear(self) -> None:
-        for path in self.folder.glob("*.json"):
+        for path in [*self.folder.glob("*.json"), *self.folder.glob("*.log")]:
             path.unlink(missing_ok=True)
 
 
@@ -181,9 +222,14 @@ class JobEngine:
                 self._store.clear()
 
     def _save(self, job: JobState) -> None:
-        """Keeps a status change across restarts (call with the lock held)."""
+        """Keeps a status change of the job across restarts (call with the lock held)."""
         if self._store is not None and not job.discarded:
             self._store.save(job)
+
+    def _save_document(self, job: JobState, document: DocumentState) -> None:
+        """Keeps a document's change across restarts (call with the lock held)."""
+        if self._store is not None and not job.discarded:
+            self._store.save_document(job, document)
 
     # ---- operations the routes call ----------------------------------------------------------
 
@@ -327,7 +373,7 @@ class JobEngine:
                 resumed = document.status == state.RUNNING  # it was under way when the emulator stopped
                 document.status = state.RUNNING
                 document.last_action = job.last_action = self.clock.now()
-                self._save(job)
+                self._save_document(job, document)
             self._process_document(job, document, item, read_source, resumed=resumed)
         with self._lock:
             if job.cancel_requested:
@@ -379,7 +425,7 @@ class JobEngine:
                 document.status = state.FAILED
                 document.error = error_body("InvalidRequest", str(exc), "Document", exc.inner_code)
                 document.last_action = job.last_action = self.clock.now()
-                self._save(job)
+                self._save_document(job, document)
             logger.info("batch %s: %s -> %s failed: %s", job.id, item.source_blob, item.language, exc.inner_code)
             return
         with self._lock:
@@ -387,7 +433,7 @@ class JobEngine:
             document.progress = 1.0
             document.characters = characters
             document.last_action = job.last_action = self.clock.now()
-            self._save(job)
+            self._save_document(job, document)
         logger.info("batch %s: wrote %s (%s, %d characters)", job.id, document.target_url, item.language, characters)
 
     def _translate(
