@@ -322,7 +322,8 @@ def run_scale(report: Report, work: Path, quick: bool) -> None:
         }
         report.add(
             f"bulk of {bulk_files:,} files, 2 languages, {label}: jobs created",
-            f"{run.jobs} ({run.recorded:,} files recorded in {run.seconds:.0f} s)",
+            f"{run.jobs} ({run.recorded:,} files recorded in {run.seconds:.0f} s; the {len(run.lone_waits)} files of "
+            f"another plan amid it made {run.lone_jobs} more)",
             "<= 30",
             f"SDK: {bulk_files:,} (one per file)",
             run.jobs <= 30,

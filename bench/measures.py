@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import requests
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient
 from azure.storage.blob import ContainerClient
 
@@ -494,12 +496,24 @@ def _throughput_stack(workdir: Path, azurite_debug_log: Path | None = None) -> I
         yield local
 
 
+def user_uploads(settings: Any) -> ContainerClient:
+    """The user's client for the source container (not the app's: its requests are the user's), with
+    a connection for each of up to 32 uploading threads."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return ContainerClient.from_connection_string(
+        str(settings.storage.connection_string), settings.source_container, transport=RequestsTransport(session=session)
+    )
+
+
 def _drop_and_wait(local: LocalStack, files: int) -> int:
     """Uploads `files` small files 8 at a time, each followed by its BlobCreated event, and waits
     until they are all recorded; how many were."""
     settings = local.settings
-    # Not the app's clients: the uploads are the user's requests, not the app's.
-    source = ContainerClient.from_connection_string(str(settings.storage.connection_string), settings.source_container)
+    source = user_uploads(settings)
     keys: set[str] = set()
     lock = threading.Lock()
     webhook = (

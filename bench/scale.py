@@ -28,10 +28,9 @@ from typing import Any
 
 import httpx
 from azure.data.tables import TableClient
-from azure.storage.blob import ContainerClient
 
 from bench.counting import emulator_jobs, reset_emulator, service_calls, storage_calls
-from bench.measures import LANGUAGES, SUBMIT_FUNCTION, _later, _wait_recorded, poll_all, stack, text
+from bench.measures import LANGUAGES, SUBMIT_FUNCTION, _later, _wait_recorded, poll_all, stack, text, user_uploads
 from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, blob_created_event
 from devstack.storage_proxy import Faults
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
@@ -255,7 +254,8 @@ class Bulk:
     rate_limit: float | None = None
     recorded: int = 0
     seconds: float = 0.0
-    jobs: int = 0
+    jobs: int = 0  # holding the bulk's files (two languages)
+    lone_jobs: int = 0  # holding the files of another plan (one language)
     service_calls: dict[str, int] = field(default_factory=dict)
     refused_429: int = 0
     # Drop -> submitted, seconds: the bulk's files, and files of another plan dropped alone amid it.
@@ -280,7 +280,9 @@ def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: in
         result.seconds = round(time.monotonic() - started, 1)
         stats = httpx.get(f"{endpoint}/_emulator/stats", headers={"Ocp-Apim-Subscription-Key": key}, timeout=60)
         body = stats.json()
-        result.jobs = len(body["batches"])
+        # The bulk's jobs translate each file into both languages; the lone files' into one.
+        result.jobs = sum(1 for job in body["batches"] if len(job["targetUrls"]) > len(job["sourceUrls"]))
+        result.lone_jobs = len(body["batches"]) - result.jobs
         result.service_calls = {name: int(count) for name, count in body["requests"].items()}
         result.refused_429 = sum(int(count) for count in body["faults"].values())
         submitted = _submitted_at(local.settings, keys)
@@ -298,7 +300,7 @@ def _drop_bulk(local: Any, files: int, *, lone: int = 0) -> tuple[dict[str, floa
     to the webhook, with `lone` files of another plan (Spanish) spread among them. Record key ->
     when its upload ended (epoch seconds), and the keys of those dropped alone."""
     settings = local.settings
-    source = ContainerClient.from_connection_string(str(settings.storage.connection_string), settings.source_container)
+    source = user_uploads(settings)
     webhooks = [
         f"http://127.0.0.1:{port}{WEBHOOK_PATH}?functionName={FUNCTION_NAME_PREFIX}{SUBMIT_FUNCTION}"
         for port in local.config.host_ports
@@ -368,7 +370,7 @@ def lone_drops(workdir: Path, *, count: int) -> LoneDrops:
 
 def _drop_one(local: Any, name: str, index: int) -> dict[str, float]:
     settings = local.settings
-    source = ContainerClient.from_connection_string(str(settings.storage.connection_string), settings.source_container)
+    source = user_uploads(settings)
     blob = source.get_blob_client(name)
     body = text(index)
     etag = str(blob.upload_blob(body, overwrite=True)["etag"])

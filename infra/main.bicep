@@ -32,10 +32,10 @@ param storageAccessMode string = 'sas'
 @description('NCRONTAB schedule of the poll function (six fields, seconds first); each tick reads only what is due. App setting POLL_SCHEDULE.')
 param pollSchedule string = '*/5 * * * * *'
 
-@description('Seconds that files still arriving wait to share one job (a file dropped alone is submitted at once). App setting GROUPING_WINDOW_SECONDS.')
+@description('The longest that files still arriving wait to share one job, in seconds (the first job of a bulk waits at most 5; a file dropped alone is submitted at once). App setting GROUPING_WINDOW_SECONDS.')
 @minValue(0)
 @maxValue(60)
-param groupingWindowSeconds int = 5
+param groupingWindowSeconds int = 30
 
 @description('A new version of a translated file: replace (translate again) or keep (reject). App setting RETRANSLATE_POLICY.')
 @allowed([

@@ -42,6 +42,6 @@ for name in STUCK_JOB_AFTER_MINUTES GROUPING_WINDOW_SECONDS LOG_DAILY_CAP_GB DEL
     '' | *[!0-9]*) fail "$name '$value' must be a whole number" ;;
   esac
 done
-if [ "${GROUPING_WINDOW_SECONDS:-5}" -gt 60 ]; then
+if [ "${GROUPING_WINDOW_SECONDS:-30}" -gt 60 ]; then
   fail "GROUPING_WINDOW_SECONDS '${GROUPING_WINDOW_SECONDS}' must be 60 or less: files would wait that long for their job"
 fi

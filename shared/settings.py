@@ -85,8 +85,9 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "GROUPING_WINDOW_SECONDS",
-        "5",
-        "How long files that keep arriving wait to share one job (0-60); a file dropped alone is submitted at once.",
+        "30",
+        "The longest that files still arriving wait to share one job (0-60; the first job of a bulk waits at most "
+        "5 s); a file dropped alone is submitted at once.",
     ),
     SettingSpec(
         "TARGET_LANGUAGES",

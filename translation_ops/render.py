@@ -49,6 +49,10 @@ def styled(outcome: str) -> str:
     return f"[{style}]{outcome}[/{style}]" if style else outcome
 
 
+# A bulk drop has thousands of files outstanding: a person reads the oldest, a script reads --json.
+OUTSTANDING_SHOWN = 50
+
+
 def status_tables(status: Status) -> list[Table]:
     counts = Table(title="Files", show_edge=False)
     counts.add_column("state / outcome")
@@ -82,12 +86,18 @@ def status_tables(status: Status) -> list[Table]:
         outstanding = Table(title="Outstanding", show_edge=False)
         for column in ("file", "state", "age", "job", "its job's progress"):
             outstanding.add_column(column)
-        for item in status.outstanding:
+        for item in status.outstanding[:OUTSTANDING_SHOWN]:
             progress = f"{item.documents_done}/{item.documents_total}" if item.documents_total else "-"
             if item.job_files > 1:
                 progress += f" ({item.job_files:,} files)"
             outstanding.add_row(
                 short(item.source_path, 60), item.state, age(item.age_seconds), item.job_id or "-", progress
+            )
+        hidden = len(status.outstanding) - OUTSTANDING_SHOWN
+        if hidden > 0:
+            outstanding.caption = (
+                f"the {OUTSTANDING_SHOWN} oldest of {len(status.outstanding):,}; --json lists every one, "
+                "translation-ops show FILE tells one file's story"
             )
         tables.append(outstanding)
     if status.needs_attention:

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar, cast
 from shared.settings import Settings, get_settings
 from shared.storage.clients import StorageClients
 from shared.storage.record_table import RecordTable
-from shared.storage.schedule_table import ScheduleTable
+from shared.storage.schedule_table import Lease, ScheduleTable
 from shared.storage.service_access import ServiceAccess
 from shared.translator import DocumentTranslationClient, TranslatorError, TranslatorService
 
@@ -69,6 +69,30 @@ class TimedCache(Generic[T]):
             self._loaded_at = None
 
 
+class LeasesHeldHere:
+    """The grouping leases an invocation of this process holds, and until when. A file of such a plan
+    waits to be grouped without asking the table who groups it: the table would only say "taken".
+    A lease is marked here once taken or renewed and unmarked before it is let go, so that a file
+    which found its plan marked after writing its waiting row is seen by the holder's last look."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def hold(self, lease: Lease) -> None:
+        with self._lock:
+            self._until[lease.plan] = lease.expires_at
+
+    def let_go(self, plan: str) -> None:
+        with self._lock:
+            self._until.pop(plan, None)
+
+    def holds(self, plan: str, now: datetime) -> bool:
+        with self._lock:
+            until = self._until.get(plan)
+            return until is not None and until > now
+
+
 class PipelineContext:
     def __init__(
         self,
@@ -90,6 +114,7 @@ class PipelineContext:
         self.glossary_names = TimedCache(self._load_glossary_names, GLOSSARY_NAMES_TTL_SECONDS)
         # Who holds a lease: this process, told apart from every other instance and restart.
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.leases_here = LeasesHeldHere()
 
     @cached_property
     def translator(self) -> TranslatorService:

@@ -4,8 +4,10 @@ record step, then the submission is removed.
 The job's documents are listed once, 100 a page, and each is traced to its member by the staging
 name it was written to (`.inflight/<record key>-<attempt>/`): a document's failure belongs to its
 file alone. The members are written Finishing in transactions of up to 100 per partition and handed
-over 16 at a time; should that be cut off, the submission (Finishing) is looked at again two minutes
-later and the hand-over repeated (the record step takes a message twice harmlessly).
+over 16 at a time; should that be cut off, the submission (Finishing) is looked at again 30 seconds
+later (HAND_OVER_RETRY) and the hand-over repeated (the record step takes a message twice
+harmlessly). Once handed over, it is looked at once more after REQUEUE_AFTER, for any member whose
+recording never happened.
 
 A job that failed validation as a whole (a source deleted or unreadable, say) must not fail the good
 files in it: the members whose file is gone end as such, and the others are submitted again, split

@@ -5,8 +5,9 @@ is submitted at once, alone: one transaction takes the plan's lease and writes i
 file that lands while that start call runs finds the lease taken: it waits (a row under
 `waiting|<plan>|`, with a place in the schedule as a backstop), and the lease holder, once its own
 call is answered, groups what waits into as few jobs as the service's limits allow (1,000 documents,
-250 MB). While files keep arriving it waits for more, but never longer than GROUPING_WINDOW_SECONDS
-after the oldest of them (5 s by default): a bulk drop of thousands becomes a handful of jobs, and a
+250 MB). While files keep arriving it waits for more: at most 5 s after the oldest of them for the
+first job, twice as long for each job after it while the bulk keeps coming, never longer than
+GROUPING_WINDOW_SECONDS (30 s by default). A bulk drop of thousands becomes a handful of jobs, and a
 file that lands amid it waits seconds, not minutes. When the service pushes back (429), the files
 that land meanwhile join the next job. The lease lasts 30 s and is renewed while its holder works;
 should the holder die, the backstop hands the plan's waiting files to the next poll.
@@ -67,6 +68,8 @@ MAX_JOB_BYTES = 250 * 1024 * 1024
 MAX_MEMBERS_TEXT = 400_000
 # A bulk still arriving: its newest file landed less than this ago.
 ARRIVAL_QUIET = timedelta(seconds=1)
+# The first job of a bulk waits this long at most for more files (later ones longer: window_after).
+FIRST_WINDOW = timedelta(seconds=5)
 LEASE_TIME = timedelta(seconds=30)
 # How long one invocation keeps grouping before it leaves the rest to the next (and to the backstop).
 GROUPING_BUDGET = timedelta(seconds=120)
@@ -129,20 +132,51 @@ def holder(ctx: PipelineContext) -> str:
 def start_alone(ctx: PipelineContext, plan: Plan, member: Member, container: str) -> tuple[Lease, Submission] | None:
     """The plan's lease and a submission of one file, if nobody groups the plan's files right now."""
     now = ctx.now()
+    if ctx.leases_here.holds(plan.digest, now):
+        return None
     lease = Lease(plan.digest, holder(ctx), now + LEASE_TIME)
     submission = submissions.create(ctx, plan, [member], container=container, lease=lease)
-    return None if submission is None else (lease, submission)
+    if submission is None:
+        return None
+    ctx.leases_here.hold(lease)
+    return lease, submission
 
 
 def acquire(ctx: PipelineContext, plan: str) -> Lease | None:
     now = ctx.now()
-    return ctx.schedule.acquire(plan, holder(ctx), now + LEASE_TIME, now)
+    if ctx.leases_here.holds(plan, now):
+        return None
+    lease = ctx.schedule.acquire(plan, holder(ctx), now + LEASE_TIME, now)
+    if lease is not None:
+        ctx.leases_here.hold(lease)
+    return lease
+
+
+def _renew(ctx: PipelineContext, lease: Lease) -> Lease | None:
+    renewed = ctx.schedule.renew(lease, ctx.now() + LEASE_TIME)
+    if renewed is None:
+        ctx.leases_here.let_go(lease.plan)
+    else:
+        ctx.leases_here.hold(renewed)
+    return renewed
+
+
+def _release(ctx: PipelineContext, lease: Lease) -> None:
+    ctx.leases_here.let_go(lease.plan)
+    ctx.schedule.release(lease)
+
+
+def window_after(ctx: PipelineContext, groups_made: int) -> timedelta:
+    """How long files still arriving wait for more: FIRST_WINDOW for the first job of a run, twice as
+    long for each job after it while the bulk keeps coming, never longer than GROUPING_WINDOW_SECONDS.
+    A small drop starts within seconds; a bulk of thousands fills its later jobs."""
+    bound = ctx.settings.grouping_window_seconds
+    return timedelta(seconds=min(FIRST_WINDOW.total_seconds() * 2**groups_made, bound))
 
 
 def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, budget: timedelta | None = None) -> int:
     """Groups and submits the plan's waiting files while holding its lease; returns the submissions
     made. `patient`: wait (within the window) for files still arriving; the poll's backstop is not."""
-    window = timedelta(seconds=ctx.settings.grouping_window_seconds)
     deadline = time.monotonic() + (budget or GROUPING_BUDGET).total_seconds()
     made = 0
     current: Lease | None = lease
@@ -151,7 +185,7 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
         if not waiting:
             # Let go, then look once more: a file that saw the lease held and wrote its row after our
             # last look is seen now, or its claimer finds the lease free.
-            ctx.schedule.release(current)
+            _release(ctx, current)
             if not ctx.schedule.waiting(current.plan, limit=1):
                 return made
             current = acquire(ctx, current.plan)
@@ -160,19 +194,20 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
         now = ctx.now()
         if patient and not full and time.monotonic() < deadline:
             newest, oldest = waiting[-1].claimed_at, waiting[0].claimed_at
+            window = window_after(ctx, made)
             if now - newest < ARRIVAL_QUIET and now - oldest < window:
                 # Look again once the bulk may have gone quiet (or the window closes): one read of the
                 # waiting files a second, however many there are.
                 time.sleep(min(ARRIVAL_QUIET, oldest + window - now).total_seconds())
-                current = ctx.schedule.renew(current, ctx.now() + LEASE_TIME)
+                current = _renew(ctx, current)
                 continue
         if submit_waiting(ctx, group) is not None:
             made += 1
         if time.monotonic() >= deadline:
-            ctx.schedule.release(current)
+            _release(ctx, current)
             logger.info("grouping of plan %s leaves the rest to the next invocation or poll", current.plan)
             return made
-        current = ctx.schedule.renew(current, ctx.now() + LEASE_TIME)
+        current = _renew(ctx, current)
     return made
 
 

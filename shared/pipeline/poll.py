@@ -33,7 +33,7 @@ from shared.pipeline.reconcile import find_submission_jobs
 from shared.pipeline.submit import replan
 from shared.redaction import redact
 from shared.storage.records import State
-from shared.storage.schedule_table import DUE_CODEC, DueEntry, DueKind, Submission, SubmissionState
+from shared.storage.schedule_table import DUE_CODEC, DueEntry, DueKind, Move, Submission, SubmissionState
 from shared.telemetry import Event, file_fields, metrics, submission_fields
 from shared.translator import (
     InvalidRequestError,
@@ -137,11 +137,9 @@ def hand_out_shards(ctx: PipelineContext, entries: Sequence[DueEntry], summary: 
     the shard on the queue with the entries as moved."""
     until = ctx.now() + SHARD_LEASE
     for start in range(0, len(entries), SHARD_ENTRIES):
-        moved = []
-        for entry in entries[start : start + SHARD_ENTRIES]:
-            following = replace(entry, at=until, etag=None)
-            if ctx.schedule.reschedule(entry, following):
-                moved.append(following)
+        moves = [Move(entry, replace(entry, at=until, etag=None)) for entry in entries[start : start + SHARD_ENTRIES]]
+        made = ctx.schedule.reschedule_all(moves)
+        moved = [move.following for move, done in zip(moves, made, strict=True) if done]
         if moved:
             ctx.storage.poll_shards_queue.send_message(shard_message(moved))
             summary.shards += 1
@@ -212,6 +210,7 @@ def _look_at_jobs(ctx: PipelineContext, entries: Sequence[DueEntry], summary: Po
     seen: set[str] = set()
     for start in range(0, len(ids), IDS_PER_CALL):
         group = ids[start : start + IDS_PER_CALL]
+        moves: list[Move] = []  # the jobs still running: moved together, a transaction for dozens
         try:
             for page in ctx.translator.list_jobs(ids=group, max_page_size=IDS_PER_CALL).by_page():
                 summary.list_calls += 1
@@ -221,10 +220,11 @@ def _look_at_jobs(ctx: PipelineContext, entries: Sequence[DueEntry], summary: Po
                     seen.add(status.id)
                     summary.polled += 1
                     for entry in by_job_id[status.id]:
-                        _guarded(ctx, entry, summary, partial(_apply, ctx, status=status, summary=summary))
+                        _guarded(ctx, entry, summary, partial(_apply, ctx, status=status, summary=summary, moves=moves))
         except TranslatorError as exc:
             logger.warning("could not list %d jobs (%s); they will be checked next time", len(group), exc)
             seen.update(group)  # not a sign that the service forgot them
+        _move_looked_at(ctx, moves, summary)
     for job_id in ids:
         if job_id not in seen:
             # Not in the filtered list: ask for it alone before concluding the service forgot it.
@@ -257,7 +257,34 @@ def _look_at_one(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) ->
     _apply(ctx, entry, status=status, summary=summary)
 
 
-def _apply(ctx: PipelineContext, entry: DueEntry, *, status: JobStatus, summary: PollSummary) -> None:
+def _move_looked_at(ctx: PipelineContext, moves: Sequence[Move], summary: PollSummary) -> None:
+    """The jobs looked at and still running are due again later; should that write fail, they stay
+    due and are looked at next tick."""
+    if not moves:
+        return
+    try:
+        ctx.schedule.reschedule_all(moves)
+    except Exception as exc:
+        summary.failures.extend(move.entry.row for move in moves)
+        logger.error(
+            "poll: %d jobs looked at could not be moved on in the schedule: %s; they are looked at again next tick",
+            len(moves),
+            redact(f"{type(exc).__name__}: {exc}"),
+            exc_info=exc,
+            extra={"event": Event.NEEDS_ATTENTION.value},
+        )
+
+
+def _apply(
+    ctx: PipelineContext,
+    entry: DueEntry,
+    *,
+    status: JobStatus,
+    summary: PollSummary,
+    moves: list[Move] | None = None,
+) -> None:
+    """What a look at the job found. A job still running is due again later: its move is added to
+    `moves` (written together by the caller), or written at once without it."""
     now = ctx.now()
     age = now - (entry.submitted_at or now)
     summary.oldest_age_seconds = max(summary.oldest_age_seconds, age.total_seconds())
@@ -290,8 +317,11 @@ def _apply(ctx: PipelineContext, entry: DueEntry, *, status: JobStatus, summary:
     if entry.nudge:
         ctx.schedule.remove_due([entry])
         return
-    following = replace(entry, at=following_at, etag=None)
-    ctx.schedule.reschedule(entry, following, submissions.progress(status, now))
+    move = Move(entry, replace(entry, at=following_at, etag=None), submissions.progress(status, now))
+    if moves is None:
+        ctx.schedule.reschedule(move.entry, move.following, move.progress)
+    else:
+        moves.append(move)
 
 
 def cancel_job(ctx: PipelineContext, submission: Submission) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from azure.data.tables import TableClient
 
 from shared.storage.entity_codec import Codec, json_text
-from shared.storage.table_transactions import Change, Op, TransactionRefused
+from shared.storage.table_transactions import MAX_TRANSACTION_OPERATIONS, Change, Op, TransactionRefused
 from shared.storage.table_writes import TableWriter, WriteConflict
 
 logger = logging.getLogger(__name__)
@@ -221,6 +221,15 @@ WAITING_CODEC = Codec(WaitingEntry, json_fields=frozenset({"languages", "glossar
 LEASE_CODEC = Codec(Lease)
 
 
+@dataclass(frozen=True)
+class Move:
+    """An entry of the schedule moved to a later time (with what the look at its job found)."""
+
+    entry: DueEntry
+    following: DueEntry
+    progress: dict[str, Any] | None = None
+
+
 class ScheduleTable:
     def __init__(self, table: TableClient):
         self._table = table
@@ -263,15 +272,56 @@ class ScheduleTable:
     def reschedule(self, entry: DueEntry, following: DueEntry, progress: dict[str, Any] | None = None) -> bool:
         """Moves a submission's own entry (and records the look at its job): unless another look moved
         it first (then False, and nothing changed)."""
+        return self.reschedule_all([Move(entry, following, progress)]) == [True]
+
+    def reschedule_all(self, moves: Sequence[Move]) -> list[bool]:
+        """Many moves, as few transactions as they fit (a busy tick moves hundreds): each move is all
+        or none, and one that another look made first is left out (False), the others still made."""
+        done = [False] * len(moves)
+        pending = list(range(len(moves)))
+        while pending:
+            batch: list[int] = []
+            changes: list[Change] = []
+            owners: list[int] = []  # the move each change belongs to
+            rows: set[str] = set()
+            for index in pending:
+                move_changes = self._move_changes(moves[index])
+                touched = {change.entity["RowKey"] for change in move_changes}
+                if len(changes) + len(move_changes) > MAX_TRANSACTION_OPERATIONS or touched & rows:
+                    continue  # the next transaction (one entity at most once in each)
+                batch.append(index)
+                changes += move_changes
+                owners += [index] * len(move_changes)
+                rows |= touched
+            try:
+                self.writer.transact(changes)
+            except TransactionRefused as refused:
+                if len(batch) == 1:
+                    pending.remove(batch[0])  # moved by another look first
+                    continue
+                if refused.index is not None and 0 <= refused.index < len(owners):
+                    pending.remove(owners[refused.index])  # that one was moved first: the rest go again
+                    continue
+                for index in batch:  # which move was refused is not known: each alone
+                    pending.remove(index)
+                    try:
+                        self.writer.transact(self._move_changes(moves[index]))
+                    except TransactionRefused:
+                        continue
+                    done[index] = True
+                continue
+            for index in batch:
+                done[index] = True
+                pending.remove(index)
+        return done
+
+    def _move_changes(self, move: Move) -> list[Change]:
+        entry, following = move.entry, move.following
         changes = [Change(Op.DELETE, self._keys(entry.row), entry.etag), Change(Op.UPSERT, self.due_entity(following))]
         if entry.kind is DueKind.SUBMISSION and not entry.nudge:
-            merged = {**self._keys(f"{SUBMISSION_PREFIX}{entry.target}"), "Due": following.row, **(progress or {})}
+            merged = {**self._keys(f"{SUBMISSION_PREFIX}{entry.target}"), "Due": following.row, **(move.progress or {})}
             changes.append(Change(Op.MERGE, merged))
-        try:
-            self.writer.transact(changes)
-        except TransactionRefused:
-            return False
-        return True
+        return changes
 
     # --- submissions ------------------------------------------------------------------------
     def get_submission(self, submission_id: str) -> Submission | None:

@@ -32,7 +32,8 @@ DIMENSIONS = {
     "languages",
     "characters_charged",
     "drop_to_record_seconds",
-    "outstanding_jobs",
+    "due",
+    "jobs_looked_at",
     "oldest_outstanding_seconds",
     "request_id",
 }
@@ -41,7 +42,7 @@ METRICS = {
     "translation.files.recorded",
     "translation.documents",
     "translation.characters.charged",
-    "translation.jobs.outstanding",
+    "translation.poll.due",
     "translation.jobs.oldest_age_seconds",
     "translation.drop_to_record.seconds",
 }

@@ -5,11 +5,12 @@ from dataclasses import replace
 
 import pytest
 
+from shared.pipeline import grouping
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
-from shared.pipeline.submit import submit_dropped_blob
-from shared.storage.records import State
+from shared.pipeline.submit import plan_for, submit_dropped_blob
+from shared.storage.records import SourceVersion, State
 from tests.pipeline.conftest import drain_results, upload
 from translation_ops import actions
 
@@ -44,6 +45,28 @@ def test_status_counts_states_and_outcomes_and_lists_what_needs_attention(ctx, s
     code, output = run("status")
     assert code == 0 and "Needs attention" in output and "running.txt" in output and "Rejected" in output
     assert "Not translated, by reason" in output and "UnsupportedFormat" in output
+
+
+def test_status_during_a_bulk_shows_its_job_as_a_whole_and_the_oldest_files(ctx, service, clock, run):
+    blobs = [upload(ctx, f"bulk/{index:03d}.txt", b"Hello") for index in range(80)]
+    plan = plan_for(
+        ctx, SourceVersion.of(ctx.settings.source_container, blobs[0].blob_name, blobs[0].get_blob_properties()), {}
+    )
+    lease = grouping.acquire(ctx, plan.digest)  # someone groups this plan: the drops wait for it
+    assert {submit_dropped_blob(blob, ctx).action for blob in blobs} == {"waiting"}
+    assert grouping.keep_grouping(ctx, lease, patient=False) == 1
+    [job] = service.jobs.values()
+
+    code, output = run("status", "--json")
+    assert code == 0
+    status = json.loads(output)
+    assert len(status["outstanding"]) == 80 and [item["files"] for item in status["jobs"]] == [80]
+
+    code, output = run("status")
+    assert code == 0
+    assert "1 jobs: 0 of 160 documents done" in output and job.id in output
+    assert "the 50 oldest of 80; --json lists every one" in output
+    assert output.count("bulk/") == 50 and "(80 files)" in output
 
 
 def test_show_tells_every_version_of_a_file(ctx, service, clock, run):

@@ -98,6 +98,47 @@ def test_files_that_trickle_in_slower_than_a_start_call_each_go_at_once(ctx, ser
     assert {result.action for result in results} == {"submitted"}
 
 
+def test_later_jobs_of_a_bulk_still_arriving_wait_longer_up_to_the_bound(make_context):
+    seconds = [grouping.window_after(make_context(), made).total_seconds() for made in range(6)]
+    assert seconds == [5, 10, 20, 30, 30, 30]  # the default bound is 30 s
+    assert grouping.window_after(make_context(GROUPING_WINDOW_SECONDS="3"), 0).total_seconds() == 3
+    assert grouping.window_after(make_context(GROUPING_WINDOW_SECONDS="0"), 4).total_seconds() == 0
+
+
+def test_a_file_whose_plan_is_grouped_in_this_process_waits_without_asking_the_table(ctx, service, monkeypatch):
+    blobs = [upload(ctx, f"here/{index}.txt", b"Hello") for index in range(3)]
+    lease = grouping.acquire(ctx, plan_of(ctx, blobs[0]).digest)
+    assert lease is not None and ctx.leases_here.holds(lease.plan, ctx.now())
+
+    def asked(*args, **kwargs):
+        raise AssertionError("the table was asked who groups a plan this process groups")
+
+    monkeypatch.setattr(ctx.schedule, "acquire", asked)
+    monkeypatch.setattr(grouping.submissions, "create", asked)
+    results = [submit_dropped_blob(blob, ctx) for blob in blobs[1:]]
+    assert {result.action for result in results} == {"waiting"}
+    monkeypatch.undo()
+
+    assert grouping.keep_grouping(ctx, lease, patient=False) == 1
+    assert not ctx.leases_here.holds(lease.plan, ctx.now())  # unmarked before it was let go
+    assert ctx.schedule.lease(lease.plan) is None
+    [job] = service.jobs.values()
+    assert sorted(source_name(item) for item in job.inputs) == ["here/1.txt", "here/2.txt"]
+
+
+def test_a_lease_held_here_by_an_invocation_that_died_counts_only_until_it_expires(ctx, service, clock):
+    blobs = [upload(ctx, f"died/{index}.txt", b"Hello") for index in range(2)]
+    lease = grouping.acquire(ctx, plan_of(ctx, blobs[0]).digest)
+    assert lease is not None
+    assert submit_dropped_blob(blobs[0], ctx).action == "waiting"  # its holder died without letting go
+
+    clock.advance(grouping.LEASE_TIME.total_seconds() + 1)
+    assert not ctx.leases_here.holds(lease.plan, ctx.now())
+    submit_dropped_blob(blobs[1], ctx)  # the next drop takes the plan over, and groups what waited
+    [job] = service.jobs.values()
+    assert sorted(source_name(item) for item in job.inputs) == ["died/0.txt", "died/1.txt"]
+
+
 def test_a_group_refused_as_a_whole_is_split_so_only_the_bad_file_fails(ctx, service):
     blobs = [upload(ctx, f"split/{index}.txt", b"Hello") for index in range(8)]
     lease = hold_lease(ctx, blobs[0])

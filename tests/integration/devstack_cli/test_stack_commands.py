@@ -81,3 +81,24 @@ def test_up_refuses_impossible_settings_at_once_and_leaves_nothing_running(tmp_p
     assert "TARGET_LANGUAGES" in done.stderr and "Traceback" not in done.stderr
     assert time.monotonic() - started < 30  # Azurite's start-up included
     assert not any(port_open("127.0.0.1", port) for port in STANDARD_PORTS)  # Azurite was stopped again
+
+
+def test_up_refuses_fewer_than_one_instance_with_a_plain_message():
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack", "up", "--instances", "0"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--instances must be at least 1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_several_instances_get_ports_of_their_own_and_share_one_storage_account(tmp_path):
+    from devstack.stack import StackConfig
+
+    config = StackConfig.on_free_ports(tmp_path, host_instances=3)
+    assert len(set(config.host_ports)) == 3
+    assert not set(config.host_ports) & {*config.azurite_ports, config.emulator_port}

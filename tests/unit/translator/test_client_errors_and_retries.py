@@ -20,7 +20,7 @@ from shared.translator import (
     TranslationInput,
     TranslationTarget,
 )
-from shared.translator.retry import parse_retry_after
+from shared.translator.retry import Pacer, parse_retry_after
 from tests.unit.translator.conftest import (
     ENDPOINT,
     SOURCE_SAS_URL,
@@ -233,3 +233,38 @@ def test_delete_and_get_are_retried_after_5xx(service, make_client):
     service.add(json_response(502), json_response(200, {**JOB, "status": "Cancelling"}))
     assert make_client().cancel_job("job-1").status == "Cancelling"
     assert len(service.requests) == 2
+
+
+def test_a_pause_the_service_asked_for_holds_the_clients_next_call_too(service, fake_time, make_client):
+    policy = RetryPolicy(max_attempts=1, sleep=fake_time.sleep, clock=fake_time.clock, random=lambda: 0.0)
+    sent_at: list[float] = []
+
+    def answer(status: int, headers: dict[str, str] | None = None):
+        def reply(request: httpx.Request) -> httpx.Response:
+            sent_at.append(fake_time.now)
+            return json_response(status, JOB if status == 200 else error_body("RequestRateTooHigh", "x"), headers)
+
+        return reply
+
+    service.add(answer(429, {"Retry-After": "3"}), answer(200))
+    client = make_client(retry=policy)
+    with pytest.raises(RateLimitedError):
+        client.get_job("job-1")  # gives up at once (one attempt), but the pause stands
+    assert client.get_job("job-1").id == "job-1"
+    assert sent_at == [1000.0, 1003.0] and fake_time.sleeps == [3.0]
+
+
+def test_the_pacer_keeps_the_latest_moment_and_lets_calls_go_once_it_passed():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(sleep=sleep, clock=lambda: now[0])
+    assert pacer.wait() == 0.0
+    pacer.hold(5)
+    pacer.hold(2)  # a shorter pause asked for later does not cut the longer one short
+    assert pacer.wait() == 5.0
+    assert pacer.wait() == 0.0 and slept == [5.0]
