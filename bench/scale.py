@@ -30,7 +30,7 @@ import httpx
 from azure.data.tables import TableClient
 
 from bench.counting import emulator_jobs, reset_emulator, service_calls, storage_calls
-from bench.measures import LANGUAGES, SUBMIT_FUNCTION, _later, _wait_recorded, poll_all, stack, text, user_uploads
+from bench.measures import LANGUAGES, SUBMIT_FUNCTION, _later, poll_all, stack, text, user_uploads
 from devstack.host.webhook import FUNCTION_NAME_PREFIX, WEBHOOK_PATH, blob_created_event
 from devstack.storage_proxy import Faults
 from shared.pipeline.checks import LANGUAGES_METADATA_KEY
@@ -252,6 +252,9 @@ def _wait_submitted(local: Any, keys: dict[str, float], *, timeout: float) -> No
 class Bulk:
     files: int = 0
     rate_limit: float | None = None
+    # Every file handed to the record step (its job ended and its documents were listed: every
+    # service call of the bulk is made), and how many were recorded by then.
+    handed_over: int = 0
     recorded: int = 0
     seconds: float = 0.0
     jobs: int = 0  # holding the bulk's files (two languages)
@@ -276,8 +279,9 @@ def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: in
         started = time.monotonic()
         dropped, alone = _drop_bulk(local, files, lone=lone)
         keys = set(dropped)
-        result.recorded = _wait_recorded(local.settings, keys, timeout=3600)
+        progress = _wait_handed_over(local.settings, keys, timeout=3600)
         result.seconds = round(time.monotonic() - started, 1)
+        result.handed_over, result.recorded = len(progress.handed_over), len(progress.recorded)
         stats = httpx.get(f"{endpoint}/_emulator/stats", headers={"Ocp-Apim-Subscription-Key": key}, timeout=60)
         body = stats.json()
         # The bulk's jobs translate each file into both languages; the lone files' into one.
@@ -285,9 +289,8 @@ def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: in
         result.lone_jobs = len(body["batches"]) - result.jobs
         result.service_calls = {name: int(count) for name, count in body["requests"].items()}
         result.refused_429 = sum(int(count) for count in body["faults"].values())
-        submitted = _submitted_at(local.settings, keys)
         for record_key_, dropped_at in dropped.items():
-            at = submitted.get(record_key_)
+            at = progress.submitted_at.get(record_key_)
             if at is None:
                 continue
             wait = at - dropped_at
@@ -334,15 +337,37 @@ def _drop_bulk(local: Any, files: int, *, lone: int = 0) -> tuple[dict[str, floa
     return dropped, alone_keys
 
 
-def _submitted_at(settings: Any, keys: set[str]) -> dict[str, float]:
+@dataclass
+class HandOver:
+    handed_over: set[str] = field(default_factory=set)  # recorded, or Finishing
+    recorded: set[str] = field(default_factory=set)
+    submitted_at: dict[str, float] = field(default_factory=dict)  # record key -> epoch seconds
+
+
+def _wait_handed_over(settings: Any, keys: set[str], *, timeout: float, interval: float = 15.0) -> HandOver:
+    """Waits until every one of `keys` is handed to the record step (Finishing or recorded), looking
+    every `interval` (a look reads the bulk's records: the bench must not load the storage it measures);
+    when each was submitted. The recording itself is the record step's cost, measured end to end
+    elsewhere."""
     table = TableClient.from_connection_string(str(settings.storage.connection_string), settings.records_table)
-    found = {}
-    rows = table.query_entities(f"PartitionKey eq '{FINAL_PARTITION}'", select=["RowKey", "SubmittedAt"])
-    for entity in rows:
-        at = entity.get("SubmittedAt")
-        if entity["RowKey"] in keys and isinstance(at, datetime):
-            found[entity["RowKey"]] = at.replace(tzinfo=at.tzinfo or UTC).timestamp()
-    return found
+    deadline = time.monotonic() + timeout
+    while True:
+        progress = HandOver()
+        for entity in table.query_entities("", select=["PartitionKey", "RowKey", "State", "SubmittedAt"]):
+            key, partition = entity["RowKey"], entity["PartitionKey"]
+            if key not in keys:
+                continue
+            finished = partition == FINAL_PARTITION
+            if finished:
+                progress.recorded.add(key)
+            if finished or (partition.startswith(OPEN_PARTITION_PREFIX) and entity.get("State") == State.FINISHING):
+                progress.handed_over.add(key)
+            at = entity.get("SubmittedAt")
+            if isinstance(at, datetime):
+                progress.submitted_at[key] = at.replace(tzinfo=at.tzinfo or UTC).timestamp()
+        if len(progress.handed_over) == len(keys) or time.monotonic() > deadline:
+            return progress
+        time.sleep(interval)
 
 
 # --- a file dropped alone --------------------------------------------------------------------------------
@@ -361,8 +386,7 @@ def lone_drops(workdir: Path, *, count: int) -> LoneDrops:
         for index in range(count):
             dropped = _drop_one(local, f"alone/doc{index:03d}.txt", index)
             time.sleep(1.0)  # alone: nothing else lands while it is submitted
-            _wait_recorded(settings, set(dropped), timeout=60)
-            at = _submitted_at(settings, set(dropped))
+            at = _wait_handed_over(settings, set(dropped), timeout=60, interval=0.5).submitted_at
             result.ours.extend(round(at[key] - when, 3) for key, when in dropped.items() if key in at)
         result.sdk = _sdk_submit_seconds(local, count)
     return result

@@ -7,7 +7,8 @@ file alone. The members are written Finishing in transactions of up to 100 per p
 over 16 at a time; should that be cut off, the submission (Finishing) is looked at again 30 seconds
 later (HAND_OVER_RETRY) and the hand-over repeated (the record step takes a message twice
 harmlessly). Once handed over, it is looked at once more after REQUEUE_AFTER, for any member whose
-recording never happened.
+recording never happened: handed over again unless the results queue still holds messages older
+than its hand-over (the record step is behind, not the hand-over lost).
 
 A job that failed validation as a whole (a source deleted or unreadable, say) must not fail the good
 files in it: the members whose file is gone end as such, and the others are submitted again, split
@@ -126,15 +127,27 @@ def check_recorded(ctx: PipelineContext, submission: Submission) -> int:
     if any(record.state is State.GROUPED for record in still_open):
         # The hand-over never reached it (its write kept failing): hand the job's files over again.
         return hand_over(ctx, submission)
-    again = 0
+    again = deferred = 0
     next_look = now + lifecycle.REQUEUE_AFTER
+    backlog = lifecycle.RecordStepBacklog(ctx)
     for record in still_open:
         due = lifecycle.requeue_due(record) or now
-        if due <= now:
+        if due <= now and backlog.still_waiting(record):
+            deferred += 1
+            due = now + lifecycle.REQUEUE_AFTER
+        elif due <= now:
             lifecycle.requeue(ctx, record, schedule=False)
             again += 1
             due = now + (lifecycle.REQUEUE_FLAGGED_AFTER if record.needs_attention else lifecycle.REQUEUE_AFTER)
         next_look = min(next_look, due)
+    if deferred:
+        logger.info(
+            "submission %s: %d files not recorded yet, the record step has yet to reach them; looking again at %s",
+            submission.id,
+            deferred,
+            next_look.isoformat(),
+            extra=submission_fields(submission, event=Event.FINISHING),
+        )
     submissions.handed_over(ctx, submission, next_look)
     return again
 

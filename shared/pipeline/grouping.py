@@ -6,11 +6,12 @@ file that lands while that start call runs finds the lease taken: it waits (a ro
 `waiting|<plan>|`, with a place in the schedule as a backstop), and the lease holder, once its own
 call is answered, groups what waits into as few jobs as the service's limits allow (1,000 documents,
 250 MB). While files keep arriving it waits for more: at most 5 s after the oldest of them for the
-first job, twice as long for each job after it while the bulk keeps coming, never longer than
-GROUPING_WINDOW_SECONDS (30 s by default). A bulk drop of thousands becomes a handful of jobs, and a
-file that lands amid it waits seconds, not minutes. When the service pushes back (429), the files
-that land meanwhile join the next job. The lease lasts 30 s and is renewed while its holder works;
-should the holder die, the backstop hands the plan's waiting files to the next poll.
+first job (or until none landed for a second), twice as long for each job after it while the bulk
+keeps coming, never longer than GROUPING_WINDOW_SECONDS (30 s by default). A bulk drop of
+thousands becomes a handful of jobs, and a file that lands amid it waits seconds, not minutes. When
+the service pushes back (429), the files that land meanwhile join the next job. The lease lasts
+30 s and is renewed while its holder works; should the holder die, the backstop hands the plan's
+waiting files to the next poll.
 
 Every member keeps its own record and exactly-once guarantee: a record is taken into a submission
 by an ETag-guarded write (whoever wins it submits it), and the staging names of its documents carry
@@ -66,13 +67,15 @@ MAX_DOCUMENTS = 1000
 MAX_JOB_BYTES = 250 * 1024 * 1024
 # A submission's member list stays well inside one entity (1 MiB): long names make fewer members.
 MAX_MEMBERS_TEXT = 400_000
-# A bulk still arriving: its newest file landed less than this ago.
+# A drop still arriving: its newest file landed less than this ago (for the first job of a run; a
+# later job's window allows gaps of a fifth of itself, as a bulk's claims come in bursts).
 ARRIVAL_QUIET = timedelta(seconds=1)
 # The first job of a bulk waits this long at most for more files (later ones longer: window_after).
 FIRST_WINDOW = timedelta(seconds=5)
 LEASE_TIME = timedelta(seconds=30)
-# How long one invocation keeps grouping before it leaves the rest to the next (and to the backstop).
-GROUPING_BUDGET = timedelta(seconds=120)
+# How long one invocation keeps grouping before it leaves the rest to the next (and to the backstop):
+# a bulk of 10,000 at 35 claims a second, well inside Functions' 30-minute default timeout.
+GROUPING_BUDGET = timedelta(minutes=5)
 # Waiting files nobody grouped within this are grouped by the poll; they share a place in the
 # schedule per plan and per BACKSTOP_BUCKET of claim times.
 BACKSTOP_AFTER = timedelta(seconds=30)
@@ -166,6 +169,15 @@ def _release(ctx: PipelineContext, lease: Lease) -> None:
     ctx.schedule.release(lease)
 
 
+def _let_go(ctx: PipelineContext, lease: Lease) -> Lease | None:
+    """Lets go, then looks once more: a file that saw the lease held and wrote its row after our last
+    look is seen now (and the lease taken again to group it), or its claimer finds the lease free."""
+    _release(ctx, lease)
+    if not ctx.schedule.waiting(lease.plan, limit=1):
+        return None
+    return acquire(ctx, lease.plan)
+
+
 def window_after(ctx: PipelineContext, groups_made: int) -> timedelta:
     """How long files still arriving wait for more: FIRST_WINDOW for the first job of a run, twice as
     long for each job after it while the bulk keeps coming, never longer than GROUPING_WINDOW_SECONDS.
@@ -176,26 +188,23 @@ def window_after(ctx: PipelineContext, groups_made: int) -> timedelta:
 
 def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, budget: timedelta | None = None) -> int:
     """Groups and submits the plan's waiting files while holding its lease; returns the submissions
-    made. `patient`: wait (within the window) for files still arriving; the poll's backstop is not."""
+    made. `patient`: wait (within the window) for files still arriving; the poll's backstop is not.
+    The lease is let go only once nothing waits (letting go first would let a file of the bulk that
+    lands at that moment be submitted alone)."""
     deadline = time.monotonic() + (budget or GROUPING_BUDGET).total_seconds()
     made = 0
     current: Lease | None = lease
     while current is not None:
         waiting = ctx.schedule.waiting(current.plan, limit=MAX_DOCUMENTS)
         if not waiting:
-            # Let go, then look once more: a file that saw the lease held and wrote its row after our
-            # last look is seen now, or its claimer finds the lease free.
-            _release(ctx, current)
-            if not ctx.schedule.waiting(current.plan, limit=1):
-                return made
-            current = acquire(ctx, current.plan)
+            current = _let_go(ctx, current)
             continue
         group, full = fit(waiting)
         now = ctx.now()
         if patient and not full and time.monotonic() < deadline:
             newest, oldest = waiting[-1].claimed_at, waiting[0].claimed_at
             window = window_after(ctx, made)
-            if now - newest < ARRIVAL_QUIET and now - oldest < window:
+            if now - newest < max(ARRIVAL_QUIET, window / 5) and now - oldest < window:
                 # Look again once the bulk may have gone quiet (or the window closes): one read of the
                 # waiting files a second, however many there are.
                 time.sleep(min(ARRIVAL_QUIET, oldest + window - now).total_seconds())

@@ -19,6 +19,7 @@ is repeated by the poller (a record's own place in the schedule, or its submissi
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,8 @@ REQUEUE_FLAGGED_AFTER = timedelta(hours=1)
 REPLAN_BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
 # Hand-overs to the record step go out this many at a time.
 PARALLEL_HAND_OVERS = 16
+# The queue stamps a message with its own clock, which may be this far from ours.
+QUEUE_CLOCK_SKEW = timedelta(minutes=1)
 
 
 # --- before the service is called ---------------------------------------------------------
@@ -297,6 +300,25 @@ def requeue(ctx: PipelineContext, record: OpenRecord, *, schedule: bool = True) 
             extra=file_fields(updated, event=Event.FINISHING),
         )
     return updated
+
+
+class RecordStepBacklog:
+    """Whether the record step has yet to reach a hand-over: a bulk's thousands of hand-overs can
+    take longer than REQUEUE_AFTER to record, and sending them again would only lengthen the queue.
+    The queue is asked once, and only when some hand-over is due again."""
+
+    def __init__(self, ctx: PipelineContext) -> None:
+        self._ctx = ctx
+
+    @functools.cached_property
+    def oldest_waiting(self) -> datetime | None:
+        return results_queue.waiting_since(self._ctx.storage.results_queue)
+
+    def still_waiting(self, record: OpenRecord) -> bool:
+        if record.enqueued_at is None:
+            return False
+        oldest = self.oldest_waiting
+        return oldest is not None and oldest <= record.enqueued_at + QUEUE_CLOCK_SKEW
 
 
 def requeue_due(record: OpenRecord) -> datetime | None:

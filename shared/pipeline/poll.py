@@ -36,7 +36,6 @@ from shared.storage.records import State
 from shared.storage.schedule_table import DUE_CODEC, DueEntry, DueKind, Move, Submission, SubmissionState
 from shared.telemetry import Event, file_fields, metrics, submission_fields
 from shared.translator import (
-    InvalidRequestError,
     JobStatus,
     NotFoundError,
     TranslatorError,
@@ -324,28 +323,6 @@ def _apply(
         moves.append(move)
 
 
-def cancel_job(ctx: PipelineContext, submission: Submission) -> None:
-    """Every file of the job was withdrawn (superseded, cancelled): the service may stop."""
-    if submission.job_id is None:
-        return
-    try:
-        ctx.translator.cancel_job(submission.job_id)
-        logger.info(
-            "cancelled job %s: every file in it was withdrawn",
-            submission.job_id,
-            extra=submission_fields(submission, event=Event.SUPERSEDED),
-        )
-    except (InvalidRequestError, NotFoundError):
-        pass  # final already: its files are recorded as withdrawn all the same
-    except TranslatorError as exc:
-        logger.warning(
-            "could not cancel job %s, whose files were all withdrawn (%s)",
-            submission.job_id,
-            exc,
-            extra=submission_fields(submission, event=Event.SUPERSEDED),
-        )
-
-
 # --- submissions without a job (yet) ------------------------------------------------------------
 
 
@@ -410,7 +387,7 @@ def _adopt(ctx: PipelineContext, submission: Submission, job_id: str, entry: Due
         return
     summary.reconciled += 1
     if adopted.all_withdrawn:
-        cancel_job(ctx, adopted)
+        submissions.cancel_withdrawn_job(ctx, adopted)
 
 
 def _postpone(ctx: PipelineContext, submission: Submission, until: datetime, entry: DueEntry) -> None:
@@ -433,6 +410,8 @@ def _record_due(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> 
         return
     if record.state is State.FINISHING:
         due = lifecycle.requeue_due(record)
+        if due is not None and due <= ctx.now() and lifecycle.RecordStepBacklog(ctx).still_waiting(record):
+            due = ctx.now() + lifecycle.REQUEUE_AFTER
         if due is not None and due > ctx.now():
             ctx.schedule.reschedule(entry, replace(entry, at=due, etag=None))
             return

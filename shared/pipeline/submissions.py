@@ -33,7 +33,7 @@ from shared.storage.schedule_table import (
     stamp,
 )
 from shared.telemetry import Event, metrics, source_fields, submission_fields
-from shared.translator import JobStatus
+from shared.translator import InvalidRequestError, JobStatus, NotFoundError, TranslatorError
 
 logger = logging.getLogger(__name__)
 
@@ -324,3 +324,25 @@ def remove(ctx: PipelineContext, submission: Submission, *, done: Sequence[DueEn
             extra=submission_fields(submission, event=Event.FINISHING),
         )
     return removed
+
+
+def cancel_withdrawn_job(ctx: PipelineContext, submission: Submission) -> None:
+    """Every file of the job was withdrawn (superseded, cancelled): the service may stop."""
+    if submission.job_id is None:
+        return
+    try:
+        ctx.translator.cancel_job(submission.job_id)
+        logger.info(
+            "cancelled job %s: every file in it was withdrawn",
+            submission.job_id,
+            extra=submission_fields(submission, event=Event.SUPERSEDED),
+        )
+    except (InvalidRequestError, NotFoundError):
+        pass  # final already: its files are recorded as withdrawn all the same
+    except TranslatorError as exc:
+        logger.warning(
+            "could not cancel job %s, whose files were all withdrawn (%s)",
+            submission.job_id,
+            exc,
+            extra=submission_fields(submission, event=Event.SUPERSEDED),
+        )

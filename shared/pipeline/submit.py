@@ -10,8 +10,10 @@ waits for.
 
 Storage calls of a drop submitted alone, around its one start call: read the blob's properties,
 take the plan's lease with the submission (one transaction), insert the claim, check no final
-record exists; after the call, write the job id. The service's formats and languages and the
-glossary names are looked up once per process for a bounded time (see PipelineContext).
+record exists; after the call, write the job id (with its place in the schedule), look for older
+versions of the file, look for files of its plan that landed meanwhile, let the lease go and look
+once more: nine. The service's formats and languages and the glossary names are looked up once per process
+for a bounded time (see PipelineContext).
 """
 
 from __future__ import annotations
@@ -204,9 +206,7 @@ def withdraw_from_job(ctx: PipelineContext, submission_id: str, key: str) -> Non
     if submission is None or not submission.all_withdrawn:
         return
     if submission.state is SubmissionState.SUBMITTED and submission.job_id:
-        from shared.pipeline.poll import cancel_job
-
-        cancel_job(ctx, submission)
+        submissions.cancel_withdrawn_job(ctx, submission)
 
 
 # --- what a version is sent with ----------------------------------------------------------------

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from azure.core.exceptions import IncompleteReadError, ServiceResponseError
+from azure.core.exceptions import AzureError, IncompleteReadError, ServiceResponseError
 from azure.storage.queue import QueueClient
 
 logger = logging.getLogger(__name__)
@@ -48,3 +49,14 @@ def send(queue: QueueClient, message: ResultMessage) -> None:
                 raise
             logger.info("sending %s to %s was cut off (%s); sending it again", message.key, queue.queue_name, exc)
     logger.info("queued %s (%s) for recording", message.source_name, message.key)
+
+
+def waiting_since(queue: QueueClient) -> datetime | None:
+    """When the oldest message still waiting on the queue was sent (None: nothing waits, or the
+    queue could not say). A hand-over sent after it is most likely still waiting its turn."""
+    try:
+        waiting = queue.peek_messages(max_messages=1)
+    except AzureError as exc:
+        logger.info("could not peek at %s (%s); assuming nothing waits", queue.queue_name, exc)
+        return None
+    return waiting[0].inserted_on if waiting else None

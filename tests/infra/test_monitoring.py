@@ -125,7 +125,7 @@ def test_the_workbook_shows_the_five_views_over_the_workspace():
         "Files per day by outcome",
         "Characters charged per day",
         "Failures by reason code",
-        "Outstanding jobs and the age of the oldest (minutes)",
+        "Jobs looked at per tick, entries due, and the age of the oldest job (minutes)",
         "Time from drop to final record (minutes)",
     ):
         assert expected in titles

@@ -102,6 +102,22 @@ def test_a_member_never_recorded_is_handed_over_again_after_the_requeue_delay(ct
     assert ctx.schedule.submissions() == []  # every member recorded: the submission is gone
 
 
+def test_a_member_whose_message_still_waits_is_not_handed_over_again(ctx, service, clock):
+    # A bulk's hand-overs can outlast REQUEUE_AFTER on the queue: the record step is behind, the
+    # hand-over is not lost, and a second message would only lengthen the queue.
+    result = submit_dropped_blob(upload(ctx, "behind.txt", b"Hello"), ctx)
+    service.finish(result.job_id)
+    later(clock, 5)
+    poll_outstanding_jobs(ctx)
+    later(clock, lifecycle.REQUEUE_AFTER.total_seconds() + 1)
+    assert poll_outstanding_jobs(ctx).requeued == 0
+    [message] = drain_results(ctx)  # taken, and its recording lost
+    later(clock, lifecycle.REQUEUE_AFTER.total_seconds() + 1)
+    assert poll_outstanding_jobs(ctx).requeued == 1
+    assert len(drain_results(ctx)) == 1
+    record_outcome(message, ctx)
+
+
 def test_poll_cost_does_not_grow_with_recorded_files(ctx, service, clock):
     for index in range(5):
         result = submit_dropped_blob(upload(ctx, f"old{index}.txt", b"Hello"), ctx)
