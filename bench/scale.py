@@ -279,7 +279,7 @@ def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: in
         started = time.monotonic()
         dropped, alone = _drop_bulk(local, files, lone=lone)
         keys = set(dropped)
-        progress = _wait_handed_over(local.settings, keys, timeout=3600)
+        progress = _wait_handed_over(local.settings, keys, timeout=1200)
         result.seconds = round(time.monotonic() - started, 1)
         result.handed_over, result.recorded = len(progress.handed_over), len(progress.recorded)
         stats = httpx.get(f"{endpoint}/_emulator/stats", headers={"Ocp-Apim-Subscription-Key": key}, timeout=60)

@@ -101,11 +101,14 @@ class PipelineContext:
         storage: StorageClients | None = None,
         translator: TranslatorService | None = None,
         now: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ):
         self.settings = settings
         self.storage = storage or StorageClients(settings)
         self._translator = translator
         self.now = now or (lambda: datetime.now(UTC))
+        # How a step waits for time to pass on that clock (a test's clock moves on instead).
+        self.sleep = sleep or time.sleep
         self.document_extensions = TimedCache(self._load_document_extensions, FORMATS_TTL_SECONDS)
         self.glossary_formats = TimedCache(self._load_glossary_formats, FORMATS_TTL_SECONDS)
         self.languages = TimedCache(

@@ -207,7 +207,7 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
             if now - newest < max(ARRIVAL_QUIET, window / 5) and now - oldest < window:
                 # Look again once the bulk may have gone quiet (or the window closes): one read of the
                 # waiting files a second, however many there are.
-                time.sleep(min(ARRIVAL_QUIET, oldest + window - now).total_seconds())
+                ctx.sleep(min(ARRIVAL_QUIET, oldest + window - now).total_seconds())
                 current = _renew(ctx, current)
                 continue
         if submit_waiting(ctx, group) is not None:

@@ -111,7 +111,9 @@ def test_retry_submits_a_rejected_file_again_once_its_cause_is_fixed(make_contex
     [final] = settle(ctx, clock)
     assert final.reason_code == "UnsupportedLanguage"
     # The operator fixes the setting (the app restarts with it).
-    fixed = PipelineContext(replace(ctx.settings, target_languages=("fr",)), translator=service, now=clock)
+    fixed = PipelineContext(
+        replace(ctx.settings, target_languages=("fr",)), translator=service, now=clock, sleep=clock.sleep
+    )
     actions.retry(fixed, "r.txt")
     assert fixed.records.get_open(result.key).state == State.WAITING
     clock.advance(1)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -22,6 +23,11 @@ class Clock:
         from datetime import timedelta
 
         self.moment += timedelta(seconds=seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """A step waiting for time to pass on this clock moves it on (and lets other threads run)."""
+        self.advance(seconds)
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -52,7 +58,7 @@ def make_context(azurite, service, clock):
             "RESULTS_QUEUE": f"results-{suffix}",
             **overrides,
         }
-        ctx = PipelineContext(Settings.from_env(env), translator=service, now=clock)
+        ctx = PipelineContext(Settings.from_env(env), translator=service, now=clock, sleep=clock.sleep)
         ctx.storage.ensure_resources()
         return ctx
 

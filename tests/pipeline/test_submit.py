@@ -64,7 +64,10 @@ def test_concurrent_deliveries_start_exactly_one_job(ctx, service):
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == ["duplicate"] * 7 + ["submitted"]
+    # One delivery claims the version. It is submitted at once, or (when another delivery held the
+    # plan's lease at that moment) it waits and is grouped; the others see it claimed, or waiting.
+    assert len(results) == 8 and set(results) <= {"submitted", "waiting", "duplicate"}
+    assert results.count("submitted") <= 1
     assert len(service.start_calls) == 1 and len(service.start_calls[0]) == 1
 
 
