@@ -241,13 +241,14 @@ def poll_cost(workdir: Path, *, sizes: tuple[int, ...], history: int) -> PollCos
         offset = timedelta(hours=1)
         for size in sizes:
 
-            def submit_one(index: int) -> None:
-                name = f"poll/doc{index:05d}.txt"
-                source.upload_blob(name, text(index), overwrite=True)
-                submit_dropped_blob(source.get_blob_client(name), base)
+            def upload_one(index: int) -> None:
+                source.upload_blob(f"poll/doc{index:05d}.txt", text(index), overwrite=True)
 
             with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(submit_one, range(submitted, size)))
+                list(pool.map(upload_one, range(submitted, size)))
+            # One at a time, each its own job: files submitted together would share one.
+            for index in range(submitted, size):
+                submit_dropped_blob(source.get_blob_client(f"poll/doc{index:05d}.txt"), base)
             submitted = size
             for with_history in (False, True):
                 offset += timedelta(minutes=5)

@@ -107,13 +107,9 @@ class TableWriter:
         except Exception as exc:
             if not _ambiguous(exc):
                 raise
-            current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), exc)
-            if current is not None and current.get(CHANGE_ID) == stamped[CHANGE_ID]:
-                return self._went_through(current)
-            if current is not None:
-                raise WriteConflict(
-                    f"{stamped['PartitionKey']}/{stamped['RowKey']} was created by someone else"
-                ) from exc
+            went = self._unanswered(stamped, exc, still_applies=lambda current: current is None)
+            if went is not None:
+                return went
             if resends <= 0:
                 raise
             return self.insert(entity, resends=resends - 1)
@@ -171,16 +167,17 @@ class TableWriter:
         except Exception as exc:
             if not _ambiguous(exc):
                 raise
-            current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), exc)
-            if current is not None and current.get(CHANGE_ID) == stamped[CHANGE_ID]:
-                return self._went_through(current)
-            if current is None or (etag is not None and current.metadata.get("etag") != etag):
-                raise WriteConflict(
-                    f"{stamped['PartitionKey']}/{stamped['RowKey']} was changed by someone else"
-                ) from exc
+            went = self._unanswered(
+                stamped,
+                exc,
+                still_applies=lambda current: (
+                    current is not None and (etag is None or current.metadata.get("etag") == etag)
+                ),
+            )
+            if went is not None:
+                return went
             if resends <= 0:
                 raise
-            # What is stored is what the write was made against: it never arrived. Send it again.
             return self._update(entity, etag, mode, resends - 1)
 
     def _own_or_conflict(self, stamped: Mapping[str, Any], error: Exception) -> str:
@@ -190,10 +187,21 @@ class TableWriter:
             return str(current.metadata.get("etag"))
         raise WriteConflict(f"{stamped['PartitionKey']}/{stamped['RowKey']} was changed by someone else") from error
 
-    @staticmethod
-    def _went_through(current: TableEntity) -> str:
-        logger.info("%s/%s: the answer was lost, the change went through", current["PartitionKey"], current["RowKey"])
-        return str(current.metadata.get("etag"))
+    def _unanswered(
+        self, stamped: Mapping[str, Any], error: Exception, *, still_applies: Callable[[TableEntity | None], bool]
+    ) -> str | None:
+        """A write whose answer never came, read back: its new ETag when it went through; None when
+        what is stored is still what the write was made against (it never arrived: send it again);
+        WriteConflict when someone else's change is there."""
+        current = self._read_through(str(stamped["PartitionKey"]), str(stamped["RowKey"]), error)
+        if current is not None and current.get(CHANGE_ID) == stamped[CHANGE_ID]:
+            logger.info(
+                "%s/%s: the answer was lost, the change went through", current["PartitionKey"], current["RowKey"]
+            )
+            return str(current.metadata.get("etag"))
+        if not still_applies(current):
+            raise WriteConflict(f"{stamped['PartitionKey']}/{stamped['RowKey']} was changed by someone else") from error
+        return None
 
     def _read_through(self, partition: str, row: str, error: Exception) -> TableEntity | None:
         """Reads back after an ambiguous answer; when even that fails, the original error stands."""
