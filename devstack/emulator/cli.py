@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_speed_arguments(parser)
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the fault injection")
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="jobs processed in parallel")
+    parser.add_argument(
+        "--documents-in-parallel",
+        type=int,
+        default=DEFAULTS.documents_in_parallel,
+        help=f"source documents of one job translated at once (default {DEFAULTS.documents_in_parallel})",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -129,6 +135,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         document_seconds=args.document_seconds,
         seed=args.seed,
         workers=args.workers,
+        documents_in_parallel=args.documents_in_parallel,
     )
 
 

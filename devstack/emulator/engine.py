@@ -17,6 +17,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -359,23 +360,33 @@ class JobEngine:
             job.last_action = now
             self._save(job)
         by_target = {item.target.blob_url(item.target_blob): item for item in planned}
-        # Documents come source by source (one per target language): each source is read once.
-        read_source = functools.lru_cache(maxsize=1)(self._read_blob)
+        by_source: dict[str, list[DocumentState]] = {}
         for document in job.documents:
-            item = by_target.get(document.target_url)
-            with self._lock:
-                if job.discarded:
-                    return
-                if job.cancel_requested:
-                    break
-                if document.status in state.FINAL_STATUSES or item is None:
-                    continue
-                resumed = document.status == state.RUNNING  # it was under way when the emulator stopped
-                document.status = state.RUNNING
-                document.last_action = job.last_action = self.clock.now()
-                self._save_document(job, document)
-            self._process_document(job, document, item, read_source, resumed=resumed)
+            by_source.setdefault(document.source_url, []).append(document)
+
+        def translate_source(documents: list[DocumentState]) -> None:
+            # One source's documents (one per target language) one after another: it is read once.
+            read_source = functools.lru_cache(maxsize=1)(self._read_blob)
+            for document in documents:
+                item = by_target.get(document.target_url)
+                with self._lock:
+                    if job.discarded or job.cancel_requested:
+                        return
+                    if document.status in state.FINAL_STATUSES or item is None:
+                        continue
+                    resumed = document.status == state.RUNNING  # it was under way when the emulator stopped
+                    document.status = state.RUNNING
+                    document.last_action = job.last_action = self.clock.now()
+                    self._save_document(job, document)
+                self._process_document(job, document, item, read_source, resumed=resumed)
+
+        # The service translates a batch's documents side by side, not one after another.
+        parallel = max(1, min(self.options.documents_in_parallel, len(by_source)))
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix=f"batch-{job.id[:8]}") as pool:
+            list(pool.map(translate_source, by_source.values()))
         with self._lock:
+            if job.discarded:
+                return
             if job.cancel_requested:
                 self._finish_cancelled(job)
                 return

@@ -34,8 +34,10 @@ class EmulatorOptions:
     # Minimum time one document takes, whatever its size.
     document_seconds: float = 0.05
     seed: int = 0
-    # Background threads translating documents (jobs run in parallel across them).
+    # Background threads running jobs (jobs run in parallel across them) ...
     workers: int = 4
+    # ... and how many of one job's source documents each translates at once.
+    documents_in_parallel: int = 8
     # Service limits (SERVICE_NOTES.md); tests shrink them to exercise the errors cheaply.
     max_document_bytes: int = 40 * MEGABYTE
     max_batch_bytes: int = 250 * MEGABYTE
@@ -64,8 +66,8 @@ class EmulatorOptions:
             raise ValueError(f"chars_per_second must be positive, got {self.chars_per_second}")
         if self.document_seconds < 0 or self.latency_ms < 0:
             raise ValueError("document_seconds and latency_ms cannot be negative")
-        if self.workers < 1:
-            raise ValueError("the emulator needs at least one worker")
+        if self.workers < 1 or self.documents_in_parallel < 1:
+            raise ValueError("the emulator needs at least one worker, translating at least one document at a time")
 
     def __repr__(self) -> str:
         # The key, token and connection string never belong in a log line.
@@ -74,5 +76,6 @@ class EmulatorOptions:
             f"latency_ms={self.latency_ms}, lost_answer_rate={self.lost_answer_rate}, "
             f"list_delay_seconds={self.list_delay_seconds}, state_dir={self.state_dir}, "
             f"chars_per_second={self.chars_per_second}, "
-            f"document_seconds={self.document_seconds}, seed={self.seed}, workers={self.workers})"
+            f"document_seconds={self.document_seconds}, seed={self.seed}, workers={self.workers}, "
+            f"documents_in_parallel={self.documents_in_parallel})"
         )

@@ -302,7 +302,7 @@ def test_limits_fail_documents_and_batches(containers: Containers, start_emulato
 
 
 def test_cancel_running_job_cancels_documents_not_started(containers: Containers, start_emulator):
-    server = start_emulator(document_seconds=0.4, workers=1)
+    server = start_emulator(document_seconds=0.4, workers=1, documents_in_parallel=1)
     slow = Api(server.endpoint, server.key)
     containers.upload({f"doc{number}.txt": f"text {number}" for number in range(6)})
     job_id = slow.start([containers.batch_input("rl", "wl")])
@@ -322,6 +322,23 @@ def test_cancel_running_job_cancels_documents_not_started(containers: Containers
     assert statuses <= {"Succeeded", "Cancelled"} and "Cancelled" in statuses
     translated = {blob.name for blob in containers.target.list_blobs()}
     assert len(translated) == job["summary"]["success"]
+
+
+def test_a_jobs_documents_are_translated_side_by_side(containers: Containers, start_emulator):
+    # As the service does: a batch of many files is not translated one document after another.
+    server = start_emulator(document_seconds=1.0, workers=1, documents_in_parallel=4)
+    api = Api(server.endpoint, server.key)
+    containers.upload({f"side{number}.txt": f"text {number}" for number in range(8)})
+    job_id = api.start([containers.batch_input("rl", "wl")])
+    most_running = 0
+    deadline = time.monotonic() + 60
+    while api.job(job_id)["status"] in ("NotStarted", "Running"):
+        assert time.monotonic() < deadline, "the job never ended"
+        running = sum(1 for document in api.documents(job_id) if document["status"] == "Running")
+        most_running = max(most_running, running)
+        time.sleep(0.05)
+    assert 2 <= most_running <= 4
+    assert api.job(job_id)["summary"]["success"] == 8
 
 
 def test_cancel_of_finished_job_is_refused(api: Api, containers: Containers):
