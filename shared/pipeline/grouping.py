@@ -194,10 +194,14 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
     deadline = time.monotonic() + (budget or GROUPING_BUDGET).total_seconds()
     made = 0
     current: Lease | None = lease
+    waiting: list[WaitingEntry] | None = None
+    read_whole = False  # `waiting` is one read of every waiting row, not topped up since
     while current is not None:
-        waiting = ctx.schedule.waiting(current.plan, limit=MAX_DOCUMENTS)
+        if waiting is None:
+            waiting, read_whole = ctx.schedule.waiting(current.plan, limit=MAX_DOCUMENTS), True
         if not waiting:
             current = _let_go(ctx, current)
+            waiting = None
             continue
         group, full = fit(waiting)
         now = ctx.now()
@@ -205,11 +209,22 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
             newest, oldest = waiting[-1].claimed_at, waiting[0].claimed_at
             window = window_after(ctx, made)
             if now - newest < max(ARRIVAL_QUIET, window / 5) and now - oldest < window:
-                # Look again once the bulk may have gone quiet (or the window closes): one read of the
-                # waiting files a second, however many there are.
+                # Look again once the bulk may have gone quiet (or the window closes), only for the
+                # files claimed since: a bulk's waiting rows are read about once, not once a second.
                 ctx.sleep(min(ARRIVAL_QUIET, oldest + window - now).total_seconds())
                 current = _renew(ctx, current)
+                if current is not None:
+                    waiting += ctx.schedule.waiting(
+                        current.plan, limit=MAX_DOCUMENTS - len(waiting), after=waiting[-1].row
+                    )
+                    read_whole = False
                 continue
+        if not read_whole:
+            # The job is cut from one whole read: a row written after its claim's stamp was passed
+            # (a slow claimer) joins it rather than waiting for the next.
+            waiting = None
+            continue
+        waiting = None
         if submit_waiting(ctx, group) is not None:
             made += 1
         if time.monotonic() >= deadline:

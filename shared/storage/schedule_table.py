@@ -407,10 +407,12 @@ class ScheduleTable:
         self.writer.write_all([Change(Op.DELETE, self._keys(row)) for row in rows])
 
     # --- waiting files ------------------------------------------------------------------------
-    def waiting(self, plan: str, *, limit: int) -> list[WaitingEntry]:
-        """The files of a plan waiting to be grouped, oldest first (at most `limit`)."""
+    def waiting(self, plan: str, *, limit: int, after: str | None = None) -> list[WaitingEntry]:
+        """The files of a plan waiting to be grouped, oldest first (at most `limit`); `after`: only
+        those whose row sorts after that one (claimed later)."""
         low = f"{WAITING_PREFIX}{plan}|"
-        query = f"PartitionKey eq '{SCHEDULE_PARTITION}' and RowKey ge '{low}' and RowKey lt '{low[:-1]}}}'"
+        lower = f"RowKey gt '{after}'" if after is not None else f"RowKey ge '{low}'"
+        query = f"PartitionKey eq '{SCHEDULE_PARTITION}' and {lower} and RowKey lt '{low[:-1]}}}'"
         found: list[WaitingEntry] = []
         for entity in self._table.query_entities(query, results_per_page=min(limit, 1000)):
             found.append(WAITING_CODEC.from_entity(entity))

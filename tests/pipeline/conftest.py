@@ -123,3 +123,4 @@ def slow_start(service, monkeypatch, seconds: float = 0.3) -> None:
 def real_time(ctx: PipelineContext) -> None:
     """The context's clock follows the wall clock (grouping waits in real seconds)."""
     ctx.now = lambda: datetime.now(UTC)
+    ctx.sleep = time.sleep

@@ -61,6 +61,29 @@ def test_files_that_land_while_a_start_call_runs_share_one_job(ctx, service, mon
         assert record.state == State.GROUPED and submission_of(ctx, result.key).state == SubmissionState.SUBMITTED
 
 
+def test_a_grouper_waiting_for_a_bulk_reads_each_waiting_row_about_once(ctx, service, monkeypatch):
+    # Not once a second while the bulk keeps coming: the rows claimed since the last look, then one
+    # whole read before the job is cut.
+    real_time(ctx)
+    slow_start(service, monkeypatch, seconds=0.2)
+    rows_read = []
+    original = ctx.schedule.waiting
+    monkeypatch.setattr(
+        ctx.schedule, "waiting", lambda *a, **k: rows_read.append(len(found := original(*a, **k))) or found
+    )
+    blobs = [upload(ctx, f"trickle/{index:02d}.txt", b"Hello") for index in range(40)]
+
+    def drop(index: int):
+        time.sleep(index * 0.1)  # one every 100 ms for 4 s
+        return submit_dropped_blob(blobs[index], ctx)
+
+    with ThreadPoolExecutor(40) as pool:
+        list(pool.map(drop, range(len(blobs))))
+    assert set(jobs_by_file(service).values()) == {1}
+    assert len(rows_read) >= 4  # it looked again and again while they came
+    assert sum(rows_read) <= 3 * len(blobs)
+
+
 def test_a_file_dropped_alone_is_submitted_at_once_without_waiting(ctx, service):
     result = submit_dropped_blob(upload(ctx, "alone.txt", b"Hello"), ctx)
     assert result.action == "submitted" and result.job_id in service.jobs
