@@ -16,6 +16,7 @@ what the previous release did or what a script on the official SDK does:
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 import threading
 import time
@@ -264,10 +265,37 @@ class Bulk:
     # Drop -> submitted, seconds: the bulk's files, and files of another plan dropped alone amid it.
     waits: list[float] = field(default_factory=list)
     lone_waits: list[float] = field(default_factory=list)
+    # The app's part of those: from its invocation's start (the event's turn on the host) to submitted.
+    lone_invocation_waits: list[float] = field(default_factory=list)
 
     @property
     def calls_per_file(self) -> float:
         return sum(self.service_calls.values()) / max(self.files, 1)
+
+
+_INVOKED = re.compile(
+    r"^(\S+ \S+) INFO\s+devstack\.host\.invoke: Executing 'Functions\.submit_on_drop' \(blob \S+?/(\S+),"
+)
+_SUBMITTED = re.compile(r"^(\S+ \S+) INFO\s+shared\.pipeline\.submissions: submitted (\S+) as job ")
+
+
+def invocation_to_submitted(host_log: Path, prefix: str) -> list[float]:
+    """Seconds from a drop's first invocation to its submission, for the blobs under `prefix`, read
+    from the local host's log: the app's part of drop -> submitted, without the event's wait for
+    its turn on the host."""
+
+    def moment(text: str) -> datetime:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f")
+
+    invoked: dict[str, datetime] = {}
+    waits: list[float] = []
+    with host_log.open(errors="replace") as lines:
+        for line in lines:
+            if (started := _INVOKED.match(line)) and started[2].startswith(prefix):
+                invoked.setdefault(started[2], moment(started[1]))
+            elif (submitted := _SUBMITTED.match(line)) and submitted[2] in invoked:
+                waits.append(round((moment(submitted[1]) - invoked.pop(submitted[2])).total_seconds(), 3))
+    return sorted(waits)
 
 
 def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: int = 20) -> Bulk:
@@ -295,6 +323,7 @@ def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: in
                 continue
             wait = at - dropped_at
             (result.lone_waits if record_key_ in alone else result.waits).append(round(wait, 2))
+        result.lone_invocation_waits = invocation_to_submitted(local.logs / "host.log", "lone/")
     return result
 
 
