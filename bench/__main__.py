@@ -331,7 +331,8 @@ def run_bulk(report: Report, work: Path, quick: bool) -> None:
         }
         report.add(
             f"bulk of {bulk_files:,} files, 2 languages, {label}: jobs created",
-            f"{run.jobs} (all {run.handed_over:,} files' jobs ended and their documents listed in {run.seconds:.0f} s, "
+            f"{run.jobs} ({run.handed_over:,} of {bulk_files:,} files' jobs ended and their documents listed in "
+            f"{run.seconds:.0f} s, "
             f"{run.recorded:,} recorded by then; the {len(run.lone_waits)} files of another plan amid it made "
             f"{run.lone_jobs} more)",
             "<= 30",
