@@ -34,8 +34,14 @@ COLUMNS = (
 )
 
 
+def cell(row: Row, name: str) -> str:
+    if name == "recorded_late" and not row.held_on_time:
+        return f"{row.recorded_late} (not held to it)" if row.recorded_late else "0"
+    return str(getattr(row, name))
+
+
 def table(rows: list[Row]) -> str:
-    cells = [[title for _, title in COLUMNS]] + [[str(getattr(row, name)) for name, _ in COLUMNS] for row in rows]
+    cells = [[title for _, title in COLUMNS]] + [[cell(row, name) for name, _ in COLUMNS] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
     lines = [
         "| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |" for line in cells
