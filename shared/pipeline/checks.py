@@ -27,6 +27,7 @@ class RejectionCode(StrEnum):
     UNSUPPORTED_LANGUAGE = "UnsupportedLanguage"
     NAME_TOO_LONG = "NameTooLong"
     ALREADY_TRANSLATED = "AlreadyTranslated"
+    TARGET_IS_SOURCE_LANGUAGE = "TargetIsSourceLanguage"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,21 @@ def check_document(name: str, size: int, supported_extensions: frozenset[str]) -
     return None
 
 
+def check_not_source_language(languages: tuple[str, ...], source_language: str | None) -> Rejection | None:
+    """Translating into the language the file is written in is billed and yields the same text."""
+    if not source_language:
+        return None
+    same = [language for language in languages if language.lower() == source_language.lower()]
+    if not same:
+        return None
+    return Rejection(
+        RejectionCode.TARGET_IS_SOURCE_LANGUAGE,
+        f"the file is in {source_language} (SOURCE_LANGUAGE) and {same[0]} is among its target languages: "
+        "that translation would be billed for the same text; take it out of the file's targetlanguages "
+        "metadata or TARGET_LANGUAGES",
+    )
+
+
 def check_target_names(source_name: str, languages: tuple[str, ...]) -> Rejection | None:
     """Every translation is named `<lang>/<source path>`; a blob name holds at most 1,024 characters."""
     for language in languages:
@@ -137,3 +153,46 @@ def choose_glossaries(
                 found[language] = by_stem[stem]
                 break
     return found
+
+
+def glossary_notes(
+    names: frozenset[str],
+    languages: tuple[str, ...],
+    source_language: str | None,
+    glossary_formats: Mapping[str, str],
+    chosen: Mapping[str, str],
+) -> dict[str, str]:
+    """Language -> why a blob that looks meant for it is not used, for each language without a
+    glossary: a person who uploaded `it.txt` or `nested/cs.csv` is told, not left guessing."""
+    notes: dict[str, str] = {}
+    readable = ", ".join(sorted(glossary_formats))
+    for language in languages:
+        if language in chosen:
+            continue
+        stems = ([f"{source_language}-{language}".lower()] if source_language else []) + [language.lower()]
+        for name in sorted(names):
+            folder, _, base = name.rpartition("/")
+            stem, extension = posixpath.splitext(base.lower())
+            matches = next((candidate for candidate in stems if stem == candidate), None)
+            near = (
+                next(
+                    (
+                        candidate
+                        for candidate in stems
+                        if stem.startswith(candidate) and not stem[len(candidate)].isalnum()
+                    ),
+                    None,
+                )
+                if matches is None
+                else None
+            )
+            if matches is not None and folder:
+                notes[language] = f"{name!r} is in a folder; glossaries are taken from the container's root only"
+            elif matches is not None and extension not in glossary_formats:
+                notes[language] = f"{name!r} is not in a glossary format the service reads ({readable})"
+            elif near is not None and not folder:
+                notes[language] = f"{name!r} is not named {near}.<ext>, so it is not taken for {language}"
+            else:
+                continue
+            break
+    return notes

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Generic, TypeVar, cast
 
@@ -32,6 +32,10 @@ LANGUAGES_TTL_SECONDS = 3600.0
 LANGUAGES_RETRY_SECONDS = 300.0
 # A glossary uploaded (or removed) takes effect within this long.
 GLOSSARY_NAMES_TTL_SECONDS = 60.0
+# A value loaded before what asks for it was written is loaded again, at most this often.
+MIN_RELOAD_INTERVAL = timedelta(seconds=1)
+# Storage's Last-Modified is cut to the second.
+LAST_MODIFIED_RESOLUTION = timedelta(seconds=1)
 
 
 class TimedCache(Generic[T]):
@@ -45,23 +49,35 @@ class TimedCache(Generic[T]):
         *,
         none_ttl_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._load = load
         self._ttl = ttl_seconds
         # A loader may answer None for "not available now": kept for a shorter time.
         self._none_ttl = ttl_seconds if none_ttl_seconds is None else none_ttl_seconds
         self._clock = clock
+        self._wall_clock = wall_clock
         self._value: T | None = None
         self._loaded_at: float | None = None
+        self._loaded_wall: datetime | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> T:
+    def get(self, *, newer_than: datetime | None = None) -> T:
+        """`newer_than`: load again if the value was loaded before that moment (what it describes
+        may have changed since), but not more than once a second."""
         with self._lock:
             now = self._clock()
             ttl = self._none_ttl if self._value is None else self._ttl
-            if self._loaded_at is None or now - self._loaded_at >= ttl:
+            stale = (
+                newer_than is not None
+                and self._loaded_wall is not None
+                and self._loaded_wall <= newer_than
+                and self._wall_clock() - self._loaded_wall >= MIN_RELOAD_INTERVAL
+            )
+            if self._loaded_at is None or now - self._loaded_at >= ttl or stale:
                 self._value = self._load()
                 self._loaded_at = now
+                self._loaded_wall = self._wall_clock()
             return cast(T, self._value)
 
     def clear(self) -> None:
@@ -114,7 +130,9 @@ class PipelineContext:
         self.languages = TimedCache(
             self._load_languages, LANGUAGES_TTL_SECONDS, none_ttl_seconds=LANGUAGES_RETRY_SECONDS
         )
-        self.glossary_names = TimedCache(self._load_glossary_names, GLOSSARY_NAMES_TTL_SECONDS)
+        self.glossary_names = TimedCache(
+            self._load_glossary_names, GLOSSARY_NAMES_TTL_SECONDS, wall_clock=lambda: self.now()
+        )
         # Who holds a lease: this process, told apart from every other instance and restart.
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.leases_here = LeasesHeldHere()
@@ -164,8 +182,9 @@ class PipelineContext:
 
         container = self.storage.container(self.settings.glossary_container)
         try:
-            # Glossaries sit at the container's root; one listing page holds 5,000 names.
-            return frozenset(blob.name for blob in container.list_blobs() if "/" not in blob.name)
+            # Glossaries sit at the container's root; names in folders are listed too, to say why
+            # they are not used. One listing page holds 5,000 names.
+            return frozenset(blob.name for blob in container.list_blobs())
         except ResourceNotFoundError:
             logger.warning(
                 "glossary container %s does not exist; translating without glossaries",

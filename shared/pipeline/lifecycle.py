@@ -60,6 +60,7 @@ def claim(
     values: dict[str, object] = {
         "languages": list(plan.languages) if plan else [],
         "glossaries": plan.glossary_names if plan else {},
+        "glossary_notes": dict(plan.glossary_notes) if plan else {},
         "plan": plan.digest if plan else None,
         **more,
     }
@@ -119,6 +120,7 @@ def planned(ctx: PipelineContext, record: OpenRecord, plan: Plan) -> OpenRecord 
             plan=plan.digest,
             languages=list(plan.languages),
             glossaries=plan.glossary_names,
+            glossary_notes=dict(plan.glossary_notes),
             last_error=None,
             needs_attention=False,
             attention_reason=None,

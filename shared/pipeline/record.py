@@ -45,6 +45,7 @@ class DocumentDetail:
     error_code: str | None = None
     error_message: str | None = None
     note: str | None = None
+    glossary: str | None = None  # the glossary blob applied for this language
 
 
 def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | None:
@@ -240,6 +241,7 @@ def _final_record(
                 error_code=document.error_code,
                 error_message=cut(document.error_message, 500),
                 published=document.published,
+                glossary=record.glossaries.get(document.language),
             )
             for document in documents
         ],
@@ -253,6 +255,8 @@ def _final_record(
         attention_reason=record.attention_reason if record.needs_attention and not ended_well else None,
         superseded_by=record.superseded_by,
         submission=record.submission,
+        glossaries=dict(record.glossaries),
+        glossary_notes=dict(record.glossary_notes),
     )
 
 
@@ -262,5 +266,8 @@ def report_body(final: FinalRecord, documents: list[DocumentDetail]) -> dict[str
     for name, value in body.items():
         if isinstance(value, datetime):
             body[name] = value.isoformat()
-    body["documents"] = [asdict(document) for document in documents]
+    body["documents"] = [
+        asdict(replace(document, glossary=document.glossary or final.glossaries.get(document.language)))
+        for document in documents
+    ]
     return body

@@ -31,12 +31,14 @@ from shared.pipeline.checks import (
     RejectionCode,
     canonical_languages,
     check_document,
+    check_not_source_language,
     check_target_names,
     choose_glossaries,
+    glossary_notes,
     requested_languages,
     supported_languages,
 )
-from shared.pipeline.context import PipelineContext
+from shared.pipeline.context import LAST_MODIFIED_RESOLUTION, PipelineContext
 from shared.settings import RetranslatePolicy
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
 from shared.storage.records import OpenRecord, SourceVersion, State
@@ -232,18 +234,27 @@ def _plan(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, st
     if isinstance(languages, Rejection):
         return languages
     rejection = check_document(source.name, source.size, ctx.document_extensions.get())
+    rejection = rejection or check_not_source_language(languages, settings.source_language)
     rejection = rejection or check_target_names(source.name, languages)
     rejection = rejection or _retranslate_policy(ctx, source, languages)
     if rejection is not None:
         return rejection
-    glossary_names = ctx.glossary_names.get()
-    glossaries = (
-        choose_glossaries(glossary_names, languages, settings.source_language, ctx.glossary_formats.get())
-        if glossary_names
-        else {}
-    )
+    # A glossary uploaded just before the file is seen: names listed before the file was written are
+    # listed again.
+    written = source.modified + LAST_MODIFIED_RESOLUTION if source.modified else None
+    glossary_names = ctx.glossary_names.get(newer_than=written)
+    glossaries: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    if glossary_names:
+        formats = ctx.glossary_formats.get()
+        glossaries = choose_glossaries(glossary_names, languages, settings.source_language, formats)
+        notes = glossary_notes(glossary_names, languages, settings.source_language, formats, glossaries)
     return Plan.of(
-        languages, glossaries, category=settings.translation_category, source_language=settings.source_language
+        languages,
+        glossaries,
+        category=settings.translation_category,
+        source_language=settings.source_language,
+        glossary_notes=notes,
     )
 
 

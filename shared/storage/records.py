@@ -87,6 +87,7 @@ class OpenRecord:
     intent_at: datetime  # when the drop was claimed
     languages: list[str] = field(default_factory=list)
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
+    glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob is not used
     plan: str | None = None  # digest of what the version is sent with: versions of one plan share jobs
     attempt: int = 0  # submission attempts so far; the current attempt's staging names carry it
     submission: str | None = None  # while Grouped: the submission that submits it and follows its job
@@ -162,6 +163,7 @@ class LanguageOutcome:
     error_code: str | None = None
     error_message: str | None = None
     published: bool = False  # copied to <lang>/<source path>
+    glossary: str | None = None  # the glossary blob applied
 
 
 @dataclass
@@ -194,6 +196,8 @@ class FinalRecord:
     attention_reason: str | None = None
     superseded_by: str | None = None
     submission: str | None = None  # the submission (and so the job) it shared with the files dropped with it
+    glossaries: dict[str, str] = field(default_factory=dict)  # language -> the glossary blob applied
+    glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob was not
 
 
 def _rebuild(cls: type) -> Any:
@@ -206,14 +210,14 @@ def _rebuild(cls: type) -> Any:
 
 OPEN_CODEC = Codec(
     OpenRecord,
-    json_fields=frozenset({"languages", "glossaries", "documents"}),
+    json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
     row_field="key",
 )
 FINAL_CODEC = Codec(
     FinalRecord,
-    json_fields=frozenset({"languages", "language_outcomes"}),
+    json_fields=frozenset({"languages", "language_outcomes", "glossaries", "glossary_notes"}),
     enums={"outcome": Outcome},
     items={"language_outcomes": _rebuild(LanguageOutcome)},
     row_field="key",

@@ -59,6 +59,8 @@ class Plan:
     glossaries: tuple[tuple[str, str], ...] = ()  # (language, glossary blob name), sorted
     category: str | None = None
     source_language: str | None = None
+    # Why a glossary-like blob is not used for a language: told in the record, not part of the plan.
+    glossary_notes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @classmethod
     def of(
@@ -68,8 +70,15 @@ class Plan:
         *,
         category: str | None = None,
         source_language: str | None = None,
+        glossary_notes: dict[str, str] | None = None,
     ) -> Plan:
-        return cls(tuple(languages), tuple(sorted((glossaries or {}).items())), category, source_language)
+        return cls(
+            tuple(languages),
+            tuple(sorted((glossaries or {}).items())),
+            category,
+            source_language,
+            tuple(sorted((glossary_notes or {}).items())),
+        )
 
     @property
     def digest(self) -> str:
