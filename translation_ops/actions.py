@@ -13,6 +13,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.pipeline import grouping, lifecycle, submissions
+from shared.pipeline.checks import RejectionCode
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poison import PoisonedBlob
 from shared.pipeline.submit import submit_dropped_blob
@@ -26,8 +27,10 @@ from translation_ops.queries import current_key, resolve_path
 
 logger = logging.getLogger(__name__)
 
-# Outcomes whose cause may have passed; Succeeded and Superseded are not retried.
+# Outcomes whose cause may have passed; Succeeded and Superseded are not retried. A cancel is an
+# operator's decision: it is undone only for a file named, never by `retry --failed`.
 RETRYABLE = (Outcome.FAILED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REJECTED, Outcome.CANCELLED)
+RETRYABLE_IN_BULK = (Outcome.FAILED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REJECTED)
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 OPERATOR = "an operator"
 
@@ -49,17 +52,23 @@ def retry(ctx: PipelineContext, source_path: str) -> FinalRecord:
         raise ActionRefused(f"{container}/{name} (version {etag}) has no record yet: its event may still come")
     if final.outcome not in RETRYABLE:
         raise ActionRefused(f"{container}/{name} (version {etag}) ended {final.outcome}: nothing to retry")
+    if _fails_again(final):
+        raise ActionRefused(
+            f"{container}/{name} (version {etag}) was rejected for the file itself ({final.reason_code}: "
+            f"{final.reason_message}); it can only fail again: upload a new version of the file"
+        )
     if lifecycle.reopen(ctx, final) is None:
         raise ActionRefused(f"{container}/{name} (version {etag}) was reopened meanwhile")
     return final
 
 
 def retry_failed(ctx: PipelineContext, *, since: timedelta | None = None) -> list[FinalRecord]:
-    """Submits again every recorded version (finished since `since`) that did not succeed, if it is
-    still the file's current version."""
+    """Submits again every recorded version (finished since `since`) that did not succeed and can,
+    if it is still the file's current version: not one an operator cancelled, not one rejected for
+    its own bytes or name."""
     reopened = []
     for final in ctx.records.finals(since=ctx.now() - since if since else None):
-        if final.outcome not in RETRYABLE:
+        if final.outcome not in RETRYABLE_IN_BULK or _fails_again(final):
             continue
         _, key = current_key(ctx, final.source_container, final.source_name)
         if key != final.key or ctx.records.get_open(key) is not None:
@@ -67,6 +76,16 @@ def retry_failed(ctx: PipelineContext, *, since: timedelta | None = None) -> lis
         if lifecycle.reopen(ctx, final) is not None:
             reopened.append(final)
     return reopened
+
+
+def _fails_again(final: FinalRecord) -> bool:
+    """Rejected for the file's own bytes or name (empty, too large, no format, too long a name)."""
+    if final.outcome is not Outcome.REJECTED or final.reason_code is None:
+        return False
+    try:
+        return RejectionCode(final.reason_code).about_the_file
+    except ValueError:
+        return False
 
 
 def cancel(ctx: PipelineContext, source_path: str) -> str:

@@ -29,6 +29,22 @@ class RejectionCode(StrEnum):
     ALREADY_TRANSLATED = "AlreadyTranslated"
     TARGET_IS_SOURCE_LANGUAGE = "TargetIsSourceLanguage"
 
+    @property
+    def about_the_file(self) -> bool:
+        """The file's own bytes or name are refused: submitting the same version again can only
+        fail again (a new version is a new record)."""
+        return self in ABOUT_THE_FILE
+
+
+ABOUT_THE_FILE = frozenset(
+    {
+        RejectionCode.UNSUPPORTED_FORMAT,
+        RejectionCode.DOCUMENT_TOO_LARGE,
+        RejectionCode.EMPTY_DOCUMENT,
+        RejectionCode.NAME_TOO_LONG,
+    }
+)
+
 
 @dataclass(frozen=True)
 class Rejection:

@@ -18,7 +18,15 @@ from shared.pipeline import lifecycle, publish
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix
 from shared.storage.entity_codec import cut
-from shared.storage.records import DocumentResult, FinalRecord, LanguageOutcome, OpenRecord, Outcome, State
+from shared.storage.records import (
+    AttemptCharge,
+    DocumentResult,
+    FinalRecord,
+    LanguageOutcome,
+    OpenRecord,
+    Outcome,
+    State,
+)
 from shared.storage.results_queue import ResultMessage
 from shared.telemetry import Event, file_fields, metrics
 from shared.translator import Status
@@ -77,7 +85,9 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     if outcome in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED):
         documents = [_publish(ctx, record, document, keep) for document in documents]
         outcome, reason_code, reason_message = decide_outcome(record, documents)
-    final = _final_record(ctx, record, documents, outcome, reason_code, reason_message)
+    # A version submitted again keeps what its earlier attempts were billed.
+    earlier = ctx.records.get_final(record.key) if record.attempt > 1 else None
+    final = _final_record(ctx, record, documents, outcome, reason_code, reason_message, earlier)
     publish.write_report(ctx, record, report_body(final, documents))
     lifecycle.finalise(ctx, record, final)
     # Published translations left their staging names already; look for leftovers only where some
@@ -210,11 +220,16 @@ def _final_record(
     outcome: Outcome,
     reason_code: str | None,
     reason_message: str | None,
+    earlier: FinalRecord | None = None,
 ) -> FinalRecord:
     succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
     failed = sum(1 for document in documents if document.status in (Status.FAILED, Status.VALIDATION_FAILED))
     cancelled = sum(1 for document in documents if document.status == Status.CANCELLED)
-    characters = sum(document.characters_charged for document in documents)
+    attempt = max(record.attempt, 1)  # a version refused before any start call was tried once
+    charges = [
+        *earlier_charges(earlier, before=attempt),
+        AttemptCharge(attempt, sum(document.characters_charged for document in documents), record.job_id, outcome),
+    ]
     ended_well = outcome in (Outcome.SUCCEEDED, Outcome.REJECTED, Outcome.SUPERSEDED)
     return FinalRecord(
         key=record.key,
@@ -232,7 +247,7 @@ def _final_record(
         succeeded=succeeded,
         failed=failed,
         cancelled=cancelled,
-        characters_charged=characters,
+        characters_charged=sum(charge.characters_charged for charge in charges),
         language_outcomes=[
             LanguageOutcome(
                 language=document.language,
@@ -249,7 +264,7 @@ def _final_record(
         intent_at=record.intent_at,
         submitted_at=record.submitted_at,
         finished_at=ctx.now(),
-        attempts=max(record.attempt, 1),  # a version refused before any start call was tried once
+        attempts=attempt,
         # A flag whose cause passed (credentials fixed, a slow job that finished) ends with the file.
         needs_attention=record.needs_attention and not ended_well,
         attention_reason=record.attention_reason if record.needs_attention and not ended_well else None,
@@ -257,7 +272,19 @@ def _final_record(
         submission=record.submission,
         glossaries=dict(record.glossaries),
         glossary_notes=dict(record.glossary_notes),
+        charges=charges,
     )
+
+
+def earlier_charges(earlier: FinalRecord | None, *, before: int) -> list[AttemptCharge]:
+    """The charges of a version's attempts before `before` (a record written before charges were
+    itemised counts as one attempt). Recording an attempt twice keeps one entry for it."""
+    if earlier is None:
+        return []
+    charges = earlier.charges or [
+        AttemptCharge(earlier.attempts, earlier.characters_charged, earlier.job_id, earlier.outcome)
+    ]
+    return [charge for charge in charges if charge.attempt < before]
 
 
 def report_body(final: FinalRecord, documents: list[DocumentDetail]) -> dict[str, Any]:

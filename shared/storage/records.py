@@ -167,6 +167,16 @@ class LanguageOutcome:
 
 
 @dataclass
+class AttemptCharge:
+    """What one attempt at a version was billed: every attempt's charge is kept, never replaced."""
+
+    attempt: int
+    characters_charged: int
+    job_id: str | None = None
+    outcome: str | None = None
+
+
+@dataclass
 class FinalRecord:
     """What happened to one source version (partition `final`)."""
 
@@ -198,6 +208,8 @@ class FinalRecord:
     submission: str | None = None  # the submission (and so the job) it shared with the files dropped with it
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> the glossary blob applied
     glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob was not
+    # Every attempt that was billed (or tried), oldest first; `characters_charged` is their sum.
+    charges: list[AttemptCharge] = field(default_factory=list)
 
 
 def _rebuild(cls: type) -> Any:
@@ -217,8 +229,8 @@ OPEN_CODEC = Codec(
 )
 FINAL_CODEC = Codec(
     FinalRecord,
-    json_fields=frozenset({"languages", "language_outcomes", "glossaries", "glossary_notes"}),
+    json_fields=frozenset({"languages", "language_outcomes", "glossaries", "glossary_notes", "charges"}),
     enums={"outcome": Outcome},
-    items={"language_outcomes": _rebuild(LanguageOutcome)},
+    items={"language_outcomes": _rebuild(LanguageOutcome), "charges": _rebuild(AttemptCharge)},
     row_field="key",
 )

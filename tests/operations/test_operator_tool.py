@@ -167,3 +167,44 @@ def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, 
     code, output = run("redrive")  # each once
     assert "0 results messages moved back, 0 poisoned drops and 0 dead-lettered events" in output
     assert poisoned.exists()
+
+
+def test_retry_failed_leaves_cancels_and_rejections_of_the_file_itself_alone(ctx, service, clock):
+    failed = submit_dropped_blob(upload(ctx, "failed.txt", b"Hello"), ctx)
+    service.finish(failed.job_id, failures={"fr": ("InternalServerError", "x"), "de": ("InternalServerError", "x")})
+    cancelled = submit_dropped_blob(upload(ctx, "cancelled.txt", b"Hello"), ctx)
+    actions.cancel(ctx, "cancelled.txt")
+    service.finish(cancelled.job_id, status="Cancelled")
+    empty = submit_dropped_blob(upload(ctx, "empty.txt", b""), ctx)
+    settle(ctx, clock)
+    assert {final.key: final.outcome for final in ctx.records.finals()} == {
+        failed.key: "Failed",
+        cancelled.key: "Cancelled",
+        empty.key: "Rejected",
+    }
+    reopened = actions.retry_failed(ctx)
+    assert [final.key for final in reopened] == [failed.key]
+    assert ctx.records.get_open(cancelled.key) is None and ctx.records.get_open(empty.key) is None
+    with pytest.raises(actions.ActionRefused, match="can only fail again"):
+        actions.retry(ctx, "empty.txt")
+    actions.retry(ctx, "cancelled.txt")  # asked by name: the operator's own decision
+    assert ctx.records.get_open(cancelled.key) is not None
+
+
+def test_every_attempt_s_charge_is_kept_summed_and_itemised(ctx, service, clock):
+    result = submit_dropped_blob(upload(ctx, "twice.txt", b"Hello"), ctx)
+    service.finish(result.job_id, failures={"de": ("InternalServerError", "x")})
+    [first] = settle(ctx, clock)
+    assert first.outcome == "PartiallySucceeded" and first.characters_charged == 100
+    actions.retry(ctx, "twice.txt")
+    clock.advance(1)
+    poll_outstanding_jobs(ctx)
+    submission = ctx.schedule.get_submission(ctx.records.get_open(result.key).submission)
+    service.finish(submission.job_id)
+    [second] = settle(ctx, clock)
+    assert second.outcome == "Succeeded"
+    assert [(charge.attempt, charge.characters_charged) for charge in second.charges] == [(1, 100), (2, 200)]
+    assert second.characters_charged == 300
+    assert ctx.records.get_final(result.key).characters_charged == 300
+    body = json.loads(ctx.storage.container(ctx.settings.reports_container).download_blob("twice.txt.json").readall())
+    assert [charge["characters_charged"] for charge in body["charges"]] == [100, 200]
