@@ -26,6 +26,7 @@ from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import (
     TRANSLATED_FROM_METADATA_KEY,
     VERSION_ORDER_METADATA_KEY,
+    kept_blob_name,
     report_blob_name,
     target_blob_name,
 )
@@ -111,6 +112,29 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
         _delete(target.get_blob_client(staging_name))
         return Publication(True, name)
     raise PublishError(f"{container}/{name} kept changing while {record.source_name} was being published")
+
+
+def keep_translation(ctx: PipelineContext, record: OpenRecord, language: str, staging_name: str) -> str:
+    """Moves a finished translation of a cancelled version out of the staging sweep, unpublished;
+    returns where it is kept. Safe to repeat."""
+    container = ctx.settings.target_container
+    target = ctx.storage.container(container)
+    name = kept_blob_name(record.key, language, record.source_name)
+    destination = target.get_blob_client(name)
+    try:
+        copy = destination.start_copy_from_url(
+            ctx.access.copy_source_url(container, staging_name), metadata=stamp(record)
+        )
+    except ResourceNotFoundError as exc:
+        kept = _properties(destination)
+        if kept is not None and _made_from(kept, record):
+            return name  # kept by an earlier try of this step
+        raise PublishError(
+            f"the {language} translation of {record.source_name} is no longer at {container}/{staging_name}"
+        ) from exc
+    _wait_for_copy(destination, copy)
+    _delete(target.get_blob_client(staging_name))
+    return name
 
 
 def write_report(ctx: PipelineContext, record: OpenRecord, report: dict[str, Any]) -> bool:

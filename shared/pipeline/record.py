@@ -82,8 +82,12 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     documents = _documents(ctx, record)
     outcome, reason_code, reason_message = decide_outcome(record, documents)
     keep: set[str] = set()
-    if outcome in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED):
+    if outcome in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED) or _cancelled_at_the_service(record):
+        # A job cancelled at the service still finished (and billed) some documents: they are published.
         documents = [_publish(ctx, record, document, keep) for document in documents]
+        outcome, reason_code, reason_message = decide_outcome(record, documents)
+    elif record.cancelled_by is not None:
+        documents = [_keep(ctx, record, document) for document in documents]
         outcome, reason_code, reason_message = decide_outcome(record, documents)
     # A version submitted again keeps what its earlier attempts were billed.
     earlier = ctx.records.get_final(record.key) if record.attempt > 1 else None
@@ -134,7 +138,18 @@ def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple
             "a newer version of the file arrived while this one was being translated; nothing of it was published",
         )
     if record.outcome is None and record.cancelled_by is not None:
-        return Outcome.CANCELLED, "CancelledByOperator", f"cancelled by {record.cancelled_by}; nothing was published"
+        kept = [document for document in documents if document.status == Status.SUCCEEDED]
+        return (
+            Outcome.CANCELLED,
+            "CancelledByOperator",
+            f"cancelled by {record.cancelled_by}; nothing was published"
+            + (
+                f"; {len(kept)} translation(s) finished before the cancel (billed) are kept unpublished: "
+                + ", ".join(str(document.path) for document in kept)
+                if kept
+                else ""
+            ),
+        )
     if record.outcome is not None:
         return record.outcome, record.reason_code, record.reason_message
     failed = next((document for document in documents if document.error_code), None)
@@ -143,7 +158,11 @@ def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple
     if record.job_lost and failed is None:
         reason_code, reason_message = JOB_NOT_FOUND, f"the service no longer knows job {record.job_id}"
     if record.service_status == Status.CANCELLED:
-        return Outcome.CANCELLED, reason_code or "Cancelled", reason_message or "the job was cancelled"
+        published = sum(1 for document in documents if document.published)
+        message = (reason_message or "the job was cancelled") + (
+            f"; {published} translation(s) finished before the cancel (billed) and were published" if published else ""
+        )
+        return Outcome.CANCELLED, reason_code or "Cancelled", message
     if record.service_status == Status.VALIDATION_FAILED:
         return Outcome.FAILED, reason_code or "ValidationFailed", reason_message or "the job failed validation"
     succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
@@ -211,6 +230,23 @@ def _publish(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail,
             error_message=publication.error_message,
         )
     return replace(document, path=path, published=publication.published, note=publication.note)
+
+
+def _cancelled_at_the_service(record: OpenRecord) -> bool:
+    """Cancelled by someone else than this app's operator tool (the portal, a script)."""
+    return record.outcome is None and not record.withdrawn and record.service_status == Status.CANCELLED
+
+
+def _keep(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail) -> DocumentDetail:
+    if document.status != Status.SUCCEEDED:
+        return document
+    staging = staging_blob_name(record.key, record.attempt, document.language, record.source_name)
+    kept = publish.keep_translation(ctx, record, document.language, staging)
+    return replace(
+        document,
+        path=f"{ctx.settings.target_container}/{kept}",
+        note="finished before its file was cancelled (billed); kept here, not published",
+    )
 
 
 def _final_record(

@@ -14,6 +14,9 @@ import posixpath
 from shared.storage.record_keys import path_digest
 
 STAGING_FOLDER = ".inflight"
+# Translations finished before an operator cancelled their file: billed, so kept (out of the
+# staging sweep), never published.
+KEPT_FOLDER = ".cancelled"
 REPORT_SUFFIX = ".json"
 LONG_NAME_REPORTS_FOLDER = ".long-names"
 MAX_BLOB_NAME_LENGTH = 1024  # characters, Azure Blob Storage's limit
@@ -35,6 +38,10 @@ def staging_prefix(key: str, attempt: int) -> str:
 def staging_blob_name(key: str, attempt: int, language: str, source_name: str) -> str:
     # The extension tells the service the document's format; the rest of the name is ours.
     return f"{staging_prefix(key, attempt)}{language}{posixpath.splitext(source_name)[1]}"
+
+
+def kept_blob_name(key: str, language: str, source_name: str) -> str:
+    return f"{KEPT_FOLDER}/{key}/{language}{posixpath.splitext(source_name)[1]}"
 
 
 def staging_marker(key: str, attempt: int) -> str:

@@ -208,3 +208,31 @@ def test_every_attempt_s_charge_is_kept_summed_and_itemised(ctx, service, clock)
     assert ctx.records.get_final(result.key).characters_charged == 300
     body = json.loads(ctx.storage.container(ctx.settings.reports_container).download_blob("twice.txt.json").readall())
     assert [charge["characters_charged"] for charge in body["charges"]] == [100, 200]
+
+
+def test_a_cancel_keeps_what_was_finished_and_billed_where_the_report_says(ctx, service, clock):
+    result = submit_dropped_blob(upload(ctx, "paid.txt", b"Hello"), ctx)
+    actions.cancel(ctx, "paid.txt")
+    # The fr document was done before the service stopped the job.
+    service.finish(result.job_id, failures={"de": ("Cancelled", "the job was cancelled")}, status="Cancelled")
+    [final] = settle(ctx, clock)
+    assert final.outcome == "Cancelled" and "kept unpublished" in final.reason_message
+    assert final.characters_charged == 100
+    body = json.loads(ctx.storage.container(ctx.settings.reports_container).download_blob("paid.txt.json").readall())
+    [fr] = [document for document in body["documents"] if document["language"] == "fr"]
+    assert fr["published"] is False and fr["path"].startswith(f"{ctx.settings.target_container}/.cancelled/")
+    kept = fr["path"].split("/", 1)[1]
+    target = ctx.storage.container(ctx.settings.target_container)
+    assert target.download_blob(kept).readall() == b"[fr] translated"
+    assert not any(name.startswith("fr/") for name in target.list_blob_names())  # never published
+
+
+def test_a_job_cancelled_at_the_service_publishes_what_finished(ctx, service, clock):
+    result = submit_dropped_blob(upload(ctx, "portal.txt", b"Hello"), ctx)
+    # Someone cancelled the job in the portal; fr was done before.
+    service.finish(result.job_id, failures={"de": ("Cancelled", "the job was cancelled")}, status="Cancelled")
+    [final] = settle(ctx, clock)
+    assert final.outcome == "Cancelled" and "were published" in final.reason_message
+    assert {o.language: o.published for o in final.language_outcomes} == {"de": False, "fr": True}
+    target = ctx.storage.container(ctx.settings.target_container)
+    assert target.download_blob("fr/portal.txt").readall() == b"[fr] translated"
