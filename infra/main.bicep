@@ -320,6 +320,8 @@ var appSettings = {
   STORAGE_ACCESS_MODE: storageAccessMode
   SAS_EXPIRY_MINUTES: '240'
   RETRANSLATE_POLICY: retranslatePolicy
+  // A file whose bytes and plan were translated before gets copies of those translations, no job.
+  REUSE_TRANSLATIONS: 'on'
   SUBMIT_RECONCILE_AFTER_SECONDS: '300'
   TRANSLATOR_TIMEOUT_SECONDS: '30'
   AZURE_CLIENT_ID: identity.properties.clientId

@@ -29,6 +29,11 @@ class StorageAccessMode(StrEnum):
     MANAGED_IDENTITY = "managed-identity"
 
 
+class Switch(StrEnum):
+    ON = "on"
+    OFF = "off"
+
+
 class RetranslatePolicy(StrEnum):
     # A new version of a translated file is translated again; the earlier translation is replaced.
     REPLACE = "replace"
@@ -131,6 +136,12 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
         "NCRONTAB schedule of the catch-up that submits source blobs whose event never arrived.",
     ),
     SettingSpec(
+        "REUSE_TRANSLATIONS",
+        "on",
+        "on: a file whose bytes and plan were translated before gets copies of those translations, with no job and"
+        " no charge (a metadata change, the same file uploaded again or under another name); off: always translate.",
+    ),
+    SettingSpec(
         "CATCH_UP_AFTER_SECONDS",
         "600",
         "Age of a source blob with no record after which the catch-up submits it.",
@@ -184,6 +195,7 @@ class Settings:
     stuck_job_after_minutes: int
     catch_up_after_seconds: int
     azure_client_id: str | None
+    reuse_translations: bool = True
 
     @property
     def poison_queue(self) -> str:
@@ -351,6 +363,7 @@ class Settings:
             stuck_job_after_minutes=stuck_after,
             catch_up_after_seconds=integer("CATCH_UP_AFTER_SECONDS", 0),
             azure_client_id=value("AZURE_CLIENT_ID") or None,
+            reuse_translations=choice(value, problems, "REUSE_TRANSLATIONS", Switch) == Switch.ON,
         )
         if problems:
             raise SettingsError("Invalid settings:\n- " + "\n- ".join(problems))

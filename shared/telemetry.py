@@ -29,6 +29,7 @@ class Event(StrEnum):
     GROUPED = "translation.grouped"
     CATCH_UP = "translation.catch_up"
     SUPERSEDED = "translation.superseded"
+    REUSED = "translation.reused"
 
 
 class _FileLike(Protocol):

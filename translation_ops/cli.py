@@ -183,7 +183,7 @@ def watch(
     if len(finals) < len(keys):
         _fail(f"{len(keys) - len(finals)} files had no final record after {timeout:.0f}s", 2)
     render.console().print(render.outcome_table(finals.values()))
-    failed = [f for f in finals.values() if f.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED)]
+    failed = [f for f in finals.values() if f.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED, Outcome.REUSED)]
     if failed:
         raise typer.Exit(1)
 

@@ -128,6 +128,8 @@ class Status:
     oldest_outstanding_seconds: float = 0.0
     characters_charged: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    reused: int = 0  # files recorded Reused: copies of translations of the same bytes, no job
+    characters_saved: int = 0  # what translating them again would have been charged
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,9 +168,11 @@ def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
             Counter(
                 record.reason_code or "-"
                 for record in finals
-                if record.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED)
+                if record.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED, Outcome.REUSED)
             )
         ),
+        reused=sum(1 for record in finals if record.outcome is Outcome.REUSED),
+        characters_saved=sum(record.characters_saved for record in finals),
     )
 
 

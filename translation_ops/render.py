@@ -18,6 +18,7 @@ OUTCOME_STYLES = {
     Outcome.REJECTED: "magenta",
     Outcome.CANCELLED: "dim",
     Outcome.SUPERSEDED: "dim",
+    Outcome.REUSED: "green",
 }
 
 
@@ -61,8 +62,10 @@ def status_tables(status: Status) -> list[Table]:
         counts.add_row(f"outstanding: {state}", str(count))
     for outcome, count in sorted(status.recorded_by_outcome.items()):
         counts.add_row(f"recorded: {styled(outcome)}", str(count))
-    counts.caption = f"characters charged: {status.characters_charged:,}" + (
-        f" (recorded since {status.recorded_since})" if status.recorded_since else ""
+    counts.caption = (
+        f"characters charged: {status.characters_charged:,}"
+        + (f"; saved by reuse: {status.characters_saved:,} ({status.reused:,} files)" if status.reused else "")
+        + (f" (recorded since {status.recorded_since})" if status.recorded_since else "")
     )
     tables = [counts]
     if status.jobs:

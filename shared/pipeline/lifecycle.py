@@ -245,6 +245,65 @@ def claim_rejected(
     return claimed
 
 
+def claim_reused(
+    ctx: PipelineContext,
+    source: SourceVersion,
+    plan: Plan,
+    *,
+    code: str,
+    message: str,
+    reused_from: str,
+    reused_etag: str,
+    reuse: dict[str, str],
+    characters_saved: int,
+) -> OpenRecord | None:
+    """A drop whose bytes and plan were translated before: claimed straight into Finishing (one
+    write); the record step copies the translations (`reuse`: language -> the published blob)."""
+    now = ctx.now()
+    ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, source.key))
+    claimed = claim(
+        ctx,
+        source,
+        state=State.FINISHING,
+        plan=plan,
+        outcome=Outcome.REUSED,
+        reason_code=code,
+        reason_message=cut(message),
+        reused_from=reused_from,
+        reused_etag=reused_etag,
+        reuse=dict(reuse),
+        characters_saved=characters_saved,
+        enqueued_at=now,
+    )
+    if claimed is not None:
+        hand_over(ctx, [claimed])
+        logger.info(
+            "%s (version %s) reuses translations: %s",
+            source.name,
+            source.etag,
+            message,
+            extra=file_fields(claimed, event=Event.REUSED, outcome=Outcome.REUSED, reason_code=code),
+        )
+    return claimed
+
+
+def reuse_unavailable(ctx: PipelineContext, record: OpenRecord, cause: str) -> OpenRecord | None:
+    """The translations a version was to reuse are gone or changed: it is planned, and translated,
+    the normal way."""
+    plain = replace(
+        record,
+        outcome=None,
+        reason_code=None,
+        reason_message=None,
+        reused_from=None,
+        reused_etag=None,
+        reuse={},
+        characters_saved=0,
+        enqueued_at=None,
+    )
+    return wait_for_plan(ctx, plain, f"{cause}; it will be translated")
+
+
 def hand_over(ctx: PipelineContext, records: Sequence[OpenRecord]) -> None:
     """Tells the record step about records written Finishing (after the write: a hand-over made for a
     record that is not Finishing would be acknowledged and lost)."""

@@ -39,10 +39,15 @@ TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
 # A conditional write that lost a race is decided again, at most this many times.
 MAX_WRITE_RACES = 5
 COPY_TIMEOUT_SECONDS = 120.0
+SOURCE_CONDITION_NOT_MET = "SourceConditionNotMet"
 
 
 class PublishError(RuntimeError):
     """A copy the storage account did not complete."""
+
+
+class ReuseUnavailable(PublishError):
+    """The translations a version was to reuse are gone or changed: it must be translated."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,17 @@ def stamp(record: OpenRecord) -> dict[str, str]:
     return {TRANSLATED_FROM_METADATA_KEY: record.source_etag, VERSION_ORDER_METADATA_KEY: record.version_order}
 
 
-def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str, staging_name: str) -> Publication:
+def publish_translation(
+    ctx: PipelineContext,
+    record: OpenRecord,
+    language: str,
+    staging_name: str,
+    *,
+    source_etag: str | None = None,
+    remove_source: bool = True,
+) -> Publication:
+    """`staging_name` is where the translation is; `source_etag` (with `remove_source=False`) copies
+    another version's published translation, only as it was read."""
     container = ctx.settings.target_container
     target = ctx.storage.container(container)
     name = target_blob_name(language, record.source_name)
@@ -82,10 +97,12 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
                 )
             if _made_from(current, record):
                 # Published by an earlier try of this step (its answer lost, or the step cut off).
-                _delete(target.get_blob_client(staging_name))
+                if remove_source:
+                    _delete(target.get_blob_client(staging_name))
                 return Publication(True, name)
             if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
-                _delete(target.get_blob_client(staging_name))
+                if remove_source:
+                    _delete(target.get_blob_client(staging_name))
                 return Publication(
                     False,
                     name,
@@ -93,13 +110,19 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
                     f"({metadata[TRANSLATED_FROM_METADATA_KEY]})",
                 )
             conditions = {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
+        if source_etag is not None:
+            conditions |= {"source_etag": source_etag, "source_match_condition": MatchConditions.IfNotModified}
         try:
             copy = destination.start_copy_from_url(
                 ctx.access.copy_source_url(container, staging_name), metadata=stamp(record), **conditions
             )
-        except (ResourceExistsError, ResourceModifiedError):
+        except (ResourceExistsError, ResourceModifiedError) as exc:
+            if getattr(exc, "error_code", None) == SOURCE_CONDITION_NOT_MET:
+                raise ReuseUnavailable(f"{container}/{staging_name} changed before it could be copied") from exc
             continue  # something is there, or changed meanwhile: read it and decide again
         except ResourceNotFoundError as exc:
+            if not remove_source:
+                raise ReuseUnavailable(f"{container}/{staging_name} is gone") from exc
             # No staging copy: an earlier try of this step published it (then the destination says
             # so) and removed it, or it is gone for good.
             published = _properties(destination)
@@ -109,7 +132,40 @@ def publish_translation(ctx: PipelineContext, record: OpenRecord, language: str,
                 f"the {language} translation of {record.source_name} is no longer at {container}/{staging_name}"
             ) from exc
         _wait_for_copy(destination, copy)
-        _delete(target.get_blob_client(staging_name))
+        if remove_source:
+            _delete(target.get_blob_client(staging_name))
+        return Publication(True, name)
+    raise PublishError(f"{container}/{name} kept changing while {record.source_name} was being published")
+
+
+def publish_reused(ctx: PipelineContext, record: OpenRecord, language: str, published_name: str) -> Publication:
+    """Publishes, for a version with the same bytes and plan, the translation another version got:
+    a server-side copy, or a new stamp when it is the same file's. Only a translation still stamped
+    with the version it was recorded for is reused."""
+    container = ctx.settings.target_container
+    target = ctx.storage.container(container)
+    name = target_blob_name(language, record.source_name)
+    for _ in range(MAX_WRITE_RACES):
+        current = _properties(target.get_blob_client(published_name))
+        metadata = (current.metadata or {}) if current is not None else {}
+        if current is not None and published_name == name and _made_from(current, record):
+            return Publication(True, name)  # stamped by an earlier try of this step
+        if current is None or metadata.get(TRANSLATED_FROM_METADATA_KEY) != record.reused_etag:
+            raise ReuseUnavailable(f"{container}/{published_name} no longer holds the translation to reuse")
+        if published_name != name:
+            return publish_translation(
+                ctx, record, language, published_name, source_etag=current.etag, remove_source=False
+            )
+        if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
+            return Publication(False, name, note=f"{name} already holds the translation of a newer version")
+        try:
+            target.get_blob_client(name).set_blob_metadata(
+                stamp(record), etag=current.etag, match_condition=MatchConditions.IfNotModified
+            )
+        except ResourceModifiedError:
+            continue
+        except ResourceNotFoundError as exc:
+            raise ReuseUnavailable(f"{container}/{name} is gone") from exc
         return Publication(True, name)
     raise PublishError(f"{container}/{name} kept changing while {record.source_name} was being published")
 

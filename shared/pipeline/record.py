@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shared.pipeline import lifecycle, publish
+from shared.pipeline import lifecycle, publish, reuse
 from shared.pipeline.context import PipelineContext
-from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix
+from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
 from shared.storage.entity_codec import cut
 from shared.storage.records import (
     AttemptCharge,
@@ -82,7 +82,14 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     documents = _documents(ctx, record)
     outcome, reason_code, reason_message = decide_outcome(record, documents)
     keep: set[str] = set()
-    if outcome in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED) or _cancelled_at_the_service(record):
+    if outcome is Outcome.REUSED and record.reuse:
+        try:
+            documents = [_publish_reused(ctx, record, document) for document in documents]
+        except publish.ReuseUnavailable as exc:
+            _forget_reuse(ctx, record)
+            lifecycle.reuse_unavailable(ctx, record, str(exc))
+            return None
+    elif outcome in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED) or _cancelled_at_the_service(record):
         # A job cancelled at the service still finished (and billed) some documents: they are published.
         documents = [_publish(ctx, record, document, keep) for document in documents]
         outcome, reason_code, reason_message = decide_outcome(record, documents)
@@ -92,7 +99,10 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     # A version submitted again keeps what its earlier attempts were billed.
     earlier = ctx.records.get_final(record.key) if record.attempt > 1 else None
     final = _final_record(ctx, record, documents, outcome, reason_code, reason_message, earlier)
-    publish.write_report(ctx, record, report_body(final, documents))
+    if final.reason_code != reuse.SAME_CONTENT_IN_FLIGHT:
+        # (The version whose translations this one shares writes the file's report when it ends.)
+        publish.write_report(ctx, record, report_body(final, documents))
+    _keep_for_reuse(ctx, record, final, documents)
     lifecycle.finalise(ctx, record, final)
     # Published translations left their staging names already; look for leftovers only where some
     # can be: earlier attempts, and translations that were not published (superseded, blocked, forgotten).
@@ -174,6 +184,12 @@ def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple
 
 
 def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]:
+    if record.outcome is Outcome.REUSED:
+        target = ctx.settings.target_container
+        return [
+            DocumentDetail(language, Status.SUCCEEDED, f"{target}/{name}", note="reused: a copy, nothing charged")
+            for language, name in sorted(record.reuse.items())
+        ]
     if record.outcome is not None or record.job_id is None:
         return []
     if not record.job_lost:
@@ -232,6 +248,42 @@ def _publish(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail,
     return replace(document, path=path, published=publication.published, note=publication.note)
 
 
+def _publish_reused(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail) -> DocumentDetail:
+    publication = publish.publish_reused(ctx, record, document.language, record.reuse[document.language])
+    return replace(
+        document,
+        path=f"{ctx.settings.target_container}/{publication.path}",
+        published=publication.published,
+        note=publication.note or document.note,
+    )
+
+
+def _forget_reuse(ctx: PipelineContext, record: OpenRecord) -> None:
+    if record.plan is None or record.content_hash is None:
+        return
+    entry = ctx.records.get_reuse(record.plan, record.content_hash)
+    if entry is not None and entry.record_key == record.reused_from:
+        ctx.records.forget_reuse(entry)
+
+
+def _keep_for_reuse(
+    ctx: PipelineContext, record: OpenRecord, final: FinalRecord, documents: list[DocumentDetail]
+) -> None:
+    """A version whose every translation was published is what the next drop of its bytes reuses."""
+    if not ctx.settings.reuse_translations or final.outcome not in (Outcome.SUCCEEDED, Outcome.REUSED):
+        return
+    if not documents or not all(document.published for document in documents):
+        return
+    characters = final.characters_saved if final.outcome is Outcome.REUSED else final.charges[-1].characters_charged
+    entry = reuse.entry_for(
+        record,
+        {document.language: target_blob_name(document.language, record.source_name) for document in documents},
+        characters,
+    )
+    if entry is not None:
+        ctx.records.put_reuse(entry)
+
+
 def _cancelled_at_the_service(record: OpenRecord) -> bool:
     """Cancelled by someone else than this app's operator tool (the portal, a script)."""
     return record.outcome is None and not record.withdrawn and record.service_status == Status.CANCELLED
@@ -266,7 +318,7 @@ def _final_record(
         *earlier_charges(earlier, before=attempt),
         AttemptCharge(attempt, sum(document.characters_charged for document in documents), record.job_id, outcome),
     ]
-    ended_well = outcome in (Outcome.SUCCEEDED, Outcome.REJECTED, Outcome.SUPERSEDED)
+    ended_well = outcome in (Outcome.SUCCEEDED, Outcome.REJECTED, Outcome.SUPERSEDED, Outcome.REUSED)
     return FinalRecord(
         key=record.key,
         source_container=record.source_container,
@@ -309,6 +361,9 @@ def _final_record(
         glossaries=dict(record.glossaries),
         glossary_notes=dict(record.glossary_notes),
         charges=charges,
+        content_hash=record.content_hash,
+        reused_from=record.reused_from,
+        characters_saved=record.characters_saved,
     )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobClient
 
-from shared.pipeline import grouping, lifecycle, submissions
+from shared.pipeline import grouping, lifecycle, reuse, submissions
 from shared.pipeline.checks import (
     Rejection,
     RejectionCode,
@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SubmitResult:
-    action: str  # submitted | waiting | rejected | failed | duplicate | ignored | pending
+    action: str  # submitted | waiting | rejected | failed | duplicate | ignored | pending | reused
     key: str | None = None
     job_id: str | None = None
     reason: str | None = None
@@ -88,7 +88,8 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
 
 
 def submit_version(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> SubmitResult:
-    planned = plan_for(ctx, source, metadata)
+    # The retranslate policy comes after reuse: the same bytes again are no new version to refuse.
+    planned = plan_for(ctx, source, metadata, policy=False)
     if isinstance(planned, Rejection):
         requested = requested_languages(metadata, ctx.settings.target_languages)
         languages = list(requested) if isinstance(requested, tuple) else []
@@ -101,11 +102,61 @@ def submit_version(ctx: PipelineContext, source: SourceVersion, metadata: Mappin
             return _duplicate(ctx, source, None)
         lifecycle.wait_for_plan(ctx, claimed, planned.error, attention=planned.attention)
         return SubmitResult("pending", key=source.key, reason="cannot be planned yet")
+    if ctx.settings.reuse_translations:
+        source = reuse.with_content_hash(ctx, source)
+        reused = _reuse(ctx, source, planned)
+        if reused is not None:
+            return reused
+    refused = _retranslate_policy(ctx, source, planned.languages)
+    if refused is not None:
+        if lifecycle.claim_rejected(ctx, source, refused, planned.languages) is None:
+            return _duplicate(ctx, source, None)
+        return SubmitResult("rejected", key=source.key, reason=refused.code)
     member = Member(source.key, source.name, source.size, attempt=1)
     started = grouping.start_alone(ctx, planned, member, source.container)
     if started is not None:
         return _submit_alone(ctx, source, planned, *started)
     return _wait_to_be_grouped(ctx, source, planned)
+
+
+def _reuse(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> SubmitResult | None:
+    """The same bytes and plan were translated (or are being translated) for another version: it
+    is recorded Reused, with copies of those translations, and no job."""
+    found = reuse.find(ctx, source, plan)
+    if found is None:
+        return None
+    if found.entry is not None:
+        entry = found.entry
+        claimed = lifecycle.claim_reused(
+            ctx,
+            source,
+            plan,
+            code=reuse.SAME_CONTENT,
+            message=f"the same bytes as {entry.source_container}/{entry.source_name} (version {entry.source_etag}), "
+            "translated with the same plan: its translations were copied and nothing was charged",
+            reused_from=entry.record_key,
+            reused_etag=entry.source_etag,
+            reuse=entry.targets,
+            characters_saved=entry.characters_charged,
+        )
+    else:
+        assert found.in_flight is not None
+        earlier = found.in_flight
+        claimed = lifecycle.claim_reused(
+            ctx,
+            source,
+            plan,
+            code=reuse.SAME_CONTENT_IN_FLIGHT,
+            message=f"the same bytes as version {earlier.source_etag} of this file, which is being translated with "
+            "the same plan: its translations are this version's (its record tells how it ends); nothing was charged",
+            reused_from=earlier.key,
+            reused_etag=earlier.source_etag,
+            reuse={},
+            characters_saved=0,
+        )
+    if claimed is None or _late_duplicate(ctx, claimed):
+        return _duplicate(ctx, source, None)
+    return SubmitResult("reused", key=source.key, reason=claimed.reason_code)
 
 
 def _submit_alone(
@@ -214,10 +265,16 @@ def withdraw_from_job(ctx: PipelineContext, submission_id: str, key: str) -> Non
 # --- what a version is sent with ----------------------------------------------------------------
 
 
-def plan_for(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> Plan | Rejection | Unplanned:
-    """Languages and glossaries for this version, or why it is rejected, or why that cannot be told yet."""
+def plan_for(
+    ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str], *, policy: bool = True
+) -> Plan | Rejection | Unplanned:
+    """Languages and glossaries for this version, or why it is rejected, or why that cannot be told yet.
+    `policy`: RETRANSLATE_POLICY is applied too."""
     try:
-        return _plan(ctx, source, metadata)
+        planned = _plan(ctx, source, metadata)
+        if policy and isinstance(planned, Plan):
+            return _retranslate_policy(ctx, source, planned.languages) or planned
+        return planned
     except (AuthenticationError, PermissionDeniedError) as exc:
         return Unplanned(exc, attention=grouping.CREDENTIALS_REFUSED)
     except TranslatorError as exc:
@@ -236,7 +293,6 @@ def _plan(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, st
     rejection = check_document(source.name, source.size, ctx.document_extensions.get())
     rejection = rejection or check_not_source_language(languages, settings.source_language)
     rejection = rejection or check_target_names(source.name, languages)
-    rejection = rejection or _retranslate_policy(ctx, source, languages)
     if rejection is not None:
         return rejection
     # A glossary uploaded just before the file is seen: names listed before the file was written are

@@ -15,7 +15,16 @@ from azure.data.tables import TableClient
 
 from shared.storage.entity_codec import utc
 from shared.storage.record_keys import FINAL_PARTITION, OPEN_PARTITIONS, open_partition, path_digest, versions_range
-from shared.storage.records import FINAL_CODEC, OPEN_CODEC, FinalRecord, OpenRecord, version_order
+from shared.storage.records import (
+    FINAL_CODEC,
+    OPEN_CODEC,
+    REUSE_CODEC,
+    FinalRecord,
+    OpenRecord,
+    ReuseEntry,
+    reuse_row_key,
+    version_order,
+)
 from shared.storage.table_transactions import Change, Op
 from shared.storage.table_writes import TableWriter, WriteConflict
 
@@ -23,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 # Small facts the app keeps about itself (the catch-up's watermark), away from the records.
 STATE_PARTITION = "state"
+REUSE_PARTITION = "reuse"
 
 
 class RecordTable:
@@ -115,6 +125,24 @@ class RecordTable:
             parameters["since"] = since
         for entity in self._table.query_entities(query, parameters=parameters):
             yield FINAL_CODEC.from_entity(entity, key=entity["RowKey"])
+
+    # --- translations to reuse (partition `reuse`): bytes + plan -> where they are published --
+    def get_reuse(self, plan: str, content_hash: str) -> ReuseEntry | None:
+        entity = self.writer.read(REUSE_PARTITION, reuse_row_key(plan, content_hash))
+        return None if entity is None else REUSE_CODEC.from_entity(entity)
+
+    def put_reuse(self, entry: ReuseEntry) -> None:
+        self.writer.upsert(REUSE_CODEC.to_entity(REUSE_PARTITION, entry.row_key, entry))
+
+    def forget_reuse(self, entry: ReuseEntry) -> None:
+        """Removes an entry whose translations are gone or changed, unless a newer one replaced it."""
+        current = self.get_reuse(entry.plan, entry.content_hash)
+        if current is None or current.record_key != entry.record_key:
+            return
+        try:
+            self.writer.delete(REUSE_PARTITION, entry.row_key)
+        except WriteConflict:
+            pass
 
     # --- the app's own state (small facts, away from the records) -------------------------
     def get_moment(self, name: str) -> datetime | None:

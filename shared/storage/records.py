@@ -36,6 +36,7 @@ class Outcome(StrEnum):
     CANCELLED = "Cancelled"
     REJECTED = "Rejected"
     SUPERSEDED = "Superseded"  # a newer version of the file arrived while this one was in flight
+    REUSED = "Reused"  # the same bytes were translated with the same plan before: copies, no job, no charge
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,21 @@ class SourceVersion:
     etag: str
     modified: datetime | None
     size: int
+    # What the bytes are: `md5:<hex>`, from storage's Content-MD5 or hashed while streaming (content.py).
+    content_hash: str | None = None
 
     @classmethod
     def of(cls, container: str, name: str, properties: Any) -> SourceVersion:
         """From a blob's properties (the ETag without its quotes, the one place they are stripped)."""
+        settings = getattr(properties, "content_settings", None)
+        md5 = getattr(settings, "content_md5", None) if settings is not None else None
         return cls(
-            container, name, str(properties.etag).strip('"'), properties.last_modified, int(properties.size or 0)
+            container,
+            name,
+            str(properties.etag).strip('"'),
+            properties.last_modified,
+            int(properties.size or 0),
+            f"md5:{bytes(md5).hex()}" if md5 else None,
         )
 
     @property
@@ -85,6 +95,7 @@ class OpenRecord:
     content_length: int
     state: State
     intent_at: datetime  # when the drop was claimed
+    content_hash: str | None = None  # see SourceVersion
     languages: list[str] = field(default_factory=list)
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
     glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob is not used
@@ -108,6 +119,11 @@ class OpenRecord:
     attention_reason: str | None = None
     superseded_by: str | None = None  # the record key of the newer version
     cancelled_by: str | None = None  # who withdrew it from its job
+    # Reused: the version whose translations serve this one, and language -> the blob to copy.
+    reused_from: str | None = None
+    reused_etag: str | None = None  # the source ETag those translations are stamped with
+    reuse: dict[str, str] = field(default_factory=dict)
+    characters_saved: int = 0
     etag: str | None = None  # the table entity's ETag, for optimistic concurrency
 
     @classmethod
@@ -122,13 +138,19 @@ class OpenRecord:
             content_length=source.size,
             state=state,
             intent_at=at,
+            content_hash=source.content_hash,
             **more,
         )
 
     @property
     def source(self) -> SourceVersion:
         return SourceVersion(
-            self.source_container, self.source_name, self.source_etag, self.source_modified, self.content_length
+            self.source_container,
+            self.source_name,
+            self.source_etag,
+            self.source_modified,
+            self.content_length,
+            self.content_hash,
         )
 
     @property
@@ -164,6 +186,31 @@ class LanguageOutcome:
     error_message: str | None = None
     published: bool = False  # copied to <lang>/<source path>
     glossary: str | None = None  # the glossary blob applied
+
+
+@dataclass
+class ReuseEntry:
+    """The newest published translations of some bytes with one plan (partition `reuse`)."""
+
+    plan: str
+    content_hash: str
+    record_key: str  # the version they are the translations of
+    source_container: str
+    source_name: str
+    source_etag: str
+    targets: dict[str, str]  # language -> published blob name
+    characters_charged: int  # what translating those bytes cost
+
+    @property
+    def row_key(self) -> str:
+        return reuse_row_key(self.plan, self.content_hash)
+
+
+def reuse_row_key(plan: str, content_hash: str) -> str:
+    return f"{plan}|{content_hash}"
+
+
+REUSE_CODEC_FIELDS = frozenset({"targets"})
 
 
 @dataclass
@@ -210,6 +257,9 @@ class FinalRecord:
     glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob was not
     # Every attempt that was billed (or tried), oldest first; `characters_charged` is their sum.
     charges: list[AttemptCharge] = field(default_factory=list)
+    content_hash: str | None = None
+    reused_from: str | None = None  # Reused: the record key of the version whose translations it got
+    characters_saved: int = 0  # Reused: what translating it again would have been charged
 
 
 def _rebuild(cls: type) -> Any:
@@ -222,11 +272,12 @@ def _rebuild(cls: type) -> Any:
 
 OPEN_CODEC = Codec(
     OpenRecord,
-    json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents"}),
+    json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
     row_field="key",
 )
+REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(
     FinalRecord,
     json_fields=frozenset({"languages", "language_outcomes", "glossaries", "glossary_notes", "charges"}),
