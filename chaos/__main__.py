@@ -3,7 +3,8 @@
     python -m chaos [--only NAME-FRAGMENT ...] [--scale N] [--json FILE]
 
 Exits non-zero when any scenario loses a file, starts a duplicate job, leaves an older
-translation published, or ends a file without a reason.
+translation published, ends a file without a reason, or spends a job or a character on bytes
+already dropped.
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ COLUMNS = (
     ("wrong_translations", "wrong translations"),
     ("unexplained_failures", "failures without a reason"),
     ("recorded_late", "recorded > 60 s after its job"),
+    ("repeats", "jobs / characters for repeated bytes"),
     ("service_calls", "service calls"),
     ("settle_seconds", "seconds to settle"),
 )
 
 
 def cell(row: Row, name: str) -> str:
+    if name == "repeats":
+        return "-" if row.repeat_jobs is None else f"{row.repeat_jobs} / {row.repeat_characters}"
     if name == "recorded_late" and not row.held_on_time:
         return f"{row.recorded_late} (not held to it)" if row.recorded_late else "0"
     return str(getattr(row, name))

@@ -11,7 +11,9 @@ time runs out), and measures:
 - wrong translations: files whose newest version succeeded while `target/<lang>/<name>` is
   stamped with another version (or missing);
 - unexplained failures: final records that did not succeed and give no reason code;
-- recorded late: versions recorded more than a minute after their job ended at the service.
+- recorded late: versions recorded more than a minute after their job ended at the service;
+- repeats: for versions that only repeat bytes already dropped (a metadata change, the same bytes
+  uploaded again or under another name), the jobs that carried them and the characters charged.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_
 from shared.storage.clients import StorageClients
 from shared.storage.record_keys import record_key
 from shared.storage.record_table import RecordTable
-from shared.storage.records import FinalRecord, Outcome
+from shared.storage.records import FinalRecord, LanguageOutcome, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +89,17 @@ class Row:
     held_on_time: bool = False
     service_calls: int = 0
     notes: list[str] = field(default_factory=list)
+    # Where the scenario repeats bytes: jobs and characters spent on the repeats (the goal: 0 and 0).
+    repeat_jobs: int | None = None
+    repeat_characters: int | None = None
 
     @property
     def promises_kept(self) -> bool:
-        return not (
-            self.lost or self.duplicate_batches or self.wrong_translations or self.unexplained_failures
-        ) and not (self.held_on_time and self.recorded_late)
+        return (
+            not (self.lost or self.duplicate_batches or self.wrong_translations or self.unexplained_failures)
+            and not (self.held_on_time and self.recorded_late)
+            and not (self.repeat_jobs or self.repeat_characters)
+        )
 
 
 class Run:
@@ -101,6 +108,7 @@ class Run:
     def __init__(self, stack: LocalStack):
         self.stack = stack
         self.versions: list[Version] = []
+        self.repeats: set[str] = set()  # keys of versions whose bytes were dropped before
         self.started = time.monotonic()
         self.began = datetime.now(UTC)
         self._lock = threading.Lock()
@@ -134,6 +142,32 @@ class Run:
         version = Version(name, etag, record_key(self.settings.source_container, name, etag), content)
         with self._lock:
             self.versions.append(version)
+        return version
+
+    def change_metadata(self, name: str) -> Version:
+        """What a tagging tool or an operator does: Set Blob Metadata (a new ETag, the same bytes, and
+        in Azure no event)."""
+        blob = self.container(self.settings.source_container).get_blob_client(name)
+        result = blob.set_blob_metadata({"reviewedby": "chaos"})
+        return self._repeat(name, str(result["etag"]), self._content_of(name))
+
+    def upload_again(self, name: str, *, as_name: str | None = None) -> Version:
+        """The same bytes uploaded again, under the same name or as a copy under another."""
+        content = self._content_of(name)
+        blob = self.container(self.settings.source_container).get_blob_client(as_name or name)
+        result = blob.upload_blob(content, overwrite=True, content_settings=ContentSettings(content_type="text/plain"))
+        return self._repeat(as_name or name, str(result["etag"]), content)
+
+    def _content_of(self, name: str) -> bytes:
+        with self._lock:
+            return next(version.content for version in reversed(self.versions) if version.name == name)
+
+    def _repeat(self, name: str, etag: str, content: bytes) -> Version:
+        etag = etag.strip('"')
+        version = Version(name, etag, record_key(self.settings.source_container, name, etag), content)
+        with self._lock:
+            self.versions.append(version)
+            self.repeats.add(version.key)
         return version
 
     def drop_many(self, names: Iterable[str], *, parallel: int = 1, **options: Any) -> list[Version]:
@@ -253,6 +287,9 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
         for key in found:
             jobs_per_key[key] += 1
     row.duplicate_batches = sum(count - 1 for key, count in jobs_per_key.items() if key in keys and count > 1)
+    if run.repeats:
+        row.repeat_jobs = sum(count for key, count in jobs_per_key.items() if key in run.repeats)
+        row.repeat_characters = sum(record.characters_charged for key, record in records.items() if key in run.repeats)
     late = [
         record
         for record in records.values()
@@ -273,11 +310,16 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
     for version in run.versions:
         newest[version.name] = version  # drops are in order: the last one of a name is the newest
     target = run.container(run.settings.target_container)
+    etags = {version.key: version.etag for version in run.versions}
     for version in newest.values():
         record = records.get(version.key)
-        if record is None or record.outcome not in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED):
+        if record is None or record.outcome not in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REUSED):
             continue
-        for outcome in record.language_outcomes:
+        # A version reusing its file's earlier one still in flight shares that version's translations.
+        expected = version.etag
+        if record.outcome is Outcome.REUSED and record.reason_code == "SameContentInFlight":
+            expected = etags.get(str(record.reused_from), "")
+        for outcome in record.language_outcomes if record.language_outcomes else _languages(record):
             if outcome.status != "Succeeded":
                 continue
             blob = target.get_blob_client(target_blob_name(outcome.language, version.name))
@@ -285,10 +327,15 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
                 stamp = (blob.get_blob_properties().metadata or {}).get(TRANSLATED_FROM_METADATA_KEY)
             except ResourceNotFoundError:
                 stamp = None
-            if stamp != version.etag:
+            if stamp != expected:
                 row.wrong_translations += 1
-                row.notes.append(f"{outcome.language}/{version.name}: stamped {stamp}, newest {version.etag}")
+                row.notes.append(f"{outcome.language}/{version.name}: stamped {stamp}, expected {expected}")
     return row
+
+
+def _languages(record: FinalRecord) -> list[LanguageOutcome]:
+    """The languages a record without documents of its own is translated into (SameContentInFlight)."""
+    return [LanguageOutcome(language, "Succeeded") for language in record.languages]
 
 
 def _keep_logs(stack: LocalStack, name: str) -> Path:

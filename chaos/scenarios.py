@@ -124,6 +124,26 @@ def bulk_drop(count: int, parallel: int = 16) -> Act:
     return act
 
 
+def repeats_of_the_same_bytes(count: int) -> Act:
+    """Metadata changes while the first versions are translated and after they were recorded, the
+    same bytes uploaded again, and copies under other names: none of them may cost a job."""
+
+    def act(run: Run) -> None:
+        originals = run.drop_many(names("repeat", count))
+        third = max(1, count // 3)
+        time.sleep(1.0)  # the first versions are being translated
+        for version in originals[:third]:
+            run.change_metadata(version.name)
+        run.wait_until_recorded(120)
+        for version in originals[third : 2 * third]:
+            run.upload_again(version.name)
+        for version in originals[2 * third :]:
+            run.upload_again(version.name, as_name=version.name.replace("repeat/", "copies/"))
+            run.change_metadata(version.name)
+
+    return act
+
+
 def all_scenarios(scale: int = 1) -> list[Scenario]:
     """Every scenario; `scale` multiplies the file counts (1: about 10 minutes in all)."""
     n = 10 * scale
@@ -144,6 +164,12 @@ def all_scenarios(scale: int = 1) -> list[Scenario]:
         Scenario("emulator restart mid-run", emulator_restarted_mid_run(n), emulator_args=SLOW_DOCUMENTS),
         Scenario("storage down 30 s", storage_stopped(n), persistent_storage=True, timeout=240),
         Scenario("overwrites in flight", overwrites_in_flight(n), emulator_args=SLOW_DOCUMENTS),
+        Scenario(
+            "metadata changes and identical re-uploads",
+            repeats_of_the_same_bytes(2 * n),
+            emulator_args=SLOW_DOCUMENTS,
+            timeout=200,
+        ),
         Scenario(
             "overwrites in flight, 30% lost answers",
             overwrites_in_flight(n),
