@@ -38,7 +38,9 @@ COLUMNS = (
 
 def cell(row: Row, name: str) -> str:
     if name == "repeats":
-        return "-" if row.repeat_jobs is None else f"{row.repeat_jobs} / {row.repeat_characters}"
+        if row.repeat_jobs is None:
+            return "-"
+        return f"{row.repeat_jobs} / {row.repeat_characters}" + (" (baseline, not held)" if row.baseline else "")
     if name == "recorded_late" and not row.held_on_time:
         return f"{row.recorded_late} (not held to it)" if row.recorded_late else "0"
     return str(getattr(row, name))

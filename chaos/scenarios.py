@@ -171,6 +171,14 @@ def all_scenarios(scale: int = 1) -> list[Scenario]:
             timeout=200,
         ),
         Scenario(
+            "metadata changes and identical re-uploads, REUSE_TRANSLATIONS=off (baseline)",
+            repeats_of_the_same_bytes(2 * n),
+            settings={"REUSE_TRANSLATIONS": "off"},
+            emulator_args=SLOW_DOCUMENTS,
+            timeout=200,
+            baseline=True,
+        ),
+        Scenario(
             "overwrites in flight, 30% lost answers",
             overwrites_in_flight(n),
             emulator_args=[*SLOW_DOCUMENTS, "--lost-answer-rate", "0.3", "--seed", "5"],

@@ -13,8 +13,9 @@ take the plan's lease with the submission (one transaction), insert the claim, c
 record exists; after the call, write the job id (with its place in the schedule), look for older
 versions of the file, look for files of its plan that landed meanwhile, let the lease go and look
 once more: nine; with REUSE_TRANSLATIONS on, two more before the call (is there a translation of
-these bytes and plan, is an earlier version of them in flight: reuse.py). The service's formats and languages and the glossary names are looked up once per process
-for a bounded time (see PipelineContext).
+these bytes and plan, is an earlier version of them in flight: reuse.py). The service's formats
+and languages and the glossary names are looked up once per process for a bounded time (see
+PipelineContext).
 """
 
 from __future__ import annotations
