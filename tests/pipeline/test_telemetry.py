@@ -77,7 +77,7 @@ def test_metrics_count_files_documents_and_characters(ctx, service, clock):
     assert points("translation.jobs.created") and points("translation.jobs.oldest_age_seconds")
 
 
-def test_a_name_with_a_line_break_writes_no_forged_log_line(ctx, service, clock):
+def test_a_name_with_a_line_break_writes_no_forged_log_line(ctx):
     """What the local host's console (and a file log) shows for a drop named to forge a line."""
     forged = "2026-12-02 06:00:00,000 INFO shared.pipeline.record: FORGED.txt"
     stream = io.StringIO()
@@ -88,10 +88,8 @@ def test_a_name_with_a_line_break_writes_no_forged_log_line(ctx, service, clock)
     previous_level = root.level
     root.setLevel(logging.INFO)
     try:
+        # Rejected for the control characters in its name, which its log lines quote.
         result = submit_dropped_blob(upload(ctx, f"break\n{forged}\r.txt", b"Hello"), ctx)
-        service.finish(result.job_id)
-        clock.advance(5)
-        poll_outstanding_jobs(ctx)
         for text in drain_results(ctx):
             record_outcome(text, ctx)
     finally:
@@ -100,5 +98,5 @@ def test_a_name_with_a_line_break_writes_no_forged_log_line(ctx, service, clock)
     lines = stream.getvalue().splitlines()
     about_the_file = [line for line in lines if "FORGED.txt" in line]
     assert not [line for line in lines if line.startswith(forged)]
-    assert any("translation.recorded" in line for line in about_the_file)
+    assert result.key and any("translation.recorded" in line for line in about_the_file)
     assert all(f"break\\n{forged}\\r.txt" in line for line in about_the_file)
