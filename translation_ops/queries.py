@@ -10,6 +10,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.pipeline.catch_up import LISTING_FAILING
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, report_blob_name, target_blob_name
 from shared.storage.record_keys import record_key
@@ -128,9 +129,22 @@ class Status:
     oldest_outstanding_seconds: float = 0.0
     characters_charged: int = 0
     failure_reasons: dict[str, int] = field(default_factory=dict)
+    # While the catch-up cannot list the source container: since, last_attempt, reason.
+    catch_up_failing: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def catch_up_failing(ctx: PipelineContext) -> dict[str, str] | None:
+    trouble = ctx.records.get_trouble(LISTING_FAILING)
+    if trouble is None:
+        return None
+    return {
+        "since": trouble.since.isoformat(),
+        "last_attempt": trouble.last_attempt.isoformat(),
+        "reason": trouble.reason,
+    }
 
 
 def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
@@ -169,6 +183,7 @@ def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
                 if record.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED)
             )
         ),
+        catch_up_failing=catch_up_failing(ctx),
     )
 
 

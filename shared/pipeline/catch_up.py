@@ -71,7 +71,9 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
             summary.list_calls -= 1
             break
         except Exception as exc:
-            summary.listing_failed = f"{type(exc).__name__}: {redact(str(exc))}"
+            # The SDK's message spans lines (status, error code, body): one line, for a table row.
+            described = "; ".join(line.strip() for line in redact(str(exc)).splitlines() if line.strip())
+            summary.listing_failed = f"{type(exc).__name__}: {described}"
             _report_listing_failure(ctx, summary, settings.source_container)
             return summary
         for blob in page:

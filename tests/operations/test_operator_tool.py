@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from shared.pipeline import grouping
+from shared.pipeline.catch_up import catch_up_missed_drops
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
@@ -167,3 +168,22 @@ def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, 
     code, output = run("redrive")  # each once
     assert "0 results messages moved back, 0 poisoned drops and 0 dead-lettered events" in output
     assert poisoned.exists()
+
+
+def test_status_shows_that_the_catch_up_cannot_list_the_source_container(ctx, service, clock, run):
+    upload(ctx, "b\x01unlistable.txt", b"Hello")  # Azurite cannot write this name into a listing
+    clock.advance(ctx.settings.catch_up_after_seconds + 60)
+    assert catch_up_missed_drops(ctx).listing_failed
+
+    code, output = run("status", "--json")
+    assert code == 0
+    failing = json.loads(output)["catch_up_failing"]
+    assert failing["since"] == clock().isoformat() and "HttpResponseError" in failing["reason"]
+    code, output = run("status")
+    [line] = [line for line in output.splitlines() if "catch-up failing" in line]
+    assert "HttpResponseError" in line
+
+    ctx.storage.container(ctx.settings.source_container).delete_blob("b\x01unlistable.txt")
+    catch_up_missed_drops(ctx)
+    code, output = run("status", "--json")
+    assert json.loads(output)["catch_up_failing"] is None
