@@ -5,7 +5,7 @@ Each run lists the source container once and looks closer only at blobs written 
 previous run's watermark (less an overlap for clock skew) and at least `CATCH_UP_AFTER_SECONDS`
 ago (their event had time to arrive). Such a blob with no record, open or final, is submitted
 the normal way (a late event for it finds the claim and stops). Cost per run: one list call per
-5,000 source blobs, plus two point reads per blob written in the window.
+5,000 source blobs, two point reads per blob written in the window, and one of the failure fact below.
 
 A listing that fails (storage down, a name the storage emulator cannot write into its answer) is
 no reason to skip anything: the watermark stays where it was, so the next run looks at the same
