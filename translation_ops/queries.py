@@ -10,6 +10,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.pipeline.catch_up import LISTING_FAILING
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, report_blob_name, target_blob_name
 from shared.storage.record_keys import record_key
@@ -130,9 +131,22 @@ class Status:
     failure_reasons: dict[str, int] = field(default_factory=dict)
     reused: int = 0  # files recorded Reused: copies of translations of the same bytes, no job
     characters_saved: int = 0  # what translating them again would have been charged
+    # While the catch-up cannot list the source container: since, last_attempt, reason.
+    catch_up_failing: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def catch_up_failing(ctx: PipelineContext) -> dict[str, str] | None:
+    trouble = ctx.records.get_trouble(LISTING_FAILING)
+    if trouble is None:
+        return None
+    return {
+        "since": trouble.since.isoformat(),
+        "last_attempt": trouble.last_attempt.isoformat(),
+        "reason": trouble.reason,
+    }
 
 
 def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
@@ -173,6 +187,7 @@ def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
         ),
         reused=sum(1 for record in finals if record.outcome is Outcome.REUSED),
         characters_saved=sum(record.characters_saved for record in finals),
+        catch_up_failing=catch_up_failing(ctx),
     )
 
 

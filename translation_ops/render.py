@@ -54,6 +54,16 @@ def styled(outcome: str) -> str:
 OUTSTANDING_SHOWN = 50
 
 
+def catch_up_failing_line(failing: dict[str, str]) -> Table:
+    line = Table(show_header=False, show_edge=False, box=None)
+    line.add_column("catch-up")
+    line.add_row(
+        f"[bold red]catch-up failing[/bold red] since {failing['since']} (last tried {failing['last_attempt']}): "
+        f"{short(failing['reason'], 100)}; files whose event was lost wait for it"
+    )
+    return line
+
+
 def status_tables(status: Status) -> list[Table]:
     counts = Table(title="Files", show_edge=False)
     counts.add_column("state / outcome")
@@ -68,6 +78,8 @@ def status_tables(status: Status) -> list[Table]:
         + (f" (recorded since {status.recorded_since})" if status.recorded_since else "")
     )
     tables = [counts]
+    if status.catch_up_failing:
+        tables.append(catch_up_failing_line(status.catch_up_failing))
     if status.jobs:
         jobs = Table(title="Jobs (the files that landed together share one)", show_edge=False)
         for column in ("submission", "job", "state", "files", "documents done", "age"):

@@ -57,7 +57,7 @@ var logAlerts = [
   {
     name: 'needs-attention'
     displayName: 'Translation: a record needs attention'
-    description: 'A file ended in state needs_attention (it could not be submitted or recorded normally). The reason code says why.'
+    description: 'A file ended in state needs_attention (it could not be submitted or recorded normally), or the catch-up cannot list the source container (reason code CatchUpListingFailed). The reason code says why.'
     severity: 2
     frequency: 'PT5M'
     query: 'AppTraces | where tostring(Properties.event) == "translation.needs_attention" | project TimeGenerated, source_path = tostring(Properties.source_path), record_key = tostring(Properties.record_key), reason_code = tostring(Properties.reason_code)'

@@ -7,10 +7,12 @@ on its own.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from shared.redaction import escape_control_characters
 from shared.settings import canonical_language, parse_languages
 from shared.storage.blob_names import MAX_BLOB_NAME_LENGTH, target_blob_name
 
@@ -28,6 +30,7 @@ class RejectionCode(StrEnum):
     NAME_TOO_LONG = "NameTooLong"
     ALREADY_TRANSLATED = "AlreadyTranslated"
     TARGET_IS_SOURCE_LANGUAGE = "TargetIsSourceLanguage"
+    CONTROL_CHARACTER_IN_NAME = "ControlCharacterInName"
 
     @property
     def about_the_file(self) -> bool:
@@ -50,6 +53,22 @@ ABOUT_THE_FILE = frozenset(
 class Rejection:
     code: RejectionCode
     message: str
+
+
+# C0 and C1 controls and DEL: Azure lists such a name only percent-encoded (`Encoded="true"`), Azurite
+# fails the whole listing, and a line break in a name is a line break in every tool that prints it.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def quoted(text: str) -> str:
+    """`text` in quotes with its control characters spelled out, and a word on a leading or
+    trailing space, which quotes alone leave easy to miss."""
+    shown = f'"{escape_control_characters(text)}"'
+    if text.endswith((" ", "\u00a0")):
+        return f"{shown} (ends with a space)"
+    if text.startswith((" ", "\u00a0")):
+        return f"{shown} (starts with a space)"
+    return shown
 
 
 def extension_of(name: str) -> str:
@@ -101,9 +120,16 @@ def canonical_languages(languages: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def check_document(name: str, size: int, supported_extensions: frozenset[str]) -> Rejection | None:
+    control = _CONTROL_CHARACTER.search(name)
+    if control is not None:
+        return Rejection(
+            RejectionCode.CONTROL_CHARACTER_IN_NAME,
+            f"the name {quoted(name)} holds a control character ({escape_control_characters(control.group())} at "
+            f"position {control.start() + 1}), which storage listings and logs cannot show as it is: rename the file",
+        )
     extension = extension_of(name)
     if extension not in supported_extensions:
-        shown = extension or "(no extension)"
+        shown = quoted(extension) if extension else "(no extension)"
         return Rejection(
             RejectionCode.UNSUPPORTED_FORMAT,
             f"{shown} is not a format Document Translation supports ({', '.join(sorted(supported_extensions))})",

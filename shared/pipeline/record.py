@@ -142,11 +142,7 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
 def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple[Outcome, str | None, str | None]:
     """The version's outcome and the reason an operator reads first, from its job and its own documents."""
     if record.outcome is None and record.superseded_by is not None:
-        return (
-            Outcome.SUPERSEDED,
-            "NewerVersion",
-            "a newer version of the file arrived while this one was being translated; nothing of it was published",
-        )
+        return Outcome.SUPERSEDED, "NewerVersion", _superseded_message(record)
     if record.outcome is None and record.cancelled_by is not None:
         kept = [document for document in documents if document.status == Status.SUCCEEDED]
         return (
@@ -181,6 +177,20 @@ def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple
     if succeeded < max(len(documents), len(record.languages)):
         return Outcome.PARTIALLY_SUCCEEDED, reason_code, reason_message
     return Outcome.SUCCEEDED, None, None
+
+
+def _superseded_message(record: OpenRecord) -> str:
+    """What became of the job of a version that a newer one replaced: a job shared with other files
+    goes on for them and may well succeed; only a job every file left is cancelled."""
+    if record.job_id is None:
+        job = "it had no job yet"
+    elif record.service_status == Status.CANCELLED:
+        job = f"its job {record.job_id} was cancelled, every file in it having left"
+    elif record.service_status is not None:
+        job = f"its job {record.job_id} ended {record.service_status}"
+    else:
+        job = f"its job {record.job_id} went on for the other files in it"
+    return f"a newer version of the file arrived while this one was in flight ({job}); nothing of it was published"
 
 
 def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]:

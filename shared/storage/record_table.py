@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,15 @@ logger = logging.getLogger(__name__)
 # Small facts the app keeps about itself (the catch-up's watermark), away from the records.
 STATE_PARTITION = "state"
 REUSE_PARTITION = "reuse"
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A step of the app's own that keeps failing: since when, why, and when it last tried."""
+
+    since: datetime
+    reason: str
+    last_attempt: datetime
 
 
 class RecordTable:
@@ -154,3 +163,28 @@ class RecordTable:
 
     def set_moment(self, name: str, moment: datetime) -> None:
         self.writer.upsert({"PartitionKey": STATE_PARTITION, "RowKey": name, "Moment": moment})
+
+    def get_trouble(self, name: str) -> Trouble | None:
+        entity = self.writer.read(STATE_PARTITION, name)
+        if entity is None or not isinstance(entity.get("Since"), datetime):
+            return None
+        last_attempt = entity.get("LastAttempt")
+        return Trouble(
+            since=utc(entity["Since"]),
+            reason=str(entity.get("Reason") or ""),
+            last_attempt=utc(last_attempt) if isinstance(last_attempt, datetime) else utc(entity["Since"]),
+        )
+
+    def set_trouble(self, name: str, trouble: Trouble) -> None:
+        self.writer.upsert(
+            {
+                "PartitionKey": STATE_PARTITION,
+                "RowKey": name,
+                "Since": trouble.since,
+                "Reason": trouble.reason,
+                "LastAttempt": trouble.last_attempt,
+            }
+        )
+
+    def clear_trouble(self, name: str) -> None:
+        self.writer.delete(STATE_PARTITION, name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from shared.settings import SETTINGS_SPEC
 from tests.infra.bicep_tree import INFRA, REPO_ROOT, parse
 
@@ -70,3 +72,14 @@ def test_the_readme_states_what_is_unverified_and_what_options_cost():
     assert "### Unverified against a live deployment" in section
     assert "### Private networking (option)" in section and "What stays public" in section
     assert "### Cost drivers" in section and "Private networking" in section.split("### Cost drivers")[1]
+
+
+def test_the_readme_states_how_language_lists_are_separated_as_the_code_parses_them():
+    from shared.settings import parse_languages
+
+    readme = _flat((REPO_ROOT / "README.md").read_text())
+    assert "separated by `,` or `;` (`fr;de` is `fr,de`)" in readme
+    assert parse_languages("fr;de") == parse_languages("fr,de") == parse_languages(" fr , ;de;fr")
+    assert "a space alone does not separate (`fr de` is `InvalidTargetLanguages`)" in readme
+    with pytest.raises(ValueError):
+        parse_languages("fr de")

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from shared.pipeline import grouping
+from shared.pipeline.catch_up import catch_up_missed_drops
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
@@ -236,3 +237,22 @@ def test_a_job_cancelled_at_the_service_publishes_what_finished(ctx, service, cl
     assert {o.language: o.published for o in final.language_outcomes} == {"de": False, "fr": True}
     target = ctx.storage.container(ctx.settings.target_container)
     assert target.download_blob("fr/portal.txt").readall() == b"[fr] translated"
+
+
+def test_status_shows_that_the_catch_up_cannot_list_the_source_container(ctx, service, clock, run):
+    upload(ctx, "b\x01unlistable.txt", b"Hello")  # Azurite cannot write this name into a listing
+    clock.advance(ctx.settings.catch_up_after_seconds + 60)
+    assert catch_up_missed_drops(ctx).listing_failed
+
+    code, output = run("status", "--json")
+    assert code == 0
+    failing = json.loads(output)["catch_up_failing"]
+    assert failing["since"] == clock().isoformat() and "HttpResponseError" in failing["reason"]
+    code, output = run("status")
+    [line] = [line for line in output.splitlines() if "catch-up failing" in line]
+    assert "HttpResponseError" in line
+
+    ctx.storage.container(ctx.settings.source_container).delete_blob("b\x01unlistable.txt")
+    catch_up_missed_drops(ctx)
+    code, output = run("status", "--json")
+    assert json.loads(output)["catch_up_failing"] is None

@@ -231,6 +231,9 @@ def test_a_newer_version_of_one_file_leaves_its_neighbours_job_alone(ctx, servic
     finals = {final.key: final for final in record_all(ctx)}
     assert finals[first[0].key].outcome == "Succeeded" and finals[first[2].key].outcome == "Succeeded"
     assert finals[first[1].key].outcome == "Superseded"
+    # Its job carried on for the other two files, and succeeded: not "cancelled".
+    message = finals[first[1].key].reason_message
+    assert f"its job {shared_job} ended Succeeded" in message and "cancel" not in message
     assert finals[newer.key].outcome == "Succeeded"
     _, metadata = read_target(ctx, "fr/shared/1.txt")
     assert metadata["translatedfrom"] == ctx.records.get_final(newer.key).source_etag
@@ -246,6 +249,7 @@ def test_a_job_whose_every_file_was_superseded_is_cancelled(ctx, service, clock)
     poll_outstanding_jobs(ctx)
     finals = {final.key: final for final in record_all(ctx)}
     assert finals[first.key].outcome == "Superseded"
+    assert f"its job {first.job_id} was cancelled" in finals[first.key].reason_message
     assert second.key not in finals  # its own job still runs
 
 

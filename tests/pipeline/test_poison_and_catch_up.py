@@ -1,6 +1,7 @@
 """Every drop ends with a record: poison messages and lost events, on Azurite."""
 
 import json
+import logging
 
 import pytest
 
@@ -103,3 +104,32 @@ def test_catch_up_submits_a_blob_whose_event_never_came_once(make_context, servi
     clock.advance(600)
     again = catch_up_missed_drops(ctx)
     assert (again.examined, again.submitted, again.record_reads) == (0, 0, 0)  # behind the watermark now
+
+
+def test_a_listing_that_fails_is_flagged_retried_and_cleared_and_skips_nothing(make_context, service, clock, caplog):
+    # Azurite answers 500 to a listing that would hold this name (it cannot write \x01 into XML).
+    ctx = make_context(CATCH_UP_AFTER_SECONDS="60")
+    for name in ("a-before.txt", "b\x01unlistable.txt", "c-after.txt", "d-after.txt"):
+        upload(ctx, name, b"Hello")
+    clock.advance(120)
+    with caplog.at_level(logging.ERROR, logger="shared.pipeline.catch_up"):
+        failed = catch_up_missed_drops(ctx)
+    assert failed.listing_failed and "HttpResponseError" in failed.listing_failed
+    [alert] = [record for record in caplog.records if record.name == "shared.pipeline.catch_up"]
+    assert alert.levelno == logging.ERROR and alert.event == "translation.needs_attention"
+    assert alert.reason_code == "CatchUpListingFailed"
+    trouble = ctx.records.get_trouble("catch-up-failing")
+    assert trouble is not None and trouble.since == clock() and "HttpResponseError" in trouble.reason
+    assert ctx.records.get_moment("catch-up-watermark") is None  # the window is looked at again
+
+    clock.advance(300)
+    catch_up_missed_drops(ctx)
+    again = ctx.records.get_trouble("catch-up-failing")
+    assert again is not None and again.since == trouble.since and again.last_attempt == clock()
+
+    ctx.storage.container(ctx.settings.source_container).delete_blob("b\x01unlistable.txt")
+    clock.advance(300)
+    recovered = catch_up_missed_drops(ctx)
+    assert recovered.listing_failed is None and ctx.records.get_trouble("catch-up-failing") is None
+    submitted = sorted(call[0].source_url.split("?")[0].rsplit("/", 1)[-1] for call in service.start_calls)
+    assert submitted == ["a-before.txt", "c-after.txt", "d-after.txt"]

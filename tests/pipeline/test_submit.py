@@ -88,6 +88,8 @@ def test_a_new_version_is_a_new_record_and_a_new_job(ctx, service):
         ("langs.txt", b"Hi", {"targetlanguages": "fr,not a language"}, "InvalidTargetLanguages"),
         ("unknown.txt", b"Hi", {"targetlanguages": "fr,xx-yy"}, "UnsupportedLanguage"),
         ("x" * 1020 + ".txt", b"Hi", None, "NameTooLong"),
+        # Azure lists this name only percent-encoded (Encoded="true"); the SDK decodes it back.
+        ("bad\x01name.txt", b"Hi", None, "ControlCharacterInName"),
     ],
 )
 def test_files_failing_a_check_are_rejected_without_a_job(ctx, service, name, data, metadata, code):

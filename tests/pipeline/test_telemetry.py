@@ -1,5 +1,6 @@
 """What an operator finds in Application Insights: fields on every log line about a file, metrics."""
 
+import io
 import logging
 
 import pytest
@@ -10,6 +11,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
+from shared.telemetry import FieldsFormatter
 from tests.pipeline.conftest import drain_results, upload
 
 pytestmark = pytest.mark.integration
@@ -73,3 +75,28 @@ def test_metrics_count_files_documents_and_characters(ctx, service, clock):
     assert sum(p.value for p in points("translation.characters.charged")) >= 100
     assert points("translation.drop_to_record.seconds")
     assert points("translation.jobs.created") and points("translation.jobs.oldest_age_seconds")
+
+
+def test_a_name_with_a_line_break_writes_no_forged_log_line(ctx):
+    """What the local host's console (and a file log) shows for a drop named to forge a line."""
+    forged = "2026-12-02 06:00:00,000 INFO shared.pipeline.record: FORGED.txt"
+    stream = io.StringIO()
+    console = logging.StreamHandler(stream)
+    console.setFormatter(FieldsFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(console)
+    previous_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        # Rejected for the control characters in its name, which its log lines quote.
+        result = submit_dropped_blob(upload(ctx, f"break\n{forged}\r.txt", b"Hello"), ctx)
+        for text in drain_results(ctx):
+            record_outcome(text, ctx)
+    finally:
+        root.removeHandler(console)
+        root.setLevel(previous_level)
+    lines = stream.getvalue().splitlines()
+    about_the_file = [line for line in lines if "FORGED.txt" in line]
+    assert not [line for line in lines if line.startswith(forged)]
+    assert result.key and any("translation.recorded" in line for line in about_the_file)
+    assert all(f"break\\n{forged}\\r.txt" in line for line in about_the_file)

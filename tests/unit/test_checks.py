@@ -75,3 +75,24 @@ def test_glossaries_are_chosen_by_language_pair_then_target_language():
     formats = {".csv": "CSV", ".tsv": "TSV"}
     assert choose_glossaries(names, ("fr", "de", "es", "it"), "en", formats) == {"fr": "fr.csv", "de": "en-de.tsv"}
     assert choose_glossaries(names, ("de",), None, formats) == {"de": "de.csv"}
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("bad\x01name.txt", '"bad\\x01name.txt"'),
+        ("two\nlines.txt", '"two\\nlines.txt"'),
+        ("del\x7f.txt", '"del\\x7f.txt"'),
+        ("nel\x85.txt", '"nel\\x85.txt"'),
+    ],
+)
+def test_a_name_with_a_control_character_is_rejected_showing_where(name, shown):
+    rejection = check_document(name, 10, frozenset({".txt"}))
+    assert rejection is not None and rejection.code is RejectionCode.CONTROL_CHARACTER_IN_NAME
+    assert shown in rejection.message and "position" in rejection.message
+
+
+def test_an_extension_with_a_trailing_space_is_shown_so():
+    rejection = check_document("report.txt ", 10, frozenset({".txt"}))
+    assert rejection is not None and rejection.code is RejectionCode.UNSUPPORTED_FORMAT
+    assert rejection.message.startswith('".txt " (ends with a space) is not a format')

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Callable
 
 import pytest
 
-from shared.redaction import RedactingFilter, install_log_redaction, redact, redact_url, strip_query
+from shared.redaction import (
+    RedactingFilter,
+    escape_control_characters,
+    install_log_redaction,
+    redact,
+    redact_url,
+    strip_query,
+)
+from shared.telemetry import FieldsFormatter
 
 SIG = "abc%2Bdef%3D"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -125,3 +135,92 @@ def test_a_registered_secret_is_masked_wherever_it_appears():
     register_secret("short")  # too short to mask by value
     assert redact("the key k3y-that-is-long-enough leaked") == "the key *** leaked"
     assert redact("a short word") == "a short word"
+
+
+def _lines_written(emit: Callable[[logging.Logger], None], formatter: logging.Formatter | None = None) -> list[str]:
+    """What a console handler added after the redaction was installed writes for one log call."""
+    install_log_redaction()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter or FieldsFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("tests.redaction.lines")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        emit(logger)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue().splitlines()
+
+
+FORGED = "break\n2026-12-02 06:00:00,000 INFO shared.pipeline.record: FORGED.txt"
+
+
+@pytest.mark.parametrize(
+    ("character", "spelled"),
+    [
+        ("\n", "\\n"),
+        ("\r", "\\r"),
+        ("\t", "\\t"),
+        ("\x00", "\\x00"),
+        ("\x01", "\\x01"),
+        ("\x1f", "\\x1f"),
+        ("\x7f", "\\x7f"),
+        ("\x85", "\\x85"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ],
+)
+def test_control_characters_are_spelled_out_and_other_characters_kept(character, spelled):
+    assert escape_control_characters(f"été {character}報告 \\ v2.txt") == f"été {spelled}報告 \\ v2.txt"
+
+
+def test_a_name_with_a_line_break_in_a_message_arg_writes_one_line():
+    lines = _lines_written(lambda logger: logger.info("%s (version %s) was claimed", FORGED, "0x1"))
+    assert lines == [lines[0]]
+    assert "break\\n2026-12-02 06:00:00,000 INFO shared.pipeline.record: FORGED.txt (version 0x1)" in lines[0]
+
+
+def test_extra_fields_are_escaped_and_masked_whichever_handler_reads_them():
+    seen: list[logging.LogRecord] = []
+
+    def emit(logger: logging.Logger) -> None:
+        collector = logging.Handler()
+        collector.emit = seen.append  # type: ignore[method-assign]
+        logger.addHandler(collector)
+        try:
+            logger.info(
+                "claimed",
+                extra={"source_path": f"source/{FORGED}", "url": f"https://a/c?sig={SIG}", "files": 3},
+            )
+        finally:
+            logger.removeHandler(collector)
+
+    lines = _lines_written(emit)
+    assert len(lines) == 1 and "source_path=source/break\\n2026-12-02" in lines[0]
+    [record] = seen
+    # What the OpenTelemetry handler exports as custom dimensions: the attributes themselves.
+    assert vars(record)["source_path"] == "source/" + FORGED.replace("\n", "\\n")
+    assert vars(record)["url"] == "https://a/c?sig=***" and vars(record)["files"] == 3
+
+
+def test_an_exception_quoting_a_name_keeps_its_message_on_one_line():
+    def emit(logger: logging.Logger) -> None:
+        try:
+            try:
+                raise KeyError(FORGED)
+            except KeyError as exc:
+                raise RuntimeError(f"could not read {FORGED}") from exc
+        except RuntimeError:
+            logger.exception("failed")
+
+    lines = _lines_written(emit)
+    assert not [line for line in lines if line.startswith("2026-12-02 06:00:00")]
+    assert any(line.startswith("RuntimeError: could not read break\\n2026-12-02") for line in lines)
+    assert any(line.startswith("KeyError: 'break\\n2026") for line in lines)
+
+
+def test_a_record_built_by_hand_is_escaped_by_the_filter():
+    record = logging.makeLogRecord({"msg": "dropped %s", "args": (FORGED,), "source_path": FORGED})
+    RedactingFilter().filter(record)
+    assert "\n" not in record.getMessage() and "\n" not in record.source_path
