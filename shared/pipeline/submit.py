@@ -158,6 +158,9 @@ def _reuse(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> SubmitRes
         )
     if claimed is None or _late_duplicate(ctx, claimed):
         return _duplicate(ctx, source, None)
+    if found.entry is not None:
+        # Other bytes of the file still in flight are older than these: they will not be published.
+        supersede_older_versions(ctx, claimed)
     return SubmitResult("reused", key=source.key, reason=claimed.reason_code)
 
 

@@ -187,3 +187,14 @@ def test_the_same_bytes_while_the_first_version_is_in_flight_follow_it(ctx, serv
     assert finals[second.key].characters_charged == 0
     assert report(ctx, "busy.txt.json")["outcome"] == "Succeeded"
     assert read_target(ctx, "fr/busy.txt")[0] == b"[fr] translated"
+
+
+def test_bytes_translated_before_supersede_other_bytes_still_in_flight(ctx, service, clock):
+    translated(ctx, service, clock, "back.txt", b"Version A")
+    other = submit_dropped_blob(upload(ctx, "back.txt", b"Version B"), ctx)  # in flight
+    clock.advance(1)
+    back = submit_dropped_blob(upload(ctx, "back.txt", b"Version A"), ctx)  # A again, reused
+    assert back.action == "reused"
+    record = ctx.records.get_open(other.key)
+    assert record.superseded_by == back.key
+    assert service.jobs[other.job_id].status == "Cancelled"  # its job carried nothing else
