@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from shared.pipeline.checks import Rejection
 from shared.pipeline.context import PipelineContext
+from shared.pipeline.reuse import Found
 from shared.redaction import redact
 from shared.storage import results_queue
 from shared.storage.entity_codec import cut
@@ -214,26 +215,50 @@ def reject(ctx: PipelineContext, record: OpenRecord, rejection: Rejection) -> Op
     return updated
 
 
-def claim_rejected(
-    ctx: PipelineContext, source: SourceVersion, rejection: Rejection, languages: Sequence[str]
+def claim_finished(
+    ctx: PipelineContext,
+    source: SourceVersion,
+    plan: Plan | None,
+    *,
+    outcome: Outcome,
+    code: str,
+    message: str,
+    **more: object,
 ) -> OpenRecord | None:
-    """A drop refused before any job: claimed straight into Finishing (one write), with its place in
-    the schedule first."""
+    """A drop whose outcome is decided before any job: claimed straight into Finishing (one write),
+    with its place in the schedule first, and handed to the record step."""
     now = ctx.now()
     ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, source.key))
     claimed = claim(
         ctx,
         source,
         state=State.FINISHING,
-        plan=None,
-        languages=list(languages),
-        outcome=Outcome.REJECTED,
-        reason_code=rejection.code.value,
-        reason_message=cut(rejection.message),
+        plan=plan,
+        outcome=outcome,
+        reason_code=code,
+        reason_message=cut(message),
         enqueued_at=now,
+        **more,
     )
     if claimed is not None:
         hand_over(ctx, [claimed])
+    return claimed
+
+
+def claim_rejected(
+    ctx: PipelineContext, source: SourceVersion, rejection: Rejection, languages: Sequence[str]
+) -> OpenRecord | None:
+    """A drop refused before any job."""
+    claimed = claim_finished(
+        ctx,
+        source,
+        None,
+        outcome=Outcome.REJECTED,
+        code=rejection.code.value,
+        message=rejection.message,
+        languages=list(languages),
+    )
+    if claimed is not None:
         # A rejection is the product working as designed: INFO, with the reason for the user.
         logger.info(
             "rejected %s before submission: %s (%s)",
@@ -245,44 +270,27 @@ def claim_rejected(
     return claimed
 
 
-def claim_reused(
-    ctx: PipelineContext,
-    source: SourceVersion,
-    plan: Plan,
-    *,
-    code: str,
-    message: str,
-    reused_from: str,
-    reused_etag: str,
-    reuse: dict[str, str],
-    characters_saved: int,
-) -> OpenRecord | None:
-    """A drop whose bytes and plan were translated before: claimed straight into Finishing (one
-    write); the record step copies the translations (`reuse`: language -> the published blob)."""
-    now = ctx.now()
-    ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, source.key))
-    claimed = claim(
+def claim_reused(ctx: PipelineContext, source: SourceVersion, plan: Plan, found: Found) -> OpenRecord | None:
+    """A drop whose bytes and plan were translated before; the record step copies the translations."""
+    claimed = claim_finished(
         ctx,
         source,
-        state=State.FINISHING,
-        plan=plan,
+        plan,
         outcome=Outcome.REUSED,
-        reason_code=code,
-        reason_message=cut(message),
-        reused_from=reused_from,
-        reused_etag=reused_etag,
-        reuse=dict(reuse),
-        characters_saved=characters_saved,
-        enqueued_at=now,
+        code=found.code,
+        message=found.message,
+        reused_from=found.reused_from,
+        reused_etag=found.reused_etag,
+        reuse=dict(found.targets),
+        characters_saved=found.characters_saved,
     )
     if claimed is not None:
-        hand_over(ctx, [claimed])
         logger.info(
             "%s (version %s) reuses translations: %s",
             source.name,
             source.etag,
-            message,
-            extra=file_fields(claimed, event=Event.REUSED, outcome=Outcome.REUSED, reason_code=code),
+            found.message,
+            extra=file_fields(claimed, event=Event.REUSED, outcome=Outcome.REUSED, reason_code=found.code),
         )
     return claimed
 

@@ -40,10 +40,18 @@ SAME_CONTENT_IN_FLIGHT = "SameContentInFlight"
 
 @dataclass(frozen=True)
 class Found:
-    """What a version can reuse: published translations (`entry`) or a version in flight (`in_flight`)."""
+    """What a version reuses, and the reason its record gives."""
 
-    entry: ReuseEntry | None = None
-    in_flight: OpenRecord | None = None
+    code: str  # SAME_CONTENT or SAME_CONTENT_IN_FLIGHT
+    message: str
+    reused_from: str  # the record key of the version whose translations it gets
+    reused_etag: str  # the source ETag those translations are stamped with
+    targets: dict[str, str]  # language -> the published blob to copy (none while in flight)
+    characters_saved: int
+
+    @property
+    def in_flight(self) -> bool:
+        return self.code == SAME_CONTENT_IN_FLIGHT
 
 
 def with_content_hash(ctx: PipelineContext, source: SourceVersion) -> SourceVersion:
@@ -67,7 +75,15 @@ def find(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> Found | Non
         return None
     entry = ctx.records.get_reuse(plan.digest, source.content_hash)
     if entry is not None and entry.record_key != source.key:
-        return Found(entry=entry)
+        return Found(
+            SAME_CONTENT,
+            f"the same bytes as {entry.source_container}/{entry.source_name} (version {entry.source_etag}), "
+            "translated with the same plan: its translations were copied and nothing was charged",
+            entry.record_key,
+            entry.source_etag,
+            dict(entry.targets),
+            entry.characters_charged,
+        )
     for version in ctx.records.open_versions(source.container, source.name):
         if (
             version.key != source.key
@@ -77,7 +93,16 @@ def find(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> Found | Non
             and not version.withdrawn
             and _not_newer(version, source)
         ):
-            return Found(in_flight=version)
+            return Found(
+                SAME_CONTENT_IN_FLIGHT,
+                f"the same bytes as version {version.source_etag} of this file, which is being translated with "
+                "the same plan: its translations are this version's (its record tells how it ends); "
+                "nothing was charged",
+                version.key,
+                version.source_etag,
+                {},
+                0,
+            )
     return None
 
 

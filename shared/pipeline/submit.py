@@ -127,38 +127,10 @@ def _reuse(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> SubmitRes
     found = reuse.find(ctx, source, plan)
     if found is None:
         return None
-    if found.entry is not None:
-        entry = found.entry
-        claimed = lifecycle.claim_reused(
-            ctx,
-            source,
-            plan,
-            code=reuse.SAME_CONTENT,
-            message=f"the same bytes as {entry.source_container}/{entry.source_name} (version {entry.source_etag}), "
-            "translated with the same plan: its translations were copied and nothing was charged",
-            reused_from=entry.record_key,
-            reused_etag=entry.source_etag,
-            reuse=entry.targets,
-            characters_saved=entry.characters_charged,
-        )
-    else:
-        assert found.in_flight is not None
-        earlier = found.in_flight
-        claimed = lifecycle.claim_reused(
-            ctx,
-            source,
-            plan,
-            code=reuse.SAME_CONTENT_IN_FLIGHT,
-            message=f"the same bytes as version {earlier.source_etag} of this file, which is being translated with "
-            "the same plan: its translations are this version's (its record tells how it ends); nothing was charged",
-            reused_from=earlier.key,
-            reused_etag=earlier.source_etag,
-            reuse={},
-            characters_saved=0,
-        )
+    claimed = lifecycle.claim_reused(ctx, source, plan, found)
     if claimed is None or _late_duplicate(ctx, claimed):
         return _duplicate(ctx, source, None)
-    if found.entry is not None:
+    if not found.in_flight:
         # Other bytes of the file still in flight are older than these: they will not be published.
         supersede_older_versions(ctx, claimed)
     return SubmitResult("reused", key=source.key, reason=claimed.reason_code)
