@@ -2,7 +2,8 @@
 
 Starts Azurite, the emulator and the local functions host; uploads the sample glossary; drops
 the sample documents (several formats, two target languages, files that must be rejected);
-waits until every file has a final record; prints one row per document and language; stops.
+waits until every file has a final record; prints one row per document and language and the
+operator tool's status; stops, and says how to start a stack that stays.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from pathlib import Path
 from devstack.azurite import PROJECT_ROOT
 from devstack.dropping import drop_files, wait_for_final_records
 from devstack.stack import LocalStack, StackConfig
+from shared.pipeline.context import PipelineContext
 from shared.runtime import configure_logging
 from shared.storage.clients import StorageClients
-from translation_ops import render
+from translation_ops import queries, render
 
 SAMPLES = PROJECT_ROOT / "samples"
+# As a person types it from the repository: `make` installs the console script in the virtualenv,
+# which is not on PATH unless activated.
+OPERATOR_TOOL = ".venv/bin/translation-ops"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,13 +70,22 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(
                 f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "
-                f"Reports are JSON blobs in '{settings.reports_container}'. "
-                "`translation-ops status` and `translation-ops show FILE` tell the same on a running stack."
+                f"Reports are JSON blobs in '{settings.reports_container}'."
             )
             target = StorageClients(settings).container(settings.target_container)
             sample = target.download_blob("fr/welcome.txt").readall().decode("utf-8", errors="replace")
             print("\nfr/welcome.txt (the emulator's marked pseudo-translation):")
             print("  " + "\n  ".join(sample.splitlines()[:3]))
+            # The operator's view, while there is still a stack to look at.
+            print(f"\n{OPERATOR_TOOL} status, before the demo's stack stops:\n")
+            for table in render.status_tables(queries.status(PipelineContext(settings))):
+                out.print(table)
+                out.print()
+    # The demo's stack and its data are gone now: the last word is how to get one that stays.
+    print(
+        "The demo's stack is stopped and its data deleted. To try it yourself: `make up`, then in another "
+        f"terminal `.venv/bin/python -m devstack drop samples/documents` and `{OPERATOR_TOOL} status`."
+    )
     return 0
 
 

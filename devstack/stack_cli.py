@@ -11,12 +11,15 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from azure.core.exceptions import AzureError
+
 from devstack.azurite import PROJECT_ROOT, Azurite
 from devstack.dropping import drop_files
 from devstack.emulator.cli import add_speed_arguments, speed_arguments
 from devstack.local_settings import merged_environment
 from devstack.ports import port_open
 from devstack.stack import DEFAULT_HOST_PORT, LocalStack, StackConfig
+from shared.redaction import redact
 from shared.runtime import TIMED_CONSOLE_FORMAT, configure_logging
 from shared.settings import Settings, SettingsError
 
@@ -101,21 +104,62 @@ def drop(argv: list[str]) -> int:
         prog="devstack drop",
         description="Upload files into the running local stack's source container, as a user would.",
     )
-    parser.add_argument("files", nargs="+", type=Path, help="files to drop; relative paths keep their folders")
+    parser.add_argument(
+        "files", nargs="+", type=Path, help="files or folders to drop; relative paths keep their folders"
+    )
     parser.add_argument("--as", dest="name", help="blob name for a single file (default: its path as given)")
     parser.add_argument("--languages", help="comma-separated target languages for these files (blob metadata)")
     args = parser.parse_args(argv)
-    if args.name and len(args.files) != 1:
-        parser.error("--as names one file; give exactly one")
+    if args.name and (len(args.files) != 1 or args.files[0].is_dir()):
+        parser.error("--as names one file; give exactly one (not a folder)")
+    try:
+        files = files_to_drop(args.files)
+    except ValueError as exc:
+        print(f"devstack drop: {exc}", file=sys.stderr)
+        return 2
     settings = Settings.from_env(merged_environment({}, dict(os.environ)))
     problem = storage_unreachable(settings)
     if problem:
         print(f"devstack drop: {problem}", file=sys.stderr)
         return 2
-    names = [args.name] if args.name else [blob_name_for(path) for path in args.files]
-    for item in drop_files(settings, args.files, languages=args.languages, names=names):
+    paths = [path for path, _ in files]
+    names = [args.name] if args.name else [name for _, name in files]
+    try:
+        dropped = drop_files(settings, paths, languages=args.languages, names=names)
+    except (AzureError, OSError) as exc:
+        reason = redact(" ".join(str(exc).split()))
+        print(f"devstack drop: the upload failed ({reason}); is the stack running (`make up`)?", file=sys.stderr)
+        return 1
+    for item in dropped:
         print(f"dropped {item.name} (version {item.etag}, record key {item.key})")
     return 0
+
+
+def files_to_drop(paths: list[Path]) -> list[tuple[Path, str]]:
+    """(file, blob name) for each file given and each file in each folder given (hidden ones left out),
+    a folder's files named by their path under it: `letters` -> `letters/2026/june.txt`. Raises
+    ValueError, saying which, for a path that does not exist or a folder with nothing to drop."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            prefix = blob_name_for(path)
+            inside = sorted(
+                found
+                for found in path.rglob("*")
+                if found.is_file() and not any(part.startswith(".") for part in found.relative_to(path).parts)
+            )
+            if not inside:
+                raise ValueError(f"{path} is a folder with no files in it; give files, or a folder that has some")
+            for found in inside:
+                relative = found.relative_to(path).as_posix()
+                files.append((found, relative if prefix in ("", ".", "..") else f"{prefix}/{relative}"))
+        elif path.is_file():
+            files.append((path, blob_name_for(path)))
+        elif path.exists():
+            raise ValueError(f"{path} is not a file or a folder; give files or folders")
+        else:
+            raise ValueError(f"no such file or folder: {path}; check the path (relative to {Path.cwd()})")
+    return files
 
 
 def blob_name_for(path: Path) -> str:

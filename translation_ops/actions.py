@@ -36,7 +36,18 @@ OPERATOR = "an operator"
 
 
 class ActionRefused(RuntimeError):
-    """What was asked cannot be done; the message says why and what to do."""
+    """What was asked cannot be done: the message says why, `todo` what to do instead."""
+
+    def __init__(self, message: str, todo: str):
+        super().__init__(message)
+        self.todo = todo
+
+
+class FileNotFound(ActionRefused):
+    """The file named does not exist, so there is nothing to act on."""
+
+    def __init__(self, container: str, name: str, message: str):
+        super().__init__(f"{container}/{name} {message}", "check the name (`status` lists the files outstanding)")
 
 
 def retry(ctx: PipelineContext, source_path: str) -> FinalRecord:
@@ -44,21 +55,30 @@ def retry(ctx: PipelineContext, source_path: str) -> FinalRecord:
     container, name = resolve_path(ctx, source_path)
     etag, key = current_key(ctx, container, name)
     if key is None:
-        raise ActionRefused(f"{container}/{name} does not exist (any more): nothing to submit")
+        raise FileNotFound(container, name, "does not exist (any more): nothing to submit")
     if ctx.records.get_open(key) is not None:
-        raise ActionRefused(f"{container}/{name} (version {etag}) is in flight already: `watch` it")
+        raise ActionRefused(
+            f"{container}/{name} (version {etag}) is in flight already", f"`watch {container}/{name}` follows it"
+        )
     final = ctx.records.get_final(key)
     if final is None:
-        raise ActionRefused(f"{container}/{name} (version {etag}) has no record yet: its event may still come")
+        raise ActionRefused(
+            f"{container}/{name} (version {etag}) has no record yet",
+            "its event may still come: `show` it again in a minute",
+        )
     if final.outcome not in RETRYABLE:
-        raise ActionRefused(f"{container}/{name} (version {etag}) ended {final.outcome}: nothing to retry")
+        raise ActionRefused(
+            f"{container}/{name} (version {etag}) ended {final.outcome}: nothing to retry",
+            "drop a new version to translate it again",
+        )
     if _fails_again(final):
         raise ActionRefused(
             f"{container}/{name} (version {etag}) was rejected for the file itself ({final.reason_code}: "
-            f"{final.reason_message}); it can only fail again: upload a new version of the file"
+            f"{final.reason_message}); it can only fail again",
+            "upload a new version of the file",
         )
     if lifecycle.reopen(ctx, final) is None:
-        raise ActionRefused(f"{container}/{name} (version {etag}) was reopened meanwhile")
+        raise ActionRefused(f"{container}/{name} (version {etag}) was reopened meanwhile", "`watch` it")
     return final
 
 
@@ -94,18 +114,22 @@ def cancel(ctx: PipelineContext, source_path: str) -> str:
     cancelled at the service. Returns what was done."""
     container, name = resolve_path(ctx, source_path)
     _, key = current_key(ctx, container, name)
-    record = ctx.records.get_open(key) if key else None
+    if key is None:
+        raise FileNotFound(container, name, "does not exist: nothing to cancel")
+    record = ctx.records.get_open(key)
     if record is None:
-        raise ActionRefused(f"{container}/{name} has nothing in flight")
+        raise ActionRefused(
+            f"{container}/{name} has nothing in flight", f"`show {container}/{name}` tells how it ended"
+        )
     if record.state == State.FINISHING:
-        raise ActionRefused(f"{container}/{name} is finished and being recorded")
+        raise ActionRefused(f"{container}/{name} is finished and being recorded", "`show` it in a few seconds")
     if record.state == State.WAITING or record.submission is None:
         withdrawn = lifecycle.withdraw(ctx, record, OPERATOR)
         if withdrawn is None or grouping.finish_withdrawn(ctx, withdrawn) is None:
-            raise ActionRefused(f"{container}/{name} changed meanwhile; look again (`show`)")
+            raise ActionRefused(f"{container}/{name} changed meanwhile", "look again (`show`)")
         return "it had no job yet; recorded as Cancelled"
     if lifecycle.withdraw(ctx, record, OPERATOR) is None:
-        raise ActionRefused(f"{container}/{name} changed meanwhile; look again (`show`)")
+        raise ActionRefused(f"{container}/{name} changed meanwhile", "look again (`show`)")
     submission = submissions.withdraw_member(ctx, record.submission, record.key)
     if submission is None or submission.job_id is None:
         return "taken out of its submission; it ends Cancelled"
@@ -119,7 +143,7 @@ def cancel(ctx: PipelineContext, source_path: str) -> str:
         ctx.translator.cancel_job(submission.job_id)
     except (InvalidRequestError, NotFoundError) as exc:
         raise ActionRefused(
-            f"job {submission.job_id} can no longer be cancelled ({exc}); it is being recorded"
+            f"job {submission.job_id} can no longer be cancelled ({exc})", "it is being recorded: `show` it soon"
         ) from exc
     return f"asked the service to cancel job {submission.job_id}; the file ends Cancelled once the service stops it"
 

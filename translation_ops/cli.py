@@ -3,21 +3,78 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
+import os
+import re
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer._click.exceptions import NoArgsIsHelpError  # typer's own click, vendored
+from typer.core import TyperGroup
 
 from shared.pipeline.context import PipelineContext
 from shared.storage.records import Outcome
 from translation_ops import actions, queries, render
 from translation_ops.connection import DEAD_LETTER_CONTAINER, Target
+from translation_ops.failures import DEBUG_VARIABLE, ExitCode, Failure, OperatorFailure, failure_of
+
+logger = logging.getLogger(__name__)
+
+# Azure's rules for a storage account and a container name.
+ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+CONTAINER_NAME = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+MAX_BLOB_NAME = 1024
+# Records are kept for years at most; a longer period is a typo (and overflows a date).
+MAX_SINCE = timedelta(days=3650)
+SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+NOT_FOUND_ADVICE = "check the name (`status` lists the files outstanding)"
+
+
+class OperatorCommands(TyperGroup):
+    """Every failure ends in one line on stderr and its exit code (failures.py), never a traceback."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name, complete_var, standalone_mode=False, windows_expand_args=windows_expand_args, **extra
+            )
+            code = result if isinstance(result, int) else ExitCode.OK
+        except NoArgsIsHelpError as exc:
+            exc.show()
+            code = ExitCode.USAGE
+        except typer.Abort:
+            code = _tell(failure_of(KeyboardInterrupt(), _target))
+        except Exception as exc:
+            failure = failure_of(exc, _target)
+            if failure.code is ExitCode.INTERNAL and os.environ.get(DEBUG_VARIABLE):
+                raise
+            code = _tell(failure)
+        if standalone_mode:
+            sys.exit(int(code))
+        return int(code)
+
+
+def _tell(failure: Failure) -> ExitCode:
+    typer.echo(failure.line(), err=True)
+    return failure.code
+
 
 app = typer.Typer(
+    cls=OperatorCommands,
     name="translation-ops",
     help=(
         "Look after the drop-folder translation service: how things stand, one file's history, live "
@@ -31,15 +88,81 @@ app = typer.Typer(
 
 _target = Target()
 
+
+def _account(value: str | None) -> str | None:
+    if value is not None and not ACCOUNT_NAME.match(value):
+        raise typer.BadParameter(f"{value!r} is not a storage account name (3-24 lower-case letters and digits)")
+    return value
+
+
+def _endpoint(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^/\s]+", value):
+        raise typer.BadParameter(f"{value!r} is not a URL (like https://<name>.cognitiveservices.azure.com)")
+    return value
+
+
+def _file_name(value: str | None) -> str | None:
+    """A file as `name` or `source/name`: not empty, not a folder."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise typer.BadParameter("an empty name: name a file, as `name` or `source/name`")
+    if value.endswith("/"):
+        raise typer.BadParameter(f"{value!r} ends with '/', so it names a folder: name a file in it")
+    if len(value) > MAX_BLOB_NAME:
+        raise typer.BadParameter(f"a name of {len(value)} characters: a blob name has at most {MAX_BLOB_NAME}")
+    return value
+
+
+def _file_names(values: list[str] | None) -> list[str] | None:
+    for value in values or []:
+        _file_name(value)
+    return values
+
+
+def _since(text: str) -> timedelta:
+    """'30m', '12h', '7d' -> a duration."""
+    try:
+        amount, seconds_per_unit = float(text[:-1]), SINCE_UNITS[text[-1:]]
+    except (KeyError, ValueError):
+        raise typer.BadParameter(f"{text!r}: use a number and s, m, h or d (like 30m, 12h, 7d)") from None
+    if not math.isfinite(amount) or amount <= 0 or amount * seconds_per_unit > MAX_SINCE.total_seconds():
+        raise typer.BadParameter(f"{text!r}: give a period above 0 and up to {MAX_SINCE.days}d (like 30m, 12h, 7d)")
+    return timedelta(seconds=amount * seconds_per_unit)
+
+
+def _container_name(value: str) -> str:
+    if not CONTAINER_NAME.match(value):
+        raise typer.BadParameter(
+            f"{value!r} is not a container name (3-63 lower-case letters, digits and single hyphens, "
+            "starting and ending with a letter or digit)"
+        )
+    return value
+
+
 AccountOption = Annotated[
     str | None,
-    typer.Option("--account", envvar="TRANSLATION_OPS_ACCOUNT", help="Azure storage account of the documents."),
+    typer.Option(
+        "--account",
+        envvar="TRANSLATION_OPS_ACCOUNT",
+        callback=_account,
+        help="Azure storage account of the documents.",
+    ),
 ]
 EndpointOption = Annotated[
     str | None,
-    typer.Option("--translator-endpoint", envvar="TRANSLATOR_ENDPOINT", help="Translator endpoint (for cancel)."),
+    typer.Option(
+        "--translator-endpoint",
+        envvar="TRANSLATOR_ENDPOINT",
+        callback=_endpoint,
+        help="Translator endpoint (for cancel).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+SinceOption = Annotated[
+    timedelta | None,
+    typer.Option(parser=_since, metavar="PERIOD", help="Recorded in this last period only (30m, 12h, 7d)."),
+]
 
 
 @app.callback()
@@ -49,15 +172,11 @@ def connect(account: AccountOption = None, translator_endpoint: EndpointOption =
 
 
 def _context() -> PipelineContext:
-    try:
-        return _target.context()
-    except ValueError as exc:  # SettingsError: say what to fix, no traceback
-        _fail(str(exc), 2)
+    return _target.context()
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    render.console().print(f"[red]{message}[/red]", markup=True)
-    raise typer.Exit(code)
+def _fail(code: ExitCode, what: str, todo: str) -> OperatorFailure:
+    return OperatorFailure(Failure(code, what, todo))
 
 
 def _print_tables(tables: list[Any]) -> None:
@@ -71,26 +190,10 @@ def _emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
-def _since(text: str | None) -> timedelta | None:
-    """'30m', '12h', '7d' -> a duration."""
-    if not text:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-    except (KeyError, ValueError):
-        raise typer.BadParameter(f"{text!r}: use a number and s, m, h or d (like 30m, 12h, 7d)") from None
-
-
 @app.command()
-def status(
-    as_json: JsonOption = False,
-    since: Annotated[
-        str | None, typer.Option(help="Count recorded files of this last period only (30m, 12h, 7d).")
-    ] = None,
-) -> None:
+def status(as_json: JsonOption = False, since: SinceOption = None) -> None:
     """Counts by state and outcome, outstanding files with their age and progress, what needs attention."""
-    result = queries.status(_context(), since=_since(since))
+    result = queries.status(_context(), since=since)
     if as_json:
         _emit_json(result.to_json())
         return
@@ -99,28 +202,19 @@ def status(
 
 @app.command()
 def show(
-    source_path: Annotated[str, typer.Argument(help="The file, as `name` or `source/name`.")],
+    source_path: Annotated[str, typer.Argument(callback=_file_name, help="The file, as `name` or `source/name`.")],
     as_json: JsonOption = False,
 ) -> None:
     """Everything about one file: its versions, jobs, outcome per language, reasons, characters, translations."""
     history = queries.show(_context(), source_path)
-    if not history.recorded and not history.outstanding:
-        if as_json:
-            _emit_json({"source_path": history.source_path, "current_version": history.current_version, "versions": []})
-        else:
-            render.console().print(f"{history.source_path}: no record (current version {history.current_version})")
-        raise typer.Exit(1 if history.current_version is None else 0)
     if as_json:
-        _emit_json(
-            {
-                "source_path": history.source_path,
-                "current_version": history.current_version,
-                "outstanding": [asdict(record) for record in history.outstanding],
-                "recorded": [asdict(record) for record in history.recorded],
-                "translations": history.translations,
-                "report": history.report,
-            }
-        )
+        _emit_json(history.to_json())
+    if not history.found:
+        raise _fail(ExitCode.NOT_FOUND, f"{history.source_path}: no such file, and no record of it", NOT_FOUND_ADVICE)
+    if as_json:
+        return
+    if not history.recorded and not history.outstanding:
+        render.console().print(f"{history.source_path}: no record yet (current version {history.current_version})")
         return
     _print_tables(render.history_tables(history))
 
@@ -128,12 +222,13 @@ def show(
 @app.command()
 def watch(
     source_paths: Annotated[
-        list[str] | None, typer.Argument(help="Files to follow (default: everything outstanding).")
+        list[str] | None,
+        typer.Argument(callback=_file_names, help="Files to follow (default: everything outstanding)."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600.0,
-    interval: Annotated[float, typer.Option(help="Seconds between looks.")] = 1.0,
+    timeout: Annotated[float, typer.Option(min=0, help="Give up after this many seconds.")] = 3600.0,
+    interval: Annotated[float, typer.Option(min=0, help="Seconds between looks.")] = 1.0,
 ) -> None:
-    """Live progress until the files (or everything outstanding now) have a final record; exit 1 if any did not succeed, 2 on timeout."""  # noqa: E501
+    """Live progress until the files (or everything outstanding now) have a final record; exit 1 if any did not succeed, 7 on timeout."""  # noqa: E501
     ctx = _context()
     keys: dict[str, str] = {}  # record key -> source path
     if source_paths:
@@ -141,7 +236,7 @@ def watch(
             container, name = queries.resolve_path(ctx, path)
             _, key = queries.current_key(ctx, container, name)
             if key is None:
-                _fail(f"{container}/{name} does not exist", 2)
+                raise _fail(ExitCode.NOT_FOUND, f"{container}/{name} does not exist", NOT_FOUND_ADVICE)
             keys[key] = f"{container}/{name}"
     else:
         keys = {record.key: f"{record.source_container}/{record.source_name}" for record in ctx.records.outstanding()}
@@ -181,52 +276,54 @@ def watch(
             if len(finals) < len(keys):
                 time.sleep(interval)
     if len(finals) < len(keys):
-        _fail(f"{len(keys) - len(finals)} files had no final record after {timeout:.0f}s", 2)
+        raise _fail(
+            ExitCode.TIMED_OUT,
+            f"{len(keys) - len(finals)} files had no final record after {timeout:.0f}s",
+            "`status` tells where they stand; `watch` them again to wait longer",
+        )
     render.console().print(render.outcome_table(finals.values()))
     failed = [f for f in finals.values() if f.outcome not in (Outcome.SUCCEEDED, Outcome.SUPERSEDED, Outcome.REUSED)]
     if failed:
-        raise typer.Exit(1)
+        raise _fail(
+            ExitCode.REFUSED,
+            f"{len(failed)} of {len(finals)} files did not succeed",
+            "`show FILE` tells why; `retry FILE` once the cause is fixed",
+        )
 
 
 @app.command()
 def retry(
-    source_path: Annotated[str | None, typer.Argument(help="The file to submit again.")] = None,
+    source_path: Annotated[str | None, typer.Argument(callback=_file_name, help="The file to submit again.")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Every file that did not succeed.")] = False,
-    since: Annotated[
-        str | None, typer.Option(help="With --failed: recorded in this last period (30m, 12h, 7d).")
-    ] = None,
+    since: SinceOption = None,
 ) -> None:
     """Submit again what failed or was rejected for a reason that may have passed (a role, a glossary, a setting was fixed)."""  # noqa: E501
-    ctx = _context()
     if failed == bool(source_path):
         raise typer.BadParameter("give a file, or --failed (not both)")
+    ctx = _context()
     if source_path:
-        try:
-            final = actions.retry(ctx, source_path)
-        except actions.ActionRefused as exc:
-            _fail(str(exc))
+        final = actions.retry(ctx, source_path)
         render.console().print(f"{source_path}: submitted again (it had ended {final.outcome})")
         return
-    reopened = actions.retry_failed(ctx, since=_since(since))
+    reopened = actions.retry_failed(ctx, since=since)
     render.console().print(f"{len(reopened)} files submitted again")
     for final in reopened:
         render.console().print(f"  {final.source_name} (was {final.outcome}: {final.reason_code or '-'})")
 
 
 @app.command()
-def cancel(source_path: Annotated[str, typer.Argument(help="The file whose job to cancel.")]) -> None:
+def cancel(
+    source_path: Annotated[str, typer.Argument(callback=_file_name, help="The file whose job to cancel.")],
+) -> None:
     """Cancel the job of a file in flight; it ends Cancelled (documents already done are still billed)."""
-    try:
-        done = actions.cancel(_context(), source_path)
-    except actions.ActionRefused as exc:
-        _fail(str(exc))
+    done = actions.cancel(_context(), source_path)
     render.console().print(f"{source_path}: {done}")
 
 
 @app.command()
 def redrive(
     dead_letter_container: Annotated[
-        str, typer.Option(help="Event Grid's dead-letter container.")
+        str, typer.Option(callback=_container_name, help="Event Grid's dead-letter container.")
     ] = DEAD_LETTER_CONTAINER,
 ) -> None:
     """Move messages from the poison queues back, and replay dead-lettered Event Grid events, each once."""
@@ -246,4 +343,7 @@ def main() -> None:
     from shared.runtime import configure_logging
 
     configure_logging(logging.WARNING)
+    # The SDKs' own warnings (a credential chain's attempts, a retry) would bury the one line that
+    # tells what failed and what to do.
+    logging.getLogger("azure").setLevel(logging.ERROR)
     app()

@@ -200,6 +200,23 @@ class FileHistory:
     report: dict[str, Any] | None  # the newest version's report
     translations: dict[str, str | None]  # `<container>/<lang>/<name>` -> the version it was made from
 
+    @property
+    def found(self) -> bool:
+        """The file exists, or did: it has a record."""
+        return self.current_version is not None or bool(self.outstanding or self.recorded)
+
+    def to_json(self) -> dict[str, Any]:
+        # One shape whether or not the file is known: a script reads `found`, never a missing key.
+        return {
+            "found": self.found,
+            "source_path": self.source_path,
+            "current_version": self.current_version,
+            "outstanding": [asdict(record) for record in self.outstanding],
+            "recorded": [asdict(record) for record in self.recorded],
+            "translations": self.translations,
+            "report": self.report,
+        }
+
 
 def resolve_path(ctx: PipelineContext, source_path: str) -> tuple[str, str]:
     """`source/a/b.txt` or `a/b.txt` (in the source container) -> (container, name)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -16,8 +17,9 @@ import requests.adapters
 from azure.core.credentials import TokenCredential
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry, LinearRetry
 from azure.storage.queue import ExponentialRetry as QueueExponentialRetry
+from azure.storage.queue import LinearRetry as QueueLinearRetry
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from shared.settings import Settings
@@ -35,6 +37,19 @@ USER_AGENT = "drop-folder-translation"
 STORAGE_RETRIES = 3
 CONNECTION_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one storage call may wait and how often it is tried again. The app's clients keep
+    the pooled transport and the retries above; a person at a terminal (the operator tool) wants a
+    quick answer when storage is out of reach, so its clients carry their own, short limits."""
+
+    retries: int
+    connection_timeout_seconds: float
+    read_timeout_seconds: float
+    # Between retries, exactly: one person waits, not a herd of instances (no jitter).
+    backoff_seconds: int
 
 
 _transport: RequestsTransport | None = None
@@ -61,14 +76,29 @@ def pooled_transport() -> RequestsTransport:
 class StorageClients:
     """Lazily built clients for the containers, the jobs table and the results queues."""
 
-    def __init__(self, settings: Settings, credential: TokenCredential | None = None):
+    def __init__(
+        self, settings: Settings, credential: TokenCredential | None = None, *, limits: CallLimits | None = None
+    ):
         self._settings = settings
         self._credential = credential
+        self._limits = limits
         self._lock = threading.Lock()
 
     @property
+    def limits(self) -> CallLimits | None:
+        return self._limits
+
+    @cached_property
     def transport(self) -> RequestsTransport:
-        return pooled_transport()
+        if self._limits is None:
+            return pooled_transport()
+        # A transport given to a client keeps its own timeouts (the client's timeout options apply
+        # only to a transport the client builds), so limited clients get a transport of their own.
+        # It honours proxy variables: the operator's machine may need them to reach Azure.
+        return RequestsTransport(
+            connection_timeout=self._limits.connection_timeout_seconds,
+            read_timeout=self._limits.read_timeout_seconds,
+        )
 
     @property
     def _options(self) -> dict[str, Any]:
@@ -82,21 +112,37 @@ class StorageClients:
 
     @property
     def _blob_options(self) -> dict[str, Any]:
-        retry = ExponentialRetry(
-            initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
-        )
+        retry: ExponentialRetry | LinearRetry
+        if self._limits is None:
+            retry = ExponentialRetry(
+                initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
+            )
+        else:
+            retry = LinearRetry(
+                backoff=self._limits.backoff_seconds, retry_total=self._limits.retries, random_jitter_range=0
+            )
         return {**self._options, "retry_policy": retry}
 
     @property
     def _queue_options(self) -> dict[str, Any]:
-        retry = QueueExponentialRetry(
-            initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
-        )
+        retry: QueueExponentialRetry | QueueLinearRetry
+        if self._limits is None:
+            retry = QueueExponentialRetry(
+                initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
+            )
+        else:
+            retry = QueueLinearRetry(
+                backoff=self._limits.backoff_seconds, retry_total=self._limits.retries, random_jitter_range=0
+            )
         return {**self._options, "retry_policy": retry}
 
     @property
     def _table_options(self) -> dict[str, Any]:
-        return {**self._options, "retry_total": STORAGE_RETRIES, "retry_backoff_factor": 1.0, "retry_backoff_max": 4}
+        if self._limits is None:
+            retries, backoff = STORAGE_RETRIES, 1.0
+        else:
+            retries, backoff = self._limits.retries, float(self._limits.backoff_seconds)
+        return {**self._options, "retry_total": retries, "retry_backoff_factor": backoff, "retry_backoff_max": 4}
 
     @property
     def credential(self) -> TokenCredential:

@@ -18,3 +18,11 @@ def run(ctx, monkeypatch):  # noqa: F811
         return result.exit_code, result.output
 
     return invoke
+
+
+@pytest.fixture
+def run_split(ctx, monkeypatch):  # noqa: F811
+    """Runs `translation-ops ARGS...` against the test's context; returns the result (stdout and stderr apart)."""
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli.app, list(args))

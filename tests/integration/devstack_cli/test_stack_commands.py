@@ -54,6 +54,39 @@ def test_relative_paths_keep_their_folders_and_as_renames(azurite, tmp_path):
     assert {blob.name for blob in container.list_blobs()} == {"letters/2026/june.txt", "renamed/july.txt"}
 
 
+def test_a_folder_drops_every_file_under_it_with_its_path(azurite, tmp_path):
+    (tmp_path / "letters" / "2026").mkdir(parents=True)
+    (tmp_path / "letters" / "2026" / "june.txt").write_text("hello")
+    (tmp_path / "letters" / "may.txt").write_text("hello")
+    (tmp_path / "letters" / ".DS_Store").write_text("not a document")
+    env = {"TRANSLATION_STORAGE": azurite.connection_string, "SOURCE_CONTAINER": "dropfolder"}
+    BlobServiceClient.from_connection_string(azurite.connection_string).create_container("dropfolder")
+    done = run_drop(["letters"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    container = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client("dropfolder")
+    assert {blob.name for blob in container.list_blobs()} == {"letters/2026/june.txt", "letters/may.txt"}
+    assert run_drop([str(tmp_path / "letters" / "2026")], env, tmp_path).returncode == 0  # absolute: its own name
+    assert "2026/june.txt" in {blob.name for blob in container.list_blobs()}
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["missing.txt"], ["no such file or folder: missing.txt", "check the path"]),
+        (["empty"], ["empty is a folder with no files in it"]),
+    ],
+)
+def test_a_missing_file_or_an_empty_folder_is_one_line_and_exit_2(azurite, tmp_path, args, words):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a.txt").write_text("hello")
+    env = {"TRANSLATION_STORAGE": azurite.connection_string, "SOURCE_CONTAINER": "dropmissing"}
+    done = run_drop(["a.txt", *args], env, tmp_path)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("devstack drop: ") and all(word in line for word in words), line
+    assert done.stdout == ""  # nothing dropped: not even the file that exists
+
+
 @pytest.mark.parametrize(
     ("path", "name"),
     [("a/b/c.txt", "a/b/c.txt"), ("./a.txt", "a.txt"), ("/tmp/x/y.txt", "y.txt"), ("../up/z.txt", "z.txt")],
