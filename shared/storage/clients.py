@@ -69,7 +69,13 @@ def pooled_transport() -> RequestsTransport:
             adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=64)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            _transport = RequestsTransport(session=session, session_owner=False)
+            # The timeouts belong here: a client given a transport does not pass its own on.
+            _transport = RequestsTransport(
+                session=session,
+                session_owner=False,
+                connection_timeout=CONNECTION_TIMEOUT_SECONDS,
+                read_timeout=READ_TIMEOUT_SECONDS,
+            )
         return _transport
 
 

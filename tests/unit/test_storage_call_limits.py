@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from shared.storage.clients import STORAGE_RETRIES, StorageClients
+from shared.storage.clients import (
+    CONNECTION_TIMEOUT_SECONDS,
+    READ_TIMEOUT_SECONDS,
+    STORAGE_RETRIES,
+    StorageClients,
+)
 from translation_ops.connection import OPERATOR_CALL_LIMITS, Target
 
 
@@ -29,3 +34,11 @@ def test_the_tools_storage_calls_are_tried_twice_with_short_timeouts_the_apps_ke
     app = StorageClients(ctx.settings)
     assert retries_of_each(app) == [STORAGE_RETRIES] * 3
     assert app.transport is StorageClients(ctx.settings).transport
+
+
+def test_the_apps_storage_calls_time_out_as_configured_on_the_pooled_transport():
+    # A client given a transport ignores its own timeout options: the transport carries them.
+    app = StorageClients(Target().context().settings)
+    connection = app.transport.connection_config
+    assert (connection.timeout, connection.read_timeout) == (CONNECTION_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)
+    assert app.blob_service._pipeline._transport is app.transport
