@@ -146,14 +146,25 @@ _configured = False
 def configure_telemetry() -> bool:
     """Exports logs (with their fields), traces of the storage and service calls, and the metrics
     above to Application Insights, the way Functions Python apps do with OpenTelemetry (host.json
-    `telemetryMode: OpenTelemetry`, app setting `PYTHON_ENABLE_OPENTELEMETRY=true`). Only when a
-    connection string is set; Entra-authenticated ingestion comes from
-    APPLICATIONINSIGHTS_AUTHENTICATION_STRING. Nothing is sent until there is telemetry."""
+    `telemetryMode: OpenTelemetry`). In Azure the worker sets the distro up itself before it imports
+    the app (app setting `PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true`): then, or whenever an
+    OpenTelemetry SDK is already in place, this does nothing, so telemetry is set up once whichever
+    way the worker behaves. Otherwise only when a connection string is set; Entra-authenticated
+    ingestion comes from APPLICATIONINSIGHTS_AUTHENTICATION_STRING. Nothing is sent until there is
+    telemetry. True when this call or an earlier one set it up here."""
     global _configured
-    if _configured or not os.environ.get(CONNECTION_STRING_SETTING):
+    if _configured or not os.environ.get(CONNECTION_STRING_SETTING) or telemetry_already_set_up():
         return _configured
     from azure.monitor.opentelemetry import configure_azure_monitor
 
     configure_azure_monitor(logger_name="", enable_live_metrics=False)
     _configured = True
     return True
+
+
+def telemetry_already_set_up() -> bool:
+    """An OpenTelemetry SDK tracer provider is installed (by the Functions worker, or anyone else)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return isinstance(trace.get_tracer_provider(), TracerProvider)

@@ -21,7 +21,7 @@ HOST_SETTINGS_ALLOWED = {
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
-    "PYTHON_ENABLE_OPENTELEMETRY",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
 }
 
 
@@ -164,9 +164,10 @@ def test_storage_access_defaults_to_the_codes_default_with_managed_identity_as_t
 
 def test_telemetry_settings_give_the_python_worker_opentelemetry_with_entra_ingestion():
     module = _module_settings()
-    assert module["PYTHON_ENABLE_OPENTELEMETRY"] == "true"
-    # The app configures the distro itself: the worker must not configure a second one.
-    assert "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY" not in set(_code_settings()) | set(module)
+    # The guide's setting: the worker configures the distro (and the app leaves it be).
+    assert module["PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"] == "true"
+    # Worker 4.34 configures the distro a second time with it; later builds fail invocations (#1881).
+    assert "PYTHON_ENABLE_OPENTELEMETRY" not in set(_code_settings()) | set(module)
     assert module["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == "ClientId=${identityClientId};Authorization=AAD"
     assert dotted(module["APPLICATIONINSIGHTS_CONNECTION_STRING"]) == (
         "applicationInsights.properties.ConnectionString"
