@@ -68,6 +68,20 @@ resource blobCreatedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscrip
       ]
       // Only drops into the source container; the service's writes to target/reports never trigger.
       subjectBeginsWith: '/blobServices/default/containers/${sourceContainerName}/'
+      // Only writes that commit a whole blob, as Storage's event guidance advises: on an account with a
+      // hierarchical namespace a file's CreateFile raises BlobCreated before its data is flushed.
+      advancedFilters: [
+        {
+          operatorType: 'StringIn'
+          key: 'data.api'
+          values: [
+            'PutBlob'
+            'PutBlockList'
+            'CopyBlob'
+            'FlushWithClose'
+          ]
+        }
+      ]
     }
     retryPolicy: {
       maxDeliveryAttempts: maxDeliveryAttempts

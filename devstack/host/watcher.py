@@ -21,6 +21,7 @@ from azure.storage.blob import ContainerClient
 
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import HOST_USER_AGENT
+from devstack.host.event_filter import passes_subscription_filter
 from devstack.host.singleton import SingletonLock
 from devstack.host.webhook import blob_created_event
 from shared.redaction import redact
@@ -155,6 +156,13 @@ class EventGridDelivery:
         self._pool = ThreadPoolExecutor(max_workers=max(max_workers, copies), thread_name_prefix="eventgrid")
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if not passes_subscription_filter(event):
+            logger.info(
+                "event %s (%s) does not pass the subscription's filter; not delivered",
+                event.get("id"),
+                event.get("subject"),
+            )
+            return
         copies = self._copies + (1 if self._random.random() < self._duplicate_rate else 0)
         if self._concurrent:
             for _ in range(copies):

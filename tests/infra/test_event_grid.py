@@ -111,3 +111,13 @@ def test_subscription_name_is_valid_for_event_grid():
 
     name = re.sub(r"\$\{([^}]*)\}", evaluate, _subscription()["name"])
     assert re.fullmatch(r"[A-Za-z0-9-]{3,64}", name), f"{name!r}: Event Grid allows letters, digits and hyphens"
+
+
+def test_only_writes_that_commit_a_whole_blob_are_delivered():
+    from devstack.host.event_filter import BLOB_COMMITTING_APIS
+
+    [advanced] = _subscription()["properties"]["filter"]["advancedFilters"]
+    assert (advanced["operatorType"], advanced["key"]) == ("StringIn", "data.api")
+    assert advanced["values"] == ["PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"]
+    # The local stand-in for Event Grid filters the same way.
+    assert tuple(advanced["values"]) == BLOB_COMMITTING_APIS
