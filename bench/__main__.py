@@ -357,6 +357,13 @@ def run_bulk(report: Report, work: Path, quick: bool) -> None:
             "",
             scale.percentile(run.lone_waits, 0.95) <= 10,
         )
+        report.add(
+            f"bulk of {bulk_files:,} files, {label}: peak memory of the process running every function",
+            f"{run.host_peak_mib:.0f} MiB",
+            "<= 256 MiB (half of Flex's 512 MB instance, infra's instanceMemoryMB)",
+            "the previous release deployed 2,048 MB instances",
+            run.host_peak_mib <= 256,
+        )
     report.raw["bulk"] = bulks
 
 

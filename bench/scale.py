@@ -267,6 +267,9 @@ class Bulk:
     lone_waits: list[float] = field(default_factory=list)
     # The app's part of those: from its invocation's start (the event's turn on the host) to submitted.
     lone_invocation_waits: list[float] = field(default_factory=list)
+    # Peak resident memory of the local host process, which runs every function (MiB): an upper
+    # bound of the Python worker's on one instance.
+    host_peak_mib: float = 0.0
 
     @property
     def calls_per_file(self) -> float:
@@ -324,7 +327,16 @@ def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: in
             wait = at - dropped_at
             (result.lone_waits if record_key_ in alone else result.waits).append(round(wait, 2))
         result.lone_invocation_waits = invocation_to_submitted(local.logs / "host.log", "lone/")
+        result.host_peak_mib = max((peak_rss_mib(host.pid) for host in local.hosts if host is not None), default=0.0)
     return result
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A running process's peak resident set size (Linux: VmHWM in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def _drop_bulk(local: Any, files: int, *, lone: int = 0) -> tuple[dict[str, float], set[str]]:

@@ -45,7 +45,7 @@ param groupingWindowSeconds int = 30
 param retranslatePolicy string = 'replace'
 
 @description('Upper bound of Flex Consumption instances (caps cost under a burst of drops).')
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 

@@ -8,6 +8,6 @@ from shared.pipeline.context import get_context
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(arg_name="timer", schedule="%CATCH_UP_SCHEDULE%", run_on_startup=False, use_monitor=True)
+@bp.timer_trigger(arg_name="timer", schedule="%CATCH_UP_SCHEDULE%", run_on_startup=False)
 def catch_up_missed_drops(timer: func.TimerRequest) -> None:
     catch_up(get_context())

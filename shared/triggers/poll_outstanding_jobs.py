@@ -8,6 +8,6 @@ from shared.pipeline.poll import poll_outstanding_jobs as poll
 bp = func.Blueprint()
 
 
-@bp.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%", run_on_startup=False, use_monitor=True)
+@bp.timer_trigger(arg_name="timer", schedule="%POLL_SCHEDULE%", run_on_startup=False)
 def poll_outstanding_jobs(timer: func.TimerRequest) -> None:
     poll(get_context())

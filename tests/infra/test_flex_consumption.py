@@ -83,3 +83,14 @@ def test_the_runtime_and_scale_live_in_function_app_config():
     config = single(parse("modules/functionapp.bicep"), "Microsoft.Web/sites").body["properties"]["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "3.11"}
     assert set(config["scaleAndConcurrency"]) == {"maximumInstanceCount", "instanceMemoryMB"}
+
+
+def test_a_cost_capped_deployment_can_cap_instances_low_and_instances_are_the_smallest_size():
+    from tests.infra.bicep_tree import parse as parse_template
+
+    for template in ("main.bicep", "modules/functionapp.bicep"):
+        maximum = parse_template(template)["parameters"]["maximumInstanceCount"]
+        bounds = {d["type"]: d["argument"] for d in maximum["decorators"] if d["type"] in ("min_value", "max_value")}
+        assert bounds == {"min_value": 1, "max_value": 1000}, template
+    memory = parse_template("modules/functionapp.bicep")["parameters"]["instanceMemoryMB"]
+    assert memory["default"] == 512

@@ -53,6 +53,9 @@ def test_poll_outstanding_jobs_runs_on_the_schedule_setting():
     assert binding["type"] == "timerTrigger"
     assert binding["schedule"] == "%POLL_SCHEDULE%"
     assert binding["runOnStartup"] is False
+    # The host's default, as the timer docs advise: schedules more often than once a minute are not
+    # monitored (monitoring writes a blob per occurrence); once a minute or less often, they are.
+    assert "useMonitor" not in binding
 
 
 def test_record_outcome_reads_the_results_queue():
@@ -85,6 +88,7 @@ def test_every_poison_queue_has_a_function_that_records_what_reached_it():
 def test_the_catch_up_runs_on_its_schedule_setting():
     [binding] = bindings(declared()["catch_up_missed_drops"])
     assert (binding["type"], binding["schedule"]) == ("timerTrigger", "%CATCH_UP_SCHEDULE%")
+    assert "useMonitor" not in binding  # monitored by the host's default: it runs every 10 minutes
 
 
 def test_importing_the_app_with_no_settings_reads_none_and_creates_no_clients():
