@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from azure.storage.blob import ContainerClient
+
 from devstack.azurite import PROJECT_ROOT
 from devstack.dropping import drop_files, wait_for_final_records
 from devstack.stack import LocalStack, StackConfig
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             sample = target.download_blob("fr/welcome.txt").readall().decode("utf-8", errors="replace")
             print("\nfr/welcome.txt (the emulator's marked pseudo-translation):")
             print("  " + "\n  ".join(sample.splitlines()[:3]))
+            for name, lines in _opened_translations(target, "fr", ("letter.docx", "brochure.pdf")):
+                print(f"\nfr/{name} (opened as a {name.rsplit('.', 1)[1].upper()} file):")
+                print("  " + "\n  ".join(lines[:3]))
             # The operator's view, while there is still a stack to look at.
             print(f"\n{OPERATOR_TOOL} status, before the demo's stack stops:\n")
             for table in render.status_tables(queries.status(PipelineContext(settings))):
@@ -87,6 +92,25 @@ def main(argv: list[str] | None = None) -> int:
         f"terminal `.venv/bin/python -m devstack drop samples/documents` and `{OPERATOR_TOOL} status`."
     )
     return 0
+
+
+def _opened_translations(target: ContainerClient, language: str, names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """The first lines of text of translated Word and PDF samples, read by opening the files: a
+    translation that does not open raises here, and the demo fails."""
+    import io
+
+    import docx
+    from pypdf import PdfReader
+
+    opened = []
+    for name in names:
+        content = io.BytesIO(target.download_blob(f"{language}/{name}").readall())
+        if name.endswith(".docx"):
+            lines = [paragraph.text for paragraph in docx.Document(content).paragraphs if paragraph.text.strip()]
+        else:
+            lines = [line for page in PdfReader(content).pages for line in (page.extract_text() or "").splitlines()]
+        opened.append((name, lines))
+    return opened
 
 
 def _print_logs(logs: Path) -> None:

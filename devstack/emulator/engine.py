@@ -34,6 +34,7 @@ from devstack.emulator.pseudo import (
     Glossary,
     InvalidGlossaryContent,
     NoTranslatableText,
+    UnreadableDocument,
     parse_glossary,
     pseudo_translate,
 )
@@ -43,12 +44,15 @@ from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
 
-# innerError codes. The first four are the service's own (SERVICE_NOTES.md); the others are the
-# emulator's choices for limits the pages state without naming an error (docs/emulator.md).
+# innerError codes. The first four are the service's own (SERVICE_NOTES.md), and so is
+# WRONG_DOCUMENT_ENCODING (the code the service's SDK tests expect for a document it cannot read);
+# the others are the emulator's choices for limits the pages state without naming an error
+# (docs/emulator.md).
 INVALID_DOCUMENT_ACCESS_LEVEL = "InvalidDocumentAccessLevel"
 INVALID_TARGET_DOCUMENT_ACCESS_LEVEL = "InvalidTargetDocumentAccessLevel"
 TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
 NO_TRANSLATABLE_TEXT = "NoTranslatableText"
+WRONG_DOCUMENT_ENCODING = "WrongDocumentEncoding"
 SOURCE_NOT_FOUND = "SourceNotFound"
 TARGET_NOT_FOUND = "TargetNotFound"
 NO_DOCUMENTS_FOUND = "NoDocumentsFound"
@@ -412,7 +416,9 @@ class JobEngine:
     def _finish_cancelled(self, job: JobState) -> None:
         now = self.clock.now()
         for document in job.documents:
-            if document.status == state.NOT_STARTED:
+            # A document still Running here was under way when the emulator stopped: no worker
+            # carries it on, and a cancelled job ends with every document final.
+            if document.status in (state.NOT_STARTED, state.RUNNING):
                 document.status = state.CANCELLED
                 document.last_action = now
         job.status = state.CANCELLED
@@ -470,6 +476,10 @@ class JobEngine:
             translation = pseudo_translate(item.source_blob, content, item.language, item.glossary)
         except NoTranslatableText as exc:
             raise DocumentFailure(NO_TRANSLATABLE_TEXT, "No translatable text found in the document.") from exc
+        except UnreadableDocument as exc:
+            raise DocumentFailure(
+                WRONG_DOCUMENT_ENCODING, f"The document cannot be read as its file extension says: {exc}."
+            ) from exc
         self._spend_time(job, document, translation.characters)
         try:
             # The write itself refuses an existing target (If-None-Match: *): no separate look first.

@@ -2,19 +2,28 @@
 
 Each piece of translatable text becomes `[<lang>] <text>` (after glossary terms are replaced),
 and the structure of the format is kept: markdown syntax, HTML/XML tags and attributes,
-CSV/TSV cells, XLIFF units. Formats it cannot read (pdf, docx...) are copied unchanged.
+CSV/TSV cells, XLIFF units; the binary formats are handled in documents.py (docx/xlsx/pptx inside
+their XML, PDF page by page, .odt/.rtf/.ods converted as the service converts them). Formats whose
+text the emulator cannot read (.doc, .xls, .ppt, .odp, .msg) fail as an unreadable document.
+What is charged is the text translated, never the file's size.
 """
 
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
+from devstack.emulator import documents
+from devstack.emulator.documents import UnreadableDocument
 from devstack.emulator.formats import extension_of
+
+__all__ = ["UnreadableDocument"]
 
 
 class NoTranslatableText(Exception):
@@ -95,18 +104,24 @@ def _decode_glossary(content: bytes) -> str:
 
 
 def pseudo_translate(blob_name: str, content: bytes, language: str, glossary: Glossary) -> PseudoTranslation:
-    """Raises NoTranslatableText for an empty document."""
-    translator = _TEXT_TRANSLATORS.get(extension_of(blob_name))
-    if translator is None:
-        if not content:
-            raise NoTranslatableText(blob_name)
-        return PseudoTranslation(content, len(content))
-    text = _decode(content)
+    """The translation, in the format the service writes for `blob_name` (see formats.output_name).
+    Raises NoTranslatableText for a document without text, UnreadableDocument for a file that is not
+    what its extension says (or whose text the emulator cannot read)."""
+    if not content:
+        raise NoTranslatableText(blob_name)
+    extension = extension_of(blob_name)
     counter = _CharacterCounter(language, glossary)
-    translated = translator(text, counter)
+    text_translator = _TEXT_TRANSLATORS.get(extension)
+    if text_translator is not None:
+        translated = text_translator(decode_text(content), counter).encode("utf-8")
+    else:
+        binary_translator = _BINARY_TRANSLATORS.get(extension)
+        if binary_translator is None:
+            raise UnreadableDocument(f"the emulator cannot read the text of a {extension} file")
+        translated = binary_translator(extension, content, counter)
     if counter.characters == 0:
         raise NoTranslatableText(blob_name)
-    return PseudoTranslation(translated.encode("utf-8"), counter.characters)
+    return PseudoTranslation(translated, counter.characters)
 
 
 class _CharacterCounter:
@@ -126,12 +141,63 @@ class _CharacterCounter:
         trailing = segment[len(segment.rstrip()) :]
         return leading + self.marker + self.glossary.apply(stripped) + trailing
 
+    def paragraph(self, pieces: list[str]) -> list[str]:
+        """One paragraph split into runs: the marker once, before its first text; each run keeps
+        its own formatting, so glossary terms are replaced within a run."""
+        self.characters += len("".join(pieces).strip())
+        marked: list[str] = []
+        done = False
+        for piece in pieces:
+            if done or not piece.strip():
+                marked.append(self.glossary.apply(piece) if piece.strip() else piece)
+                continue
+            leading = piece[: len(piece) - len(piece.lstrip())]
+            marked.append(leading + self.marker + self.glossary.apply(piece[len(leading) :]))
+            done = True
+        return marked
 
-def _decode(content: bytes) -> str:
+
+def decode_text(content: bytes) -> str:
+    """Text as the service reads it: by its byte order mark (UTF-8, UTF-16, UTF-32), else UTF-8,
+    else UTF-16 recognised by its zero bytes, else Windows-1252. Raises UnreadableDocument for
+    binary data."""
+    for bom, encoding in _BOMS:
+        if content.startswith(bom):
+            try:
+                return content[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise UnreadableDocument(f"the text is not valid {encoding}") from exc
     try:
-        return content.decode("utf-8-sig")
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
-        return content.decode("latin-1")
+        text = _utf16_without_bom(content) or content.decode("cp1252", errors="replace")
+    else:
+        text = _utf16_without_bom(content) or text
+    if "\x00" in text:
+        raise UnreadableDocument("the text holds binary data")
+    return text
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def _utf16_without_bom(content: bytes) -> str | None:
+    """UTF-16 text without a BOM: mostly ASCII, so every other byte is zero."""
+    if len(content) < 2 or len(content) % 2:
+        return None
+    for encoding, zeros in (("utf-16-le", content[1::2]), ("utf-16-be", content[0::2])):
+        if zeros.count(0) >= 0.9 * len(zeros):
+            try:
+                return content.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _translate_plain_text(text: str, mark: Callable[[str], str]) -> str:
@@ -240,4 +306,61 @@ _TEXT_TRANSLATORS: dict[str, Callable[[str, Callable[[str], str]], str]] = {
     ".tab": _delimited("\t"),
     ".xlf": _translate_xliff,
     ".xliff": _translate_xliff,
+}
+
+
+def _open_xml(extension: str, content: bytes, counter: _CharacterCounter) -> bytes:
+    return documents.translate_open_xml(extension, content, counter.paragraph)
+
+
+def _paragraphs_to_docx(paragraphs: list[str], counter: _CharacterCounter) -> bytes:
+    return documents.write_docx([counter(paragraph) for paragraph in paragraphs])
+
+
+def _odt(_extension: str, content: bytes, counter: _CharacterCounter) -> bytes:
+    return _paragraphs_to_docx(documents.odt_paragraphs(content), counter)
+
+
+def _rtf(_extension: str, content: bytes, counter: _CharacterCounter) -> bytes:
+    return _paragraphs_to_docx(documents.rtf_paragraphs(content), counter)
+
+
+def _ods(_extension: str, content: bytes, counter: _CharacterCounter) -> bytes:
+    sheets = documents.ods_sheets(content)
+    return documents.write_xlsx([(name, [[counter(cell) for cell in row] for row in rows]) for name, rows in sheets])
+
+
+def _pdf(_extension: str, content: bytes, counter: _CharacterCounter) -> bytes:
+    pages = documents.pdf_pages(content)
+    return documents.write_pdf([_translate_plain_text(page, counter) for page in pages])
+
+
+def _mhtml(_extension: str, content: bytes, counter: _CharacterCounter) -> bytes:
+    """A web archive: its HTML and text parts translated, its other parts (images, CSS) as they were."""
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    if not message.is_multipart() and message.get_content_maintype() != "text":
+        raise UnreadableDocument("the web archive holds no MIME text parts")
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        subtype = part.get_content_subtype()
+        text = part.get_content()
+        translated = _translate_markup(text, counter) if subtype == "html" else _translate_plain_text(text, counter)
+        # set_content drops every Content-* header: Content-Location and Content-ID link the parts.
+        kept = [(name, value) for name, value in part.items() if name.lower() in ("content-location", "content-id")]
+        part.set_content(translated, subtype=subtype, charset="utf-8", cte="quoted-printable")
+        for name, value in kept:
+            part[name] = value
+    return message.as_bytes()
+
+
+# Each takes the extension, the file's bytes and the counter; returns the file the service writes.
+_BINARY_TRANSLATORS: dict[str, Callable[[str, bytes, _CharacterCounter], bytes]] = {
+    **{extension: _open_xml for extension in documents.OPEN_XML_EXTENSIONS},
+    ".odt": _odt,
+    ".rtf": _rtf,
+    ".ods": _ods,
+    ".pdf": _pdf,
+    ".mhtml": _mhtml,
+    ".mht": _mhtml,
 }

@@ -26,9 +26,34 @@ TRANSLATED_FROM_METADATA_KEY = "translatedfrom"
 VERSION_ORDER_METADATA_KEY = "sourceversionorder"
 
 
+# The service writes these formats as another one (SERVICE_NOTES.md, "Formats": .doc/.odt/.rtf ->
+# .docx, .xls/.ods -> .xlsx, .ppt/.odp -> .pptx): their translation is named with the output's
+# extension, or a Word file would be published under the name of the format it no longer is.
+CONVERTED_EXTENSIONS = {
+    ".doc": ".docx",
+    ".odt": ".docx",
+    ".rtf": ".docx",
+    ".xls": ".xlsx",
+    ".ods": ".xlsx",
+    ".ppt": ".pptx",
+    ".odp": ".pptx",
+}
+
+
+def translated_extension(source_name: str) -> str:
+    """The extension of the file the service writes for `source_name` (".doc" -> ".docx")."""
+    extension = posixpath.splitext(source_name)[1]
+    return CONVERTED_EXTENSIONS.get(extension.lower(), extension)
+
+
+def translated_name(source_name: str) -> str:
+    """`source_name` with the extension of the file the service writes for it."""
+    return posixpath.splitext(source_name)[0] + translated_extension(source_name)
+
+
 def target_blob_name(language: str, source_name: str) -> str:
-    """`<lang>/<source path>`: languages never collide in the target container."""
-    return f"{language}/{source_name}"
+    """`<lang>/<source path>` (with the output's extension): languages never collide in the target container."""
+    return f"{language}/{translated_name(source_name)}"
 
 
 def staging_prefix(key: str, attempt: int) -> str:
@@ -36,12 +61,12 @@ def staging_prefix(key: str, attempt: int) -> str:
 
 
 def staging_blob_name(key: str, attempt: int, language: str, source_name: str) -> str:
-    # The extension tells the service the document's format; the rest of the name is ours.
-    return f"{staging_prefix(key, attempt)}{language}{posixpath.splitext(source_name)[1]}"
+    # The extension is the one of the file the service writes; the rest of the name is ours.
+    return f"{staging_prefix(key, attempt)}{language}{translated_extension(source_name)}"
 
 
 def kept_blob_name(key: str, language: str, source_name: str) -> str:
-    return f"{KEPT_FOLDER}/{key}/{language}{posixpath.splitext(source_name)[1]}"
+    return f"{KEPT_FOLDER}/{key}/{language}{translated_extension(source_name)}"
 
 
 def staging_marker(key: str, attempt: int) -> str:
