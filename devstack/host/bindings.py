@@ -11,7 +11,8 @@ from typing import Any
 from croniter import croniter
 
 from devstack.app_index import declared_functions
-from devstack.host.config import HostConfigError, is_timespan, resolve_connection_string, resolve_expression
+from devstack.host.config import HostConfigError, is_timespan, resolve_expression
+from devstack.host.connections import StorageConnection, resolve_connection
 
 BLOB_TRIGGER = "blobTrigger"
 TIMER_TRIGGER = "timerTrigger"
@@ -63,8 +64,13 @@ class FunctionInfo:
     binding: Mapping[str, Any]
     parameter_name: str
     user_function: Callable[..., Any] = field(repr=False, compare=False)
-    # Resolved connection string; kept out of repr so it never reaches a log line.
-    connection_string: str | None = field(default=None, repr=False, compare=False)
+    # The resolved storage connection (its secret stays out of every repr and log line).
+    connection: StorageConnection | None = field(default=None, repr=False, compare=False)
+
+    def storage(self) -> StorageConnection:
+        if self.connection is None:
+            raise HostConfigError(f"function {self.name!r}: its {self.trigger_type} has no storage connection")
+        return self.connection
 
     @property
     def blob_path(self) -> BlobPath:
@@ -119,7 +125,7 @@ def _resolve(
 ) -> FunctionInfo:
     binding = dict(trigger)
     trigger_type = binding["type"]
-    connection_string = None
+    connection = None
     if trigger_type == BLOB_TRIGGER:
         binding["path"] = resolve_expression(binding["path"], env, function_name=name, field="path")
         BlobPath.parse(binding["path"], function_name=name)
@@ -135,12 +141,12 @@ def _resolve(
                 )
         binding["schedule"] = schedule
     if trigger_type in (BLOB_TRIGGER, QUEUE_TRIGGER):
-        connection_string = resolve_connection_string(binding.get("connection"), env, function_name=name)
+        connection = resolve_connection(binding.get("connection"), env, function_name=name)
     return FunctionInfo(
         name=name,
         trigger_type=trigger_type,
         binding=binding,
         parameter_name=binding["name"],
         user_function=user_function,
-        connection_string=connection_string,
+        connection=connection,
     )

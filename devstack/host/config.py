@@ -68,6 +68,32 @@ class QueueOptions:
         return cls(max_dequeue_count, visibility_seconds, batch_size, threshold)
 
 
+@dataclass(frozen=True)
+class BlobsOptions:
+    """`extensions.blobs` of host.json, as the Blobs extension (v5) applies them to a blob trigger.
+
+    A failed blob trigger invocation is retried through the host's blob trigger queue, whose
+    options the extension builds from these alone (`SharedBlobQueueListenerFactory.
+    BlobsOptionsToQueuesOptions`): `MaxDequeueCount` is `poisonBlobThreshold` and the visibility
+    timeout keeps its default of zero, so a retry comes back at once and `extensions.queues`
+    (maxDequeueCount, visibilityTimeout) has no say.
+    """
+
+    poison_blob_threshold: int = 5
+    retry_delay_seconds: float = 0.0
+
+    @classmethod
+    def from_host_json(cls, host_json: Mapping[str, Any]) -> BlobsOptions:
+        blobs = (host_json.get("extensions") or {}).get("blobs") or {}
+        try:
+            threshold = int(blobs.get("poisonBlobThreshold", cls.poison_blob_threshold))
+        except (TypeError, ValueError) as exc:
+            raise HostConfigError(f"host.json extensions.blobs.poisonBlobThreshold: {exc}") from exc
+        if threshold < 1:
+            raise HostConfigError(f"host.json poisonBlobThreshold must be at least 1, got {threshold}")
+        return cls(poison_blob_threshold=threshold)
+
+
 def parse_timespan(text: str) -> float:
     """'hh:mm:ss' (optionally 'd.hh:mm:ss' and fractional seconds), as .NET TimeSpan, in seconds."""
     match = _TIMESPAN.match(str(text).strip())
@@ -154,23 +180,3 @@ def resolve_expression(value: str, env: Mapping[str, str], *, function_name: str
         return setting
 
     return _EXPRESSION.sub(substitute, value)
-
-
-def resolve_connection_string(connection: str | None, env: Mapping[str, str], *, function_name: str) -> str:
-    """The connection string an app setting holds, as the host resolves a binding's `connection`."""
-    name = connection or DEFAULT_CONNECTION
-    for candidate in (name, f"AzureWebJobs{name}"):
-        value = (env.get(candidate) or "").strip()
-        if value:
-            return value
-    identity_settings = sorted(key for key in env if key.startswith(f"{name}__"))
-    if identity_settings:
-        raise HostConfigError(
-            f"function {function_name!r}: connection {name!r} is identity-based ({', '.join(identity_settings)}); "
-            "that form works in Azure with a managed identity, the local host needs a connection string in "
-            f"app setting {name} (e.g. Azurite's)"
-        )
-    raise HostConfigError(
-        f"function {function_name!r}: connection {name!r} is not set: put a storage connection string in "
-        f"app setting {name} (local.settings.json Values or the environment)"
-    )

@@ -16,19 +16,20 @@ from typing import Any
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceExistsError
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import TextBase64EncodePolicy
 
 from devstack.host.bindings import BLOB_TRIGGER, QUEUE_TRIGGER, TIMER_TRIGGER, FunctionInfo, discover_functions
 from devstack.host.config import (
     DEFAULT_APP,
     DEFAULT_CONNECTION,
     HOST_USER_AGENT,
+    BlobsOptions,
     QueueOptions,
     import_app,
     load_host_json,
     load_local_settings,
-    resolve_connection_string,
 )
+from devstack.host.connections import resolve_connection
 from devstack.host.invoke import InvocationResult, blob_argument, invoke
 from devstack.host.queues import PROCESSING_VISIBILITY_SECONDS, QueueListener
 from devstack.host.singleton import SingletonLock, SingletonOptions
@@ -83,6 +84,7 @@ class LocalFunctionsHost:
         self._env = os.environ if env is None else env
         self.functions: tuple[FunctionInfo, ...] = discover_functions(app, self._env)
         self.queue_options = QueueOptions.from_host_json(host_json or {})
+        self.blobs_options = BlobsOptions.from_host_json(host_json or {})
         singleton = SingletonOptions.from_host_json(dict(host_json or {}))
         self.singleton_options = singleton.shortened(singleton_lock_seconds) if singleton_lock_seconds else singleton
         self.instance_id = instance_id
@@ -146,7 +148,7 @@ class LocalFunctionsHost:
         runs every listener itself, as Core Tools does)."""
         if not self.one_of_several:
             return None
-        connection = resolve_connection_string(DEFAULT_CONNECTION, self._env, function_name=name)
+        connection = resolve_connection(DEFAULT_CONNECTION, self._env, function_name=name)
         lock = SingletonLock(connection, self.host_id, name, self.singleton_options, stop=self._stop).start()
         self._locks.append(lock)
         return lock
@@ -302,10 +304,11 @@ class LocalFunctionsHost:
             self._submit_blob_event(function, event)
 
     def _run_blob_event(self, function: FunctionInfo, event: BlobEvent) -> InvocationResult:
-        """Runs a blob trigger like the blobs extension: a failure is retried (after the queues'
-        visibilityTimeout) up to maxDequeueCount times, then the blob goes to the poison queue."""
+        """Runs a blob trigger like the blobs extension: a failure is retried at once, up to
+        `extensions.blobs.poisonBlobThreshold` attempts in all, then the blob goes to the poison queue
+        (the extension's blob trigger queue has a zero visibility timeout; see BlobsOptions)."""
         subject = f"blob {event.container}/{event.blob_name}, event {event.event_id}"
-        attempts = self.queue_options.max_dequeue_count
+        attempts = self.blobs_options.poison_blob_threshold
         result = InvocationResult(function.name, "", False, 0.0, "not run")
         for attempt in range(1, attempts + 1):
             try:
@@ -318,7 +321,7 @@ class LocalFunctionsHost:
                 result = invoke(function, argument, subject=f"{subject}, DequeueCount={attempt}")
             if result.succeeded or self._stop.is_set():
                 return result
-            if attempt < attempts and self._stop.wait(self.queue_options.visibility_timeout_seconds):
+            if attempt < attempts and self._stop.wait(self.blobs_options.retry_delay_seconds):
                 return result
         self._poison_blob(function, event)
         return result
@@ -333,11 +336,8 @@ class LocalFunctionsHost:
             "ETag": event.etag or "",
         }
         try:
-            queue = QueueClient.from_connection_string(
-                function.connection_string or "",
-                BLOB_TRIGGER_POISON_QUEUE,
-                message_encode_policy=TextBase64EncodePolicy(),
-                user_agent=HOST_USER_AGENT,
+            queue = function.storage().queue(
+                BLOB_TRIGGER_POISON_QUEUE, message_encode_policy=TextBase64EncodePolicy(), user_agent=HOST_USER_AGENT
             )
             try:
                 queue.create_queue()
@@ -359,7 +359,7 @@ class LocalFunctionsHost:
             function.name,
             event.container,
             event.blob_name,
-            self.queue_options.max_dequeue_count,
+            self.blobs_options.poison_blob_threshold,
             BLOB_TRIGGER_POISON_QUEUE,
         )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
+import threading
 import time
 import traceback
 import typing
@@ -14,13 +16,26 @@ from typing import Any
 
 import azure.functions as func
 from azure.storage.blob import BlobClient, ContainerClient, StorageStreamDownloader
+from azurefunctions.extensions.base import Datum, get_binding_registry
 
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import HOST_USER_AGENT
+from devstack.host.connections import StorageConnection
 from shared.redaction import redact
 from shared.storage.clients import pooled_transport
 
 logger = logging.getLogger(__name__)
+
+MODEL_BINDING_DATA = "model_binding_data"
+MODEL_BINDING_DATA_VERSION = "1.0"
+# The blobs extension's name for itself in model binding data (Constants.WebJobsBlobExtensionName).
+BLOB_BINDING_SOURCE = "AzureStorageBlobs"
+# The registry the worker asks for SDK-type converters; each registers when its module is
+# imported (azurefunctions.extensions.bindings.blob registers "blob" and "blobTrigger").
+_DEFERRED_BINDINGS: Any = get_binding_registry()  # type: ignore[no-untyped-call]
+# The worker's deferred_bindings_cache: one SDK object per (parameter, type, binding data, function).
+_SDK_TYPE_CACHE: dict[tuple[str, Any, bytes, str], Any] = {}
+_SDK_TYPE_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -85,17 +100,18 @@ def trigger_annotation(function: FunctionInfo) -> Any:
 def blob_argument(function: FunctionInfo, container: str, blob_name: str) -> Any:
     """What the worker passes for a blob trigger, chosen by the parameter's annotation.
 
-    SDK types (azurefunctions-extensions-bindings-blob, or the azure-storage-blob classes)
-    get a client and no bytes are read; anything else gets the content, as the worker does.
+    An SDK type of azurefunctions-extensions-bindings-blob is built by that extension's own
+    converter from the host's model binding data, as the worker does (`sdk_type_argument`); the
+    azure-storage-blob classes get a client; anything else gets the content, as the worker does.
     """
     annotation = trigger_annotation(function)
-    connection_string = function.connection_string or ""
+    if _DEFERRED_BINDINGS.check_supported_type(annotation):
+        return sdk_type_argument(function, annotation, container, blob_name)
+    storage = function.storage()
     if _is_subclass(annotation, ContainerClient):
-        return ContainerClient.from_connection_string(
-            connection_string, container, transport=pooled_transport(), user_agent=HOST_USER_AGENT
-        )
-    blob_client = BlobClient.from_connection_string(
-        connection_string, container, blob_name, transport=pooled_transport(), user_agent=HOST_USER_AGENT
+        return storage.container(container, transport=pooled_transport(), user_agent=HOST_USER_AGENT)
+    blob_client = storage.blob_service(transport=pooled_transport(), user_agent=HOST_USER_AGENT).get_blob_client(
+        container, blob_name
     )
     if _is_subclass(annotation, BlobClient):
         return blob_client
@@ -109,6 +125,49 @@ def blob_argument(function: FunctionInfo, container: str, blob_name: str) -> Any
     return func.blob.InputStream(
         data=content, name=f"{container}/{blob_name}", uri=blob_client.url, length=len(content)
     )
+
+
+@dataclass(frozen=True)
+class ModelBindingData:
+    """The `model_binding_data` the host sends for an SDK-type binding; the worker hands the message
+    itself to the converter, which reads these four fields."""
+
+    version: str
+    source: str
+    content_type: str
+    content: bytes
+
+
+def blob_model_binding_data(connection: StorageConnection, container: str, blob_name: str) -> Datum:
+    """What the blobs extension sends for a blob trigger bound to an SDK type: the name of the app
+    setting of the connection (the converter resolves it in the worker's environment), never a secret."""
+    content = json.dumps({"Connection": connection.setting, "ContainerName": container, "BlobName": blob_name})
+    data = ModelBindingData(
+        version=MODEL_BINDING_DATA_VERSION,
+        source=BLOB_BINDING_SOURCE,
+        content_type="application/json",
+        content=content.encode("utf-8"),
+    )
+    return Datum(value=data, type=MODEL_BINDING_DATA)
+
+
+def sdk_type_argument(function: FunctionInfo, annotation: type, container: str, blob_name: str) -> Any:
+    """Decodes the model binding data with the converter the extension registered for the trigger,
+    reusing what it built before for the same parameter, type, blob and function, as the worker does."""
+    converter = _DEFERRED_BINDINGS.get(function.trigger_type)
+    if converter is None:
+        raise TypeError(f"no SDK-type converter is registered for {function.trigger_type!r}")
+    datum = blob_model_binding_data(function.storage(), container, blob_name)
+    key = (function.parameter_name, annotation, datum.value.content, function.name)
+    with _SDK_TYPE_CACHE_LOCK:
+        cached = _SDK_TYPE_CACHE.get(key)
+    if cached is not None:
+        return cached
+    decoded = converter.decode(datum, trigger_metadata={}, pytype=annotation)
+    if decoded is None:
+        raise TypeError(f"the {function.trigger_type} converter cannot build {annotation!r}")
+    with _SDK_TYPE_CACHE_LOCK:
+        return _SDK_TYPE_CACHE.setdefault(key, decoded)
 
 
 def _is_subclass(annotation: Any, cls: type) -> bool:

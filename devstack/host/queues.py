@@ -56,11 +56,9 @@ class QueueListener:
         self._options = options
         self._invoke = invoke
         self._stop = stop
-        connection_string = function.connection_string or ""
-        self._queue = QueueClient.from_connection_string(connection_string, self.queue_name, user_agent=HOST_USER_AGENT)
-        self._poison = QueueClient.from_connection_string(
-            connection_string, self.poison_queue_name, user_agent=HOST_USER_AGENT
-        )
+        storage = function.storage()
+        self._queue = storage.queue(self.queue_name, user_agent=HOST_USER_AGENT)
+        self._poison = storage.queue(self.poison_queue_name, user_agent=HOST_USER_AGENT)
         # At most a batch plus the threshold run at once, as with the extension.
         self._pool = ThreadPoolExecutor(
             max_workers=options.batch_size + options.new_batch_threshold, thread_name_prefix=f"queue-{function.name}"

@@ -16,9 +16,10 @@ import uuid
 from dataclasses import dataclass
 
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
+from azure.storage.blob import BlobClient, BlobLeaseClient
 
 from devstack.host.config import HOST_USER_AGENT, parse_timespan
+from devstack.host.connections import StorageConnection
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +56,13 @@ class SingletonLock:
     instance runs the listener now."""
 
     def __init__(
-        self, connection_string: str, host_id: str, name: str, options: SingletonOptions, *, stop: threading.Event
+        self, storage: StorageConnection, host_id: str, name: str, options: SingletonOptions, *, stop: threading.Event
     ):
         self.name = name
         self.blob_name = f"locks/{host_id}/Host.Functions.{name}.Listener"
         self._options = options
         self._stop = stop
-        self._container = ContainerClient.from_connection_string(
-            connection_string, HOSTS_CONTAINER, user_agent=HOST_USER_AGENT
-        )
+        self._container = storage.container(HOSTS_CONTAINER, user_agent=HOST_USER_AGENT)
         self._blob: BlobClient = self._container.get_blob_client(self.blob_name)
         self._lease = BlobLeaseClient(self._blob, lease_id=str(uuid.uuid4()))
         self._held = threading.Event()

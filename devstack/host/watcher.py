@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import ContainerClient
 
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import HOST_USER_AGENT
@@ -57,9 +56,7 @@ class BlobWatcher:
         self._stop = stop
         # name -> (ETag, size, content MD5, metadata) of the version last seen
         self._seen: dict[str, tuple[str, int, bytes | None, dict[str, str]]] = {}
-        self._container = ContainerClient.from_connection_string(
-            function.connection_string or "", function.blob_path.container, user_agent=HOST_USER_AGENT
-        )
+        self._container = function.storage().container(function.blob_path.container, user_agent=HOST_USER_AGENT)
         self._failing = False
 
     def run(self) -> None:

@@ -3,8 +3,10 @@
 - `<RESULTS_QUEUE>-poison`: recording a finished record failed `maxDequeueCount` times. The open
   record is flagged with the reason; the poller hands it over again later (an hour), so a passing
   cause (a storage outage) heals by itself, and a lasting one stays flagged.
-- `webjobs-blobtrigger-poison`: the blob trigger failed `maxDequeueCount` times for a blob, maybe
-  before its record existed. The version is claimed here if it was not, flagged, and left
+- `webjobs-blobtrigger-poison`: the blob trigger failed `extensions.blobs.poisonBlobThreshold` times
+  (default 5) for a blob, maybe before its record existed. Those retries come back at once (the
+  Blobs extension's trigger queue has no visibility timeout, and `extensions.queues` does not apply),
+  so only a fault lasting through all of them lands here. The version is claimed here if it was not, flagged, and left
   waiting: the poller submits it when due.
 """
 

@@ -29,14 +29,17 @@ FAST_QUEUES = {"extensions": {"queues": {"maxDequeueCount": 2, "visibilityTimeou
 
 
 @pytest.fixture
-def toy_env(azurite: Azurite) -> dict[str, str]:
-    return {
+def toy_env(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
         "TOY_CONTAINER": unique_name("drop"),
         "TOY_QUEUE": unique_name("results"),
         # Every second of every minute: far off except in the timer test, which waits for it.
         "TOY_SCHEDULE": "* * * * * *",
         "TRANSLATION_STORAGE": azurite.connection_string,
     }
+    # The app's settings are the worker's environment: the SDK-type converter reads the connection there.
+    monkeypatch.setenv("TRANSLATION_STORAGE", azurite.connection_string)
+    return env
 
 
 @pytest.fixture
@@ -83,12 +86,16 @@ def test_a_missing_setting_is_named_in_the_error(toy_env):
         LocalFunctionsHost(toy_app.app, env=toy_env)
 
 
-def test_an_identity_based_connection_is_explained(toy_env):
+def test_an_identity_based_connection_is_served_with_its_service_uris(toy_env):
     del toy_env["TRANSLATION_STORAGE"]
     toy_env["TRANSLATION_STORAGE__blobServiceUri"] = "https://account.blob.core.windows.net"
+    toy_env["TRANSLATION_STORAGE__queueServiceUri"] = "https://account.queue.core.windows.net"
 
-    with pytest.raises(HostConfigError, match=r"identity-based.*connection string"):
-        LocalFunctionsHost(toy_app.app, env=toy_env)
+    host = LocalFunctionsHost(toy_app.app, env=toy_env)
+
+    storage = host.function("on_blob").storage()
+    assert storage.uses_identity and storage.setting == "TRANSLATION_STORAGE"
+    assert storage.service_uri("queue") == "https://account.queue.core.windows.net"
 
 
 def test_an_invalid_schedule_is_refused(toy_env):
@@ -162,10 +169,18 @@ def test_unknown_function_is_404(start_host):
     assert response.status_code == 404
 
 
-def test_a_failing_blob_invocation_is_retried_then_moved_to_the_blob_trigger_poison_queue(
+def test_a_failing_blob_invocation_is_retried_at_once_poison_blob_threshold_times_then_poisoned(
     start_host, container, toy_env
 ):
-    host = start_host(host_json={"extensions": {"queues": {"maxDequeueCount": 3, "visibilityTimeout": "00:00:00.1"}}})
+    # The Blobs extension's own rules: extensions.queues governs queue triggers, not blob retries.
+    host = start_host(
+        host_json={
+            "extensions": {
+                "blobs": {"poisonBlobThreshold": 3},
+                "queues": {"maxDequeueCount": 1, "visibilityTimeout": "00:10:00"},
+            }
+        }
+    )
     blob = container.upload_blob("explode.txt", b"boom!")
     etag = blob.get_blob_properties().etag
 
@@ -193,7 +208,7 @@ def test_a_failing_blob_invocation_is_retried_then_moved_to_the_blob_trigger_poi
     assert body["ContainerName"] == container.container_name and body["BlobName"] == "explode.txt"
     assert body["ETag"] == etag and body["FunctionId"] == "Host.Functions.on_blob"
     calls = toy_app.calls("on_blob", container=container.container_name, blob="explode.txt")
-    assert len(calls) == 3  # maxDequeueCount attempts, no more
+    assert len(calls) == 3  # poisonBlobThreshold attempts, no more
 
 
 def test_watcher_announces_new_and_changed_blobs(start_host, container):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from devstack.azurite import Azurite
+from devstack.host.connections import StorageConnection
 from devstack.host.singleton import SingletonLock, SingletonOptions
 from tests.integration.host.hostkit import eventually, unique_name
 
@@ -18,7 +19,8 @@ QUICK = SingletonOptions(lock_period_seconds=15, recovery_interval_seconds=0.5)
 
 
 def lock(azurite: Azurite, host_id: str, stop: threading.Event) -> SingletonLock:
-    return SingletonLock(azurite.connection_string, host_id, "poll", QUICK, stop=stop).start()
+    storage = StorageConnection("AzureWebJobsStorage", azurite.connection_string)
+    return SingletonLock(storage, host_id, "poll", QUICK, stop=stop).start()
 
 
 def test_one_instance_holds_a_timer_and_another_takes_it_once_let_go(azurite):
