@@ -4,6 +4,13 @@ Every new or rewritten blob becomes a BlobCreated event (Event Grid schema), POS
 the webhook over HTTP like Event Grid would, with its retries. What was seen is kept in
 memory only: a restarted host announces existing blobs again (at-least-once delivery).
 As in Azure, a change of metadata alone (same size and content MD5, new ETag) raises no event.
+
+One unreadable name does not blind the watcher: Azurite refuses any listing page holding a name with a
+control character, so the container is listed through `devstack.host.listing.Listing`, which goes on
+past such names (one warning, then about three list calls per unreadable spot and scan; one call per
+5,000 names otherwise). Such a name itself raises no local event (Azure would raise one, and the app
+would reject the name, ControlCharacterInName); the catch-up (shared/pipeline/catch_up.py) flags its
+failing listing.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import HOST_USER_AGENT
 from devstack.host.event_filter import passes_subscription_filter
+from devstack.host.listing import Listing
 from devstack.host.singleton import SingletonLock
 from devstack.host.webhook import blob_created_event
 from shared.redaction import redact
@@ -57,6 +65,7 @@ class BlobWatcher:
         # name -> (ETag, size, content MD5, metadata) of the version last seen
         self._seen: dict[str, tuple[str, int, bytes | None, dict[str, str]]] = {}
         self._container = function.storage().container(function.blob_path.container, user_agent=HOST_USER_AGENT)
+        self._listing = Listing(self._container)
         self._failing = False
 
     def run(self) -> None:
@@ -73,20 +82,25 @@ class BlobWatcher:
         """Announces new and changed blobs once; returns how many were announced."""
         path = self.function.blob_path
         try:
-            blobs = list(self._container.list_blobs(include=["metadata"]))
+            listed = self._listing.read()
         except ResourceNotFoundError:
             self._report_failure("container %s does not exist yet; watching for it", path.container)
             return 0
         except Exception as exc:
             self._report_failure("cannot list container %s: %s", path.container, redact(str(exc)))
             return 0
-        if self._failing:
-            logger.info("watching container %s again", path.container)
-            self._failing = False
-        current = {blob.name for blob in blobs}
-        # Forget deleted blobs so a blob re-created under the same name is announced.
-        for name in set(self._seen) - current:
-            del self._seen[name]
+        blobs = listed.blobs
+        if listed.incomplete is not None:
+            # Announce what was read; forget nothing, as the rest was not seen.
+            self._report_failure("cannot list all of container %s: %s", path.container, redact(listed.incomplete))
+        else:
+            if self._failing:
+                logger.info("watching container %s again", path.container)
+                self._failing = False
+            current = {blob.name for blob in blobs}
+            # Forget deleted blobs so a blob re-created under the same name is announced.
+            for name in set(self._seen) - current:
+                del self._seen[name]
         announced = 0
         for blob in blobs:
             if path.match(path.container, blob.name) is None:
