@@ -47,7 +47,7 @@ def _sample_settings() -> dict[str, Any]:
 
 
 def test_host_json_passes_the_host_json_schema():
-    assert _errors("host.json", _host_json()) == []
+    assert _errors("host.schema.json", _host_json()) == []
 
 
 def test_the_host_json_schema_refuses_what_the_host_would_misread():
@@ -64,11 +64,11 @@ def test_the_host_json_schema_refuses_what_the_host_would_misread():
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
-        assert _errors("host.json", broken) != [], f"{'.'.join(path)}={value!r} passed the schema"
+        assert _errors("host.schema.json", broken) != [], f"{'.'.join(path)}={value!r} passed the schema"
 
 
 def test_the_sample_settings_pass_the_local_settings_schema():
-    assert _errors("local.settings.json", _sample_settings()) == []
+    assert _errors("local.settings.schema.json", _sample_settings()) == []
 
 
 def test_every_sample_setting_is_a_string():
@@ -78,7 +78,7 @@ def test_every_sample_setting_is_a_string():
     assert [name for name in values if ":" in name] == [], "a colon is reserved by the host's configuration"
 
 
-@pytest.mark.parametrize("name", ["host.json", "local.settings.json"])
+@pytest.mark.parametrize("name", ["host.schema.json", "local.settings.schema.json"])
 def test_the_copied_schemas_are_self_contained(name: str):
     """Validation never reaches for the network: every $ref points inside the file."""
 
@@ -92,4 +92,4 @@ def test_the_copied_schemas_are_self_contained(name: str):
 
     found = refs(_schema(name))
     assert [ref for ref in found if not ref.startswith("#")] == []
-    assert name != "host.json" or found, "host.json's schema is built from definitions it refers to"
+    assert name != "host.schema.json" or found, "host.json's schema is built from definitions it refers to"
