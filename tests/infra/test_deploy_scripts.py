@@ -430,6 +430,8 @@ def test_the_package_holds_the_app_and_nothing_of_the_tooling():
         "shared/__pycache__/settings.cpython-311.pyc",
         "README.md",
         "local.settings.json",
+        "requirements-dev.txt",
+        "requirements-dev.lock",
     ]
     assert _shipped(patterns, candidates) == [
         "function_app.py",
