@@ -26,8 +26,8 @@ $(STAMP_PY): $(LOCK) pyproject.toml
 	$(PY) -m pip install --quiet -r $(LOCK)
 	# The operator's console script (translation-ops), from this checkout.
 	$(PY) -m pip install --quiet --no-deps -e .
-	# tests/integration/worker: the maintainers' worker library (declares Python 3.13; pure Python, runs on 3.11) and protoc.
-	$(PY) -m pip install --quiet grpcio-tools==1.85.1 && $(PY) -m pip install --quiet --no-deps --ignore-requires-python azure-functions-runtime==1.3.0
+	# tests/integration/worker: the maintainers' worker library (it declares Python 3.13, is pure Python and runs on 3.11).
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python azure-functions-runtime==1.3.0
 	touch $@
 
 $(STAMP_NODE): package.json package-lock.json
