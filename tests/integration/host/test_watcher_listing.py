@@ -12,6 +12,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devstack.azurite import Azurite
 from devstack.host.bindings import BLOB_TRIGGER, FunctionInfo
+from devstack.host.connections import StorageConnection
 from devstack.host.watcher import BlobWatcher
 from tests.integration.host.hostkit import unique_name
 
@@ -39,7 +40,7 @@ def _watcher(azurite: Azurite, container: ContainerClient, events: Events) -> Bl
         binding={"path": f"{container.container_name}/{{name}}", "source": "EventGrid"},
         parameter_name="blob",
         user_function=lambda blob: None,
-        connection_string=azurite.connection_string,
+        connection=StorageConnection("AzureWebJobsStorage", azurite.connection_string),
     )
     return BlobWatcher(function, events, interval=0.3, stop=threading.Event())
 
