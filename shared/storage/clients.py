@@ -116,31 +116,23 @@ class StorageClients:
             "read_timeout": READ_TIMEOUT_SECONDS,
         }
 
-    @property
-    def _blob_options(self) -> dict[str, Any]:
-        retry: ExponentialRetry | LinearRetry
+    def _with_retries(self, exponential: Any, linear: Any) -> dict[str, Any]:
+        """The options with a retry policy of the service's own package (blob and queue each have theirs)."""
         if self._limits is None:
-            retry = ExponentialRetry(
-                initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
-            )
+            retry = exponential(initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1)
         else:
-            retry = LinearRetry(
+            retry = linear(
                 backoff=self._limits.backoff_seconds, retry_total=self._limits.retries, random_jitter_range=0
             )
         return {**self._options, "retry_policy": retry}
 
     @property
+    def _blob_options(self) -> dict[str, Any]:
+        return self._with_retries(ExponentialRetry, LinearRetry)
+
+    @property
     def _queue_options(self) -> dict[str, Any]:
-        retry: QueueExponentialRetry | QueueLinearRetry
-        if self._limits is None:
-            retry = QueueExponentialRetry(
-                initial_backoff=1, increment_base=2, retry_total=STORAGE_RETRIES, random_jitter_range=1
-            )
-        else:
-            retry = QueueLinearRetry(
-                backoff=self._limits.backoff_seconds, retry_total=self._limits.retries, random_jitter_range=0
-            )
-        return {**self._options, "retry_policy": retry}
+        return self._with_retries(QueueExponentialRetry, QueueLinearRetry)
 
     @property
     def _table_options(self) -> dict[str, Any]:
