@@ -314,7 +314,7 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
     for version in run.versions:
         newest[version.name] = version  # drops are in order: the last one of a name is the newest
     target = run.container(run.settings.target_container)
-    etags = {version.key: version.etag for version in run.versions}
+    etags: dict[str, str] = {version.key: version.etag for version in run.versions}
     for version in newest.values():
         record = records.get(version.key)
         if record is None or record.outcome not in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REUSED):
@@ -322,7 +322,8 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
         # A version reusing its file's earlier one still in flight shares that version's translations.
         expected = version.etag
         if record.outcome is Outcome.REUSED and record.reason_code == "SameContentInFlight":
-            expected = etags.get(str(record.reused_from), "")
+            # (That version may be one the harness never saw: an upload whose answer was lost, retried.)
+            expected = etags.get(str(record.reused_from)) or str(record.reused_etag)
         for outcome in record.language_outcomes if record.language_outcomes else _languages(record):
             if outcome.status != "Succeeded":
                 continue

@@ -373,6 +373,7 @@ def _final_record(
         charges=charges,
         content_hash=record.content_hash,
         reused_from=record.reused_from,
+        reused_etag=record.reused_etag,
         characters_saved=record.characters_saved,
     )
 

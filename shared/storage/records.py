@@ -259,6 +259,7 @@ class FinalRecord:
     charges: list[AttemptCharge] = field(default_factory=list)
     content_hash: str | None = None
     reused_from: str | None = None  # Reused: the record key of the version whose translations it got
+    reused_etag: str | None = None  # ... and that version's source ETag (what its translations are stamped with)
     characters_saved: int = 0  # Reused: what translating it again would have been charged
 
 

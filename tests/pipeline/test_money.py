@@ -185,6 +185,7 @@ def test_the_same_bytes_while_the_first_version_is_in_flight_follow_it(ctx, serv
     finals = {final.key: final for final in record_all(ctx)}
     assert finals[first.key].outcome == "Succeeded" and finals[second.key].outcome == "Reused"
     assert finals[second.key].characters_charged == 0
+    assert finals[second.key].reused_etag == finals[first.key].source_etag  # what fr/busy.txt is stamped with
     assert report(ctx, "busy.txt.json")["outcome"] == "Succeeded"
     assert read_target(ctx, "fr/busy.txt")[0] == b"[fr] translated"
 
