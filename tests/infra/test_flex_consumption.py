@@ -85,7 +85,7 @@ def test_the_runtime_and_scale_live_in_function_app_config():
     assert set(config["scaleAndConcurrency"]) == {"maximumInstanceCount", "instanceMemoryMB"}
 
 
-def test_a_cost_capped_deployment_can_cap_instances_low_and_instances_are_the_smallest_size():
+def test_a_cost_capped_deployment_can_cap_instances_low_and_instances_fit_a_bulk():
     from tests.infra.bicep_tree import parse as parse_template
 
     for template in ("main.bicep", "modules/functionapp.bicep"):
@@ -93,4 +93,6 @@ def test_a_cost_capped_deployment_can_cap_instances_low_and_instances_are_the_sm
         bounds = {d["type"]: d["argument"] for d in maximum["decorators"] if d["type"] in ("min_value", "max_value")}
         assert bounds == {"min_value": 1, "max_value": 1000}, template
     memory = parse_template("modules/functionapp.bicep")["parameters"]["instanceMemoryMB"]
-    assert memory["default"] == 512
+    # `make bench` measures the peak under a 10,000-file bulk at about 760 MiB: 512 MB does not fit.
+    assert memory["default"] == 2048
+    assert 512 in next(d["argument"] for d in memory["decorators"] if d["type"] == "allowed")
