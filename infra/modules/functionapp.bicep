@@ -176,12 +176,9 @@ resource appSettingsConfig 'Microsoft.Web/sites/config@2024-04-01' = {
     // The host and the Azure Monitor exporter both read the authentication string.
     APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-    // As the Functions OpenTelemetry guide says for Python apps that export to Application Insights
-    // (host.json telemetryMode OpenTelemetry): the worker configures the azure-monitor-opentelemetry
-    // distro before it imports the app, and the app then leaves it be (shared/telemetry.py), so it is
-    // set up once. PYTHON_ENABLE_OPENTELEMETRY is left out: in worker 4.34 it configures the distro a
-    // second time, and in later builds it turns on context propagation without a propagator
-    // (azure-functions-python-worker#1881: invocations fail).
+    // The Functions OpenTelemetry guide's setting: the worker sets the distro up before it imports the
+    // app, which then leaves it be (shared/telemetry.py). PYTHON_ENABLE_OPENTELEMETRY stays out: see
+    // docs/deployment.md (worker 4.34 sets the distro up twice; later builds fail invocations).
     PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   })
 }
