@@ -271,9 +271,8 @@ def _publish_reused(ctx: PipelineContext, record: OpenRecord, document: Document
 def _forget_reuse(ctx: PipelineContext, record: OpenRecord) -> None:
     if record.plan is None or record.content_hash is None:
         return
-    entry = ctx.records.get_reuse(record.plan, record.content_hash)
-    if entry is not None and entry.record_key == record.reused_from:
-        ctx.records.forget_reuse(entry)
+    if record.reused_from is not None:
+        ctx.records.forget_reuse(record.plan, record.content_hash, record.reused_from)
 
 
 def _keep_for_reuse(

@@ -143,13 +143,14 @@ class RecordTable:
     def put_reuse(self, entry: ReuseEntry) -> None:
         self.writer.upsert(REUSE_CODEC.to_entity(REUSE_PARTITION, entry.row_key, entry))
 
-    def forget_reuse(self, entry: ReuseEntry) -> None:
-        """Removes an entry whose translations are gone or changed, unless a newer one replaced it."""
-        current = self.get_reuse(entry.plan, entry.content_hash)
-        if current is None or current.record_key != entry.record_key:
+    def forget_reuse(self, plan: str, content_hash: str, record_key: str) -> None:
+        """Removes the entry of these bytes and plan if it still points at `record_key` (its
+        translations are gone or changed); a newer entry that replaced it stays."""
+        current = self.get_reuse(plan, content_hash)
+        if current is None or current.record_key != record_key:
             return
         try:
-            self.writer.delete(REUSE_PARTITION, entry.row_key)
+            self.writer.delete(REUSE_PARTITION, current.row_key)
         except WriteConflict:
             pass
 
