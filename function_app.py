@@ -6,6 +6,7 @@ from shared.runtime import configure_logging
 from shared.telemetry import configure_telemetry
 from shared.triggers import (
     catch_up_missed_drops,
+    notice_translation_written,
     poll_outstanding_jobs,
     poll_shard,
     record_outcome,
@@ -20,6 +21,7 @@ configure_telemetry()
 app = func.FunctionApp()
 for trigger in (
     submit_on_drop,
+    notice_translation_written,
     poll_outstanding_jobs,
     poll_shard,
     record_outcome,

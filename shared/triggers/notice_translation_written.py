@@ -1,0 +1,26 @@
+"""Blob trigger (Event Grid source): the service wrote a translation to its staging name in the
+target container. The job it belongs to is looked at (at most about once a second), so a job is
+recorded when its last document is written instead of at the next poll."""
+
+import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob
+
+from shared.pipeline.context import get_context
+from shared.pipeline.translation_written import notice_translation_written as notice
+from shared.settings import STORAGE_CONNECTION
+from shared.storage.blob_names import STAGING_FOLDER
+
+bp = func.Blueprint()
+
+
+# The SDK-type binding hands us a BlobClient: only the name is used, the translation is never read.
+# A failure is retried by the host, then lands in webjobs-blobtrigger-poison (record_poisoned_drop),
+# and the poll's backstop looks at the job anyway.
+@bp.blob_trigger(
+    arg_name="translation",
+    path=f"%TARGET_CONTAINER%/{STAGING_FOLDER}/{{name}}",
+    connection=STORAGE_CONNECTION,
+    source=func.BlobSource.EVENT_GRID,
+)
+def notice_translation_written(translation: blob.BlobClient) -> None:
+    notice(get_context(), translation.blob_name)
