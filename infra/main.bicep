@@ -30,7 +30,7 @@ param sourceLanguage string = ''
 param storageAccessMode string = 'sas'
 
 @description('NCRONTAB schedule of the poll function (six fields, seconds first); each tick reads only what is due. App setting POLL_SCHEDULE.')
-param pollSchedule string = '*/5 * * * * *'
+param pollSchedule string = '0 */2 * * * *'
 
 @description('The longest that files still arriving wait to share one job, in seconds (the first job of a bulk waits at most 5; a file dropped alone is submitted at once). App setting GROUPING_WINDOW_SECONDS.')
 @minValue(0)

@@ -16,7 +16,7 @@ Usage: scripts/deploy.sh RESOURCE_GROUP LOCATION [NAME_PREFIX]
 
 Optional environment (read by infra/main.bicepparam; defaults in brackets; docs/deployment.md):
   TARGET_LANGUAGES [fr,de]   SOURCE_LANGUAGE []   STORAGE_ACCESS_MODE [sas|managed-identity]
-  POLL_SCHEDULE [*/5 * * * * *]   GROUPING_WINDOW_SECONDS [30]   RETRANSLATE_POLICY [replace|keep]
+  POLL_SCHEDULE [0 */2 * * * *]   GROUPING_WINDOW_SECONDS [30]   RETRANSLATE_POLICY [replace|keep]
   PRIVATE_NETWORKING [false|true] (needs STORAGE_ACCESS_MODE=managed-identity)   ALLOWED_IP_RANGES []
   ALERT_EMAIL []   STUCK_JOB_AFTER_MINUTES [120]   ZONE_REDUNDANT_STORAGE [false]   LOG_DAILY_CAP_GB [0]
   DELETE_SOURCES_AFTER_DAYS [0]   DELETE_TRANSLATIONS_AFTER_DAYS [0]   DELETE_REPORTS_AFTER_DAYS [0]

@@ -85,7 +85,7 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "POLL_SCHEDULE",
-        "*/5 * * * * *",
+        "0 */2 * * * *",
         "NCRONTAB schedule of the poll function; each tick reads only what is due (one table query when idle).",
     ),
     SettingSpec(

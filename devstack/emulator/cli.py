@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every request")
     add_speed_arguments(parser)
+    parser.add_argument(
+        "--status-lag-seconds",
+        type=float,
+        default=DEFAULTS.status_lag_seconds,
+        help="a document's status says Succeeded this long after its translation is written",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the fault injection")
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="jobs processed in parallel")
     parser.add_argument(
@@ -133,6 +139,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         latency_ms=args.latency_ms,
         chars_per_second=args.chars_per_second,
         document_seconds=args.document_seconds,
+        status_lag_seconds=args.status_lag_seconds,
         seed=args.seed,
         workers=args.workers,
         documents_in_parallel=args.documents_in_parallel,

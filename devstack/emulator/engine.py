@@ -445,6 +445,8 @@ class JobEngine:
                 self._save_document(job, document)
             logger.info("batch %s: %s -> %s failed: %s", job.id, item.source_blob, item.language, exc.inner_code)
             return
+        if self.options.status_lag_seconds:
+            time.sleep(self.options.status_lag_seconds)
         with self._lock:
             document.status = state.SUCCEEDED
             document.progress = 1.0

@@ -33,6 +33,9 @@ class EmulatorOptions:
     chars_per_second: float = 1_000_000
     # Minimum time one document takes, whatever its size.
     document_seconds: float = 0.05
+    # A document's status says Succeeded this long after its translation is written (the service's
+    # status can lag the write that raised the blob event).
+    status_lag_seconds: float = 0.0
     seed: int = 0
     # Background threads running jobs (jobs run in parallel across them) ...
     workers: int = 4

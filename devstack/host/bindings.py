@@ -37,6 +37,11 @@ class BlobPath:
             raise HostConfigError(f"function {function_name!r}: blob path {path!r} must start with a container name")
         return cls(container, name_pattern or "{name}")
 
+    @property
+    def name_prefix(self) -> str:
+        """What every name this trigger watches starts with ('.inflight/' for 'target/.inflight/{name}')."""
+        return self.name_pattern.split("{", 1)[0]
+
     def match(self, container: str, blob_name: str) -> dict[str, str] | None:
         """The path parameters ({name}...) if the blob is one this trigger watches, else None."""
         if container != self.container:

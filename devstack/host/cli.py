@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="deliver this fraction of blob events once more (at least once, as Event Grid; default 0)",
     )
     parser.add_argument(
+        "--lose-events",
+        dest="event_loss_rates",
+        type=_function_rate,
+        action="append",
+        default=[],
+        metavar="FUNCTION=RATE",
+        help="never deliver this fraction of one blob trigger's events (its subscription down; repeatable)",
+    )
+    parser.add_argument(
         "--concurrent-deliveries",
         action="store_true",
         help="send the N copies of an event at the same time from several threads",
@@ -93,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     return parser
+
+
+def _function_rate(text: str) -> tuple[str, float]:
+    name, _, rate = text.partition("=")
+    try:
+        value = float(rate)
+    except ValueError:
+        value = -1.0
+    if not name or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected FUNCTION=RATE with RATE within 0..1, got {text!r}")
+    return name, value
 
 
 def _positive_int(text: str) -> int:
@@ -137,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             event_deliveries=args.event_deliveries,
             concurrent_deliveries=args.concurrent_deliveries,
             duplicate_rate=args.duplicate_rate,
+            event_loss_rates=dict(args.event_loss_rates),
             watch=not args.no_watch,
             instance_id=args.instance_id,
             event_target_ports=tuple(args.peer_ports),

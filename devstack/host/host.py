@@ -71,6 +71,7 @@ class LocalFunctionsHost:
         event_deliveries: int = 1,
         concurrent_deliveries: bool = False,
         duplicate_rate: float = 0.0,
+        event_loss_rates: Mapping[str, float] | None = None,
         watch: bool = True,
         bind_host: str = "127.0.0.1",
         max_concurrent_invocations: int = 16,
@@ -100,6 +101,11 @@ class LocalFunctionsHost:
         if not 0.0 <= duplicate_rate <= 1.0:
             raise ValueError("duplicate_rate must be within 0.0..1.0")
         self.duplicate_rate = duplicate_rate
+        # function name -> the fraction of its events never delivered (its subscription down)
+        self.event_loss_rates = dict(event_loss_rates or {})
+        unknown = set(self.event_loss_rates) - {function.name for function in self.functions}
+        if unknown:
+            raise ValueError(f"no blob trigger named {', '.join(sorted(unknown))} to lose events of")
         self.watch = watch
         self._max_concurrent_invocations = max_concurrent_invocations
         self._stop = threading.Event()
@@ -198,6 +204,7 @@ class LocalFunctionsHost:
                     copies=self.event_deliveries,
                     concurrent=self.concurrent_deliveries,
                     duplicate_rate=self.duplicate_rate,
+                    loss_rate=self.event_loss_rates.get(function.name, 0.0),
                     stop=self._stop,
                 )
                 self._deliveries.append(delivery)

@@ -130,9 +130,10 @@ class _GiveUp(Exception):
 class Listing:
     """Lists one container (with metadata) again and again, remembering where Azurite cannot list."""
 
-    def __init__(self, container: ContainerClient, *, page_size: int = PAGE_SIZE):
+    def __init__(self, container: ContainerClient, *, page_size: int = PAGE_SIZE, prefix: str = ""):
         self._container = container
         self._page_size = page_size
+        self._prefix = prefix  # only names under it (a trigger watching one folder lists that folder)
         self._skips: dict[str, Skip] = {}
         self._warned: set[tuple[str, str | None]] = set()
         self._known: list[bytes] = []  # sort keys of the names the last listing read
@@ -215,7 +216,7 @@ class Listing:
     def _request(self, marker: str, size: int, prefix: str | None) -> tuple[list[BlobProperties], bool]:
         # No retries: a refused page is read again in halves at once, and the watcher polls anyway.
         pages: Iterator[Iterator[BlobProperties]] = self._container.list_blobs(
-            name_starts_with=prefix, include=["metadata"], results_per_page=size, retry_total=0
+            name_starts_with=prefix or self._prefix or None, include=["metadata"], results_per_page=size, retry_total=0
         ).by_page(continuation_token=marker or None)
         page = list(next(pages))
         return page, getattr(pages, "continuation_token", None) is not None

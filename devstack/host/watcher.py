@@ -65,7 +65,7 @@ class BlobWatcher:
         # name -> (ETag, size, content MD5, metadata) of the version last seen
         self._seen: dict[str, tuple[str, int, bytes | None, dict[str, str]]] = {}
         self._container = function.storage().container(function.blob_path.container, user_agent=HOST_USER_AGENT)
-        self._listing = Listing(self._container)
+        self._listing = Listing(self._container, prefix=function.blob_path.name_prefix)
         self._failing = False
 
     def run(self) -> None:
@@ -150,6 +150,7 @@ class EventGridDelivery:
         copies: int = 1,
         concurrent: bool = False,
         duplicate_rate: float = 0.0,
+        loss_rate: float = 0.0,
         stop: threading.Event,
         max_workers: int = 8,
     ):
@@ -161,6 +162,7 @@ class EventGridDelivery:
         self._copies = copies
         self._concurrent = concurrent
         self._duplicate_rate = duplicate_rate
+        self._loss_rate = loss_rate
         self._random = random.Random()
         self._stop = stop
         self._client = httpx.Client(timeout=httpx.Timeout(DELIVERY_TIMEOUT_SECONDS, connect=5.0))
@@ -172,6 +174,11 @@ class EventGridDelivery:
                 "event %s (%s) does not pass the subscription's filter; not delivered",
                 event.get("id"),
                 event.get("subject"),
+            )
+            return
+        if self._loss_rate and self._random.random() < self._loss_rate:
+            logger.warning(
+                "event %s (%s) is lost, as when its subscription is down", event.get("id"), event.get("subject")
             )
             return
         copies = self._copies + (1 if self._random.random() < self._duplicate_rate else 0)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Generic, TypeVar, cast
 
+from shared.pipeline.translation_written_memo import LooksNoticedHere
 from shared.settings import Settings, get_settings
 from shared.storage.clients import StorageClients
 from shared.storage.record_table import RecordTable
@@ -136,6 +137,7 @@ class PipelineContext:
         # Who holds a lease: this process, told apart from every other instance and restart.
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.leases_here = LeasesHeldHere()
+        self.looks_here = LooksNoticedHere()
 
     @cached_property
     def translator(self) -> TranslatorService:

@@ -18,7 +18,7 @@ in two when none was to blame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from urllib.parse import unquote
 
@@ -40,27 +40,33 @@ DOCUMENTS_PER_PAGE = 100
 
 
 def finish_submission(
-    ctx: PipelineContext, submission: Submission, status: JobStatus | None, *, done: Sequence[DueEntry] = ()
+    ctx: PipelineContext,
+    submission: Submission,
+    status: JobStatus | None,
+    *,
+    done: Sequence[DueEntry] = (),
+    documents: Sequence[DocumentStatus] | None = None,
 ) -> int:
     """The job is final (`status`), or the service no longer knows it (None). Returns the members
-    handed over."""
+    handed over. `documents`: the job's documents, when the look that found it final listed them."""
     if status is not None and status.status == Status.VALIDATION_FAILED and len(submission.members) > 1:
         _validation_failed(ctx, submission, status, done)
         return 0
     moved = submissions.finishing(ctx, submission, status, done=done)
     if moved is None:
         return 0
-    return hand_over(ctx, moved)
+    return hand_over(ctx, moved, listed=documents)
 
 
-def hand_over(ctx: PipelineContext, submission: Submission) -> int:
+def hand_over(ctx: PipelineContext, submission: Submission, *, listed: Sequence[DocumentStatus] | None = None) -> int:
     """Writes every member Finishing with its documents and hands it to the record step (again, if an
-    earlier hand-over was cut off); then the submission goes."""
+    earlier hand-over was cut off); then the submission goes. `listed`: the job's documents, if just
+    listed (else they are listed here)."""
     job_lost = submission.job_lost
     documents: dict[str, list[DocumentResult]] = {}
     if submission.job_id and not job_lost and submission.service_status != Status.VALIDATION_FAILED:
         try:
-            documents = documents_by_member(ctx, submission)
+            documents = documents_by_member(ctx, submission, listed)
         except NotFoundError:
             job_lost = True
     error_code, error_message = _job_error(submission)
@@ -158,12 +164,17 @@ def _job_error(submission: Submission) -> tuple[str | None, str | None]:
     return submission.job_error_code, submission.job_error_message
 
 
-def documents_by_member(ctx: PipelineContext, submission: Submission) -> dict[str, list[DocumentResult]]:
-    """The job's documents, each traced to its member by its staging name (one list, 100 a page)."""
+def documents_by_member(
+    ctx: PipelineContext, submission: Submission, listed: Iterable[DocumentStatus] | None = None
+) -> dict[str, list[DocumentResult]]:
+    """The job's documents (`listed`, or one list, 100 a page), each traced to its member by its
+    staging name."""
     attempts = {member.key: member.attempt for member in submission.members}
     found: dict[str, list[DocumentResult]] = {}
     assert submission.job_id is not None
-    for document in ctx.translator.list_documents(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE):
+    if listed is None:
+        listed = ctx.translator.list_documents(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE)
+    for document in listed:
         owner = staging_owner(unquote(document.target_path or ""))
         if owner is None or attempts.get(owner[0]) != owner[1]:
             logger.warning(

@@ -94,6 +94,14 @@ def record_poisoned_result(message_text: str, ctx: PipelineContext) -> None:
 def record_poisoned_drop(message_text: str, ctx: PipelineContext) -> None:
     poisoned = PoisonedBlob.from_text(message_text)
     settings = ctx.settings
+    if poisoned.container == settings.target_container:
+        logger.warning(
+            "noticing the translation written to %s/%s failed until its retries ran out; the poll looks at its job",
+            poisoned.container,
+            poisoned.name,
+            extra={"event": Event.POISON.value},
+        )
+        return
     if poisoned.container != settings.source_container:
         logger.info("poisoned blob %s/%s is not in the source container; ignored", poisoned.container, poisoned.name)
         return

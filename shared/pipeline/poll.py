@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from shared.pipeline import finishing, grouping, lifecycle, submissions
+from shared.pipeline import finishing, grouping, lifecycle, submissions, translation_written
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.reconcile import find_submission_jobs
 from shared.pipeline.submit import replan
@@ -88,9 +88,18 @@ def poll_outstanding_jobs(ctx: PipelineContext) -> PollSummary:
 
 
 def poll_shard(ctx: PipelineContext, message_text: str) -> PollSummary:
-    """What a shard message (from a busy tick) asks for: the same work as a tick, on any instance."""
+    """What a shard message (from a busy tick) asks for: the same work as a tick, on any instance.
+    Or a look at one job that written translations promised (translation_written.py)."""
     summary = PollSummary()
-    entries = shard_entries(message_text)
+    data = json.loads(message_text)
+    if translation_written.is_follow_up(data):
+        try:
+            summary.polled = int(translation_written.follow_up(ctx, data))
+        except Exception as exc:
+            # Only a look sooner than the poll's own: the job stays in the schedule, and the poll looks.
+            logger.error("a promised look at a job failed: %s", redact(f"{type(exc).__name__}: {exc}"), exc_info=exc)
+        return summary
+    entries = shard_entries(data)
     summary.due = len(entries)
     handle_due(ctx, entries, summary)
     _report(summary, shard=True)
@@ -149,8 +158,7 @@ def shard_message(entries: Sequence[DueEntry]) -> str:
     return json.dumps({"entries": [DUE_CODEC.to_entity("", entry.row, entry) for entry in entries]}, default=str)
 
 
-def shard_entries(text: str) -> list[DueEntry]:
-    data: Any = json.loads(text)
+def shard_entries(data: Any) -> list[DueEntry]:
     entries = []
     for entity in data.get("entries", []):
         entity = {**entity, "At": datetime.fromisoformat(entity["At"])}

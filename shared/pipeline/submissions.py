@@ -38,11 +38,12 @@ from shared.translator import InvalidRequestError, JobStatus, NotFoundError, Tra
 logger = logging.getLogger(__name__)
 
 # When to look at a job again, by its age: early looks are frequent (a small job ends in seconds),
-# later ones spread out to at most one a minute.
+# later ones spread out to at most one a minute: a little under, so that a job a tick looked at is due
+# by the next tick even on a one-minute POLL_SCHEDULE.
 FIRST_CHECK_AFTER = timedelta(seconds=2)
 CHECK_INTERVAL_SHARE_OF_AGE = 0.05
 MIN_CHECK_INTERVAL = timedelta(seconds=1)
-MAX_CHECK_INTERVAL = timedelta(seconds=60)
+MAX_CHECK_INTERVAL = timedelta(seconds=55)
 # No job exists for the attempt (refused, unreachable): submitted again after these delays, then every last one.
 WAITING_BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
 # An uncertain attempt is looked for again this soon (the service may take a moment to list a job).

@@ -1,9 +1,321 @@
-"""Completion noticed when the translation is written (work in progress in this commit)."""
+"""Completion noticed when the translation is written, not at the next poll.
+
+The service writes each translation to the staging name the app gave it
+(`.inflight/<record key>-<attempt>/<lang><ext>` in the target container), and that write raises a
+BlobCreated event, as a user's drop does. The notice_translation_written trigger gets it here:
+
+1. The staging name says which file (record key) and attempt it is; the open record says which
+   submission follows that file (remembered per instance, so a file's other languages cost nothing).
+2. Only a file whose every language is written can end its job: its staging folder is listed (one
+   storage call). A language that fails writes nothing, so a job whose last file failed is left to
+   the poll's backstop.
+3. The job is looked at, at most about once a second however many files end at once, whichever
+   instance gets the events: the schedule's `look|<submission>` row (ETag-guarded) says when the
+   latest look started and when the next may; an event that comes sooner makes sure one look
+   follows (a message on the poll-shards queue, visible then) instead of looking itself.
+4. The look is one document list for a job of up to 100 documents (which, when every document is
+   final, is also the list the hand-over needs), or one status read for a larger one. A final job
+   is finished (finishing.py): its files go to the record step. A job not final yet (an event can
+   come a moment before the service's status says so) is looked at again: while its end seems near
+   (its documents' pace says so), by a follow-up of its own; otherwise on the next event or by the
+   poll.
+
+Events are at least once and may be late, early or lost: a late one finds the record no longer
+Grouped, a duplicate finds the look done, and for a lost one the poll's backstop (every job stays
+in the schedule, looked at about once a minute) finishes the job. Two looks that find the same job
+final race to move its submission (ETag-guarded), and only one hands its files over.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from shared.pipeline import finishing, submissions
 from shared.pipeline.context import PipelineContext
+from shared.pipeline.translation_written_memo import WrittenFile
+from shared.redaction import redact
+from shared.storage.blob_names import staging_blob_name, staging_owner, staging_prefix
+from shared.storage.records import State
+from shared.storage.schedule_table import JobLook, Submission, SubmissionState
+from shared.telemetry import Event, submission_fields
+from shared.translator import (
+    DocumentStatus,
+    JobStatus,
+    NotFoundError,
+    Status,
+    StatusSummary,
+    TranslatorError,
+    is_final_status,
+)
+
+logger = logging.getLogger(__name__)
+
+# However many documents of one job are written at once, a look at it starts at most this often.
+LOOK_SPACING = timedelta(seconds=1)
+# A job whose end seems this near (or nearer) after a look is looked at again without waiting for an
+# event: the last event may have come a moment before the service's status said so.
+FOLLOW_UP_WITHIN = timedelta(seconds=10)
+# The next look is set at this share of the time the job seems to need still (its documents' pace):
+# a bulk job of hundreds of files is looked at a dozen times, not once per file.
+SHARE_OF_REMAINING_TIME = 1 / 3
+# A message on the poll-shards queue that asks for a promised look (poll.poll_shard reads it).
+FOLLOW_UP_KEY = "look"
+# Attempts at the looks' record when other instances keep changing it first.
+CLAIM_ATTEMPTS = 4
 
 
-def notice_translation_written(ctx: PipelineContext, blob_name: str) -> None:
-    raise NotImplementedError("the look at the job on a staging write is being written")
+class Notice(StrEnum):
+    """What one written translation led to (for tests and the log)."""
+
+    NOT_STAGING = "not a staging name"
+    NOT_FOLLOWED = "its file is not waiting for this job"  # recorded, finishing, or another attempt's
+    FILE_NOT_WRITTEN = "other languages of its file are still to be written"
+    LOOK_PROMISED = "a look is promised"  # a recent look: one follows
+    LOOKED = "the job was looked at"
+
+
+def notice_translation_written(ctx: PipelineContext, blob_name: str) -> Notice:
+    """A translation was written to `blob_name` in the target container."""
+    owner = staging_owner(f"/{blob_name}")
+    if owner is None:
+        logger.debug("%s is not a staging name; nothing to look at", redact(blob_name))
+        return Notice.NOT_STAGING
+    key, attempt = owner
+    file = _written_file(ctx, key, attempt)
+    if file is None:
+        return Notice.NOT_FOLLOWED
+    if not _all_languages_written(ctx, key, attempt, file):
+        return Notice.FILE_NOT_WRITTEN
+    return _look_or_promise(ctx, file.submission, ctx.now())
+
+
+def follow_up_message(submission_id: str, at: datetime) -> str:
+    return json.dumps({FOLLOW_UP_KEY: submission_id, "at": at.isoformat()})
+
+
+def is_follow_up(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get(FOLLOW_UP_KEY), str)
+
+
+def follow_up(ctx: PipelineContext, data: dict[str, Any]) -> bool:
+    """A promised look (a message from the poll-shards queue): done unless a look started since it was
+    promised. True when the job was looked at."""
+    submission_id = str(data[FOLLOW_UP_KEY])
+    promised_at = datetime.fromisoformat(str(data["at"]))
+    for _ in range(CLAIM_ATTEMPTS):
+        look = ctx.schedule.get_look(submission_id)
+        if look is None:
+            return False  # its submission is gone: recorded
+        if look.looked_at >= promised_at:
+            return False  # a look started after the events it was promised for
+        now = ctx.now()
+        claimed = ctx.schedule.put_look(
+            replace(
+                look,
+                looked_at=now,
+                not_before=max(look.not_before, now + LOOK_SPACING),
+                follow_up_at=None if look.follow_up_at == promised_at else look.follow_up_at,
+            )
+        )
+        if claimed is not None:
+            look_at_job(ctx, submission_id, claimed)
+            return True
+    return False
+
+
+# --- which file, and is it all written --------------------------------------------------------------
+
+
+def _written_file(ctx: PipelineContext, key: str, attempt: int) -> WrittenFile | None:
+    remembered = ctx.looks_here.file(key, attempt)
+    if remembered is not None:
+        return None if ctx.looks_here.has_ended(remembered.submission) else remembered
+    record = ctx.records.get_open(key)
+    if record is None or record.state is not State.GROUPED or record.attempt != attempt or not record.submission:
+        logger.debug(
+            "a translation of %s (attempt %d) was written; its record is %s: nothing to look at",
+            key,
+            attempt,
+            "gone" if record is None else f"{record.state.value}, attempt {record.attempt}",
+        )
+        return None
+    file = WrittenFile(
+        record.submission,
+        frozenset(staging_blob_name(key, attempt, language, record.source_name) for language in record.languages),
+    )
+    ctx.looks_here.remember_file(key, attempt, file)
+    return file
+
+
+def _all_languages_written(ctx: PipelineContext, key: str, attempt: int, file: WrittenFile) -> bool:
+    if ctx.looks_here.was_written(key, attempt):
+        return True
+    target = ctx.storage.container(ctx.settings.target_container)
+    written = {blob.name for blob in target.list_blobs(name_starts_with=staging_prefix(key, attempt))}
+    if not file.staging_names <= written:
+        return False
+    ctx.looks_here.remember_written(key, attempt)
+    return True
+
+
+# --- about once a second per job ----------------------------------------------------------------------
+
+
+def _look_or_promise(ctx: PipelineContext, submission_id: str, written_at: datetime) -> Notice:
+    """Looks at the job now, unless a look started less than LOOK_SPACING ago (or the job's pace says
+    later): then makes sure one starts once allowed."""
+    if ctx.looks_here.promised_after(submission_id, written_at):
+        return Notice.LOOK_PROMISED
+    for _ in range(CLAIM_ATTEMPTS):
+        now = ctx.now()
+        look = ctx.schedule.get_look(submission_id)
+        if look is None or now >= look.not_before:
+            started = JobLook(submission_id, looked_at=now, not_before=now + LOOK_SPACING)
+            if look is not None:
+                started = replace(look, looked_at=now, not_before=now + LOOK_SPACING)
+            claimed = ctx.schedule.put_look(started)
+            if claimed is not None:
+                look_at_job(ctx, submission_id, claimed)
+                return Notice.LOOKED
+            continue
+        if look.follow_up_at is not None and look.follow_up_at >= written_at:
+            ctx.looks_here.remember_promise(submission_id, look.follow_up_at)
+            return Notice.LOOK_PROMISED
+        promised = ctx.schedule.put_look(replace(look, follow_up_at=look.not_before))
+        if promised is not None:
+            _send_follow_up(ctx, submission_id, look.not_before, now)
+            return Notice.LOOK_PROMISED
+    # Other instances kept changing the record first: each of them looks, or promises a look.
+    return Notice.LOOK_PROMISED
+
+
+def _send_follow_up(ctx: PipelineContext, submission_id: str, at: datetime, now: datetime) -> None:
+    ctx.looks_here.remember_promise(submission_id, at)
+    delay = max(0, math.ceil((at - now).total_seconds()))
+    ctx.storage.poll_shards_queue.send_message(follow_up_message(submission_id, at), visibility_timeout=delay)
+
+
+# --- the look -------------------------------------------------------------------------------------------
+
+
+def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None:
+    """Looks at the job (claimed as `look`): a final one is finished; otherwise the next look is set."""
+    submission = ctx.schedule.get_submission(submission_id)
+    if submission is None:
+        ctx.looks_here.remember_ended(submission_id)
+        ctx.schedule.remove_looks(submission_id)
+        return
+    if submission.state is not SubmissionState.SUBMITTED or not submission.job_id:
+        if submission.state is SubmissionState.FINISHING:
+            ctx.looks_here.remember_ended(submission_id)  # the looks' record goes with the submission
+        return
+    try:
+        found = _job_as_listed(ctx, submission)
+    except NotFoundError:
+        return  # the poll asks for it alone before it concludes the service forgot it
+    except TranslatorError as exc:
+        logger.warning(
+            "could not look at job %s after a translation was written (%s); the poll looks at it",
+            submission.job_id,
+            exc,
+            extra=submission_fields(submission, event=Event.POLL),
+        )
+        return
+    if found.final is not None:
+        ctx.looks_here.remember_ended(submission.id)
+        handed = finishing.finish_submission(ctx, submission, found.final, documents=found.documents)
+        logger.info(
+            "job %s (submission %s) ended (noticed by its written translations): %d files handed over",
+            submission.job_id,
+            submission.id,
+            handed,
+            extra=submission_fields(submission, event=Event.FINISHING, outcome=str(found.final.status)),
+        )
+        return
+    _set_next_look(ctx, look, submission, found)
+
+
+@dataclass(frozen=True)
+class JobAsListed:
+    final: JobStatus | None  # the job's final status, when it is final
+    documents: list[DocumentStatus] | None  # as listed, when the look was a document list
+    remaining: int  # documents not final yet
+    finished: int
+
+
+def _job_as_listed(ctx: PipelineContext, submission: Submission) -> JobAsListed:
+    assert submission.job_id is not None
+    documents_expected = len(submission.members) * len(submission.languages)
+    if documents_expected <= finishing.DOCUMENTS_PER_PAGE:
+        documents = list(ctx.translator.list_documents(submission.job_id, max_page_size=finishing.DOCUMENTS_PER_PAGE))
+        remaining = sum(1 for document in documents if not is_final_status(document.status))
+        remaining += max(0, documents_expected - len(documents))
+        if remaining:
+            return JobAsListed(None, documents, remaining, len(documents) - remaining)
+        final = _final_from_documents(submission.job_id, documents)
+        if final is None:
+            final = ctx.translator.get_job(submission.job_id)  # cancelled documents: the job says why
+        return JobAsListed(final if is_final_status(final.status) else None, documents, 0, len(documents))
+    status = ctx.translator.get_job(submission.job_id)
+    summary = status.summary
+    remaining = summary.in_progress + summary.not_yet_started
+    return JobAsListed(status if is_final_status(status.status) else None, None, remaining, summary.total - remaining)
+
+
+def _final_from_documents(job_id: str, documents: list[DocumentStatus]) -> JobStatus | None:
+    """The status a job whose every document is final ends in (SERVICE_NOTES: Succeeded when any
+    document succeeded, Failed when every one failed), without asking: the list already says it. A
+    job with cancelled documents was cancelled: None, and the job itself is read."""
+    statuses = [document.status for document in documents]
+    if not documents or any(status not in (Status.SUCCEEDED, Status.FAILED) for status in statuses):
+        return None
+    succeeded = statuses.count(Status.SUCCEEDED)
+    summary = StatusSummary(
+        total=len(documents),
+        failed=len(documents) - succeeded,
+        success=succeeded,
+        total_character_charged=sum(document.characters_charged for document in documents),
+    )
+    updated = [document.last_updated_at for document in documents if document.last_updated_at is not None]
+    return JobStatus(
+        id=job_id,
+        status=Status.SUCCEEDED if succeeded else Status.FAILED,
+        created_at=None,
+        last_updated_at=max(updated) if updated else None,
+        summary=summary,
+        error=None,
+    )
+
+
+def _set_next_look(ctx: PipelineContext, look: JobLook, submission: Submission, found: JobAsListed) -> None:
+    """A job not final yet: the next look on an event is not before a share of the time the job seems
+    to need still; when that is near, a look of its own is promised for then."""
+    now = ctx.now()
+    age = now - (submission.submitted_at or now)
+    if found.finished:
+        still_needed = age * (found.remaining / found.finished)
+        spacing = max(LOOK_SPACING, min(submissions.MAX_CHECK_INTERVAL, still_needed * SHARE_OF_REMAINING_TIME))
+    else:
+        spacing = submissions.check_interval(age)
+    following_at = look.looked_at + spacing
+    for _ in range(CLAIM_ATTEMPTS):
+        current = ctx.schedule.get_look(submission.id) if look.etag is None else look
+        if current is None:
+            return
+        promise = spacing <= FOLLOW_UP_WITHIN and (current.follow_up_at is None or current.follow_up_at < following_at)
+        updated = replace(
+            current,
+            not_before=max(current.not_before, following_at),
+            follow_up_at=following_at if promise else current.follow_up_at,
+        )
+        if ctx.schedule.put_look(updated) is not None:
+            if promise:
+                _send_follow_up(ctx, submission.id, following_at, now)
+            return
+        look = replace(current, etag=None)  # changed meanwhile (an event promised a look): read again

@@ -11,6 +11,9 @@ the schedule always change together, in one transaction:
 - `waiting|<plan>|<claimed at>|<record key>`: a file waiting to be grouped with the others of its
   plan, oldest first.
 - `lease|<plan>`: who groups the waiting files of a plan right now, and until when.
+- `look|<submission id>`: when its job was last looked at because a translation was written, and
+  the look promised for later, so that however many documents are written at once, the job is
+  looked at about once a second (shared/pipeline/translation_written.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ SUBMISSION_PREFIX = "submission|"
 DUE_PREFIX = "due|"
 WAITING_PREFIX = "waiting|"
 LEASE_PREFIX = "lease|"
+LOOK_PREFIX = "look|"
 
 
 def stamp(moment: datetime) -> str:
@@ -214,6 +218,21 @@ class Lease:
         return f"{LEASE_PREFIX}{self.plan}"
 
 
+@dataclass
+class JobLook:
+    """The looks at one submission's job that written translations asked for."""
+
+    submission: str
+    looked_at: datetime  # when the latest look started
+    not_before: datetime  # the next look on an event starts no earlier (about once a second, or later)
+    follow_up_at: datetime | None = None  # a look promised for then (a message on the poll-shards queue)
+    etag: str | None = None
+
+    @property
+    def row(self) -> str:
+        return f"{LOOK_PREFIX}{self.submission}"
+
+
 def _member(value: dict[str, Any]) -> Member:
     return Member(**value)
 
@@ -228,6 +247,7 @@ SUBMISSION_CODEC = Codec(
 DUE_CODEC = Codec(DueEntry, enums={"kind": DueKind})
 WAITING_CODEC = Codec(WaitingEntry, json_fields=frozenset({"languages", "glossaries"}))
 LEASE_CODEC = Codec(Lease)
+LOOK_CODEC = Codec(JobLook)
 
 
 @dataclass(frozen=True)
@@ -401,7 +421,8 @@ class ScheduleTable:
             return self.writer.transact(changes[:index] + changes[index + 1 :])
 
     def remove(self, submission: Submission, *, done: Sequence[DueEntry] = ()) -> bool:
-        """Removes a submission whose members are all handed over, with its entry; False on a lost race."""
+        """Removes a submission whose members are all handed over, with its entry (and the record of
+        the looks written translations asked for); False on a lost race."""
         changes = [Change(Op.DELETE, self._keys(submission.row), submission.etag)]
         if submission.due:
             changes.append(Change(Op.DELETE, self._keys(submission.due)))
@@ -409,8 +430,27 @@ class ScheduleTable:
             self._transact_tolerating_a_missing_entry(changes)
         except TransactionRefused:
             return False
-        self._remove_rows(entry.row for entry in done if entry.row != submission.due)
+        rows = [entry.row for entry in done if entry.row != submission.due]
+        self._remove_rows([*rows, f"{LOOK_PREFIX}{submission.id}"])
         return True
+
+    # --- looks asked for by written translations ------------------------------------------------
+    def get_look(self, submission_id: str) -> JobLook | None:
+        entity = self.writer.read(SCHEDULE_PARTITION, f"{LOOK_PREFIX}{submission_id}")
+        return None if entity is None else LOOK_CODEC.from_entity(entity)
+
+    def remove_looks(self, submission_id: str) -> None:
+        self._remove_rows([f"{LOOK_PREFIX}{submission_id}"])
+
+    def put_look(self, look: JobLook) -> JobLook | None:
+        """Writes the looks' record if nobody changed it since it was read (`look.etag`; None: if
+        nobody created it); None when someone did first."""
+        entity = LOOK_CODEC.to_entity(SCHEDULE_PARTITION, look.row, look)
+        try:
+            etag = self.writer.replace(entity, look.etag) if look.etag else self.writer.insert(entity)
+        except WriteConflict:
+            return None
+        return replace(look, etag=etag)
 
     def _remove_rows(self, rows: Iterable[str]) -> None:
         self.writer.write_all([Change(Op.DELETE, self._keys(row)) for row in rows])

@@ -295,10 +295,10 @@ def test_one_failing_entry_does_not_fail_the_poll_for_the_others(ctx, service, c
 
     hand_over = finishing.hand_over
 
-    def failing(ctx, submission):
+    def failing(ctx, submission, **options):
         if submission.job_id == bad.job_id:
             raise RuntimeError("PropertyValueTooLarge (simulated)")
-        return hand_over(ctx, submission)
+        return hand_over(ctx, submission, **options)
 
     monkeypatch.setattr(finishing, "hand_over", failing)
     later(clock, 5)

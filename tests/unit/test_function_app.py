@@ -18,9 +18,10 @@ def bindings(fn):
     return json.loads(fn.get_function_json())["bindings"]
 
 
-def test_the_app_declares_its_seven_functions():
+def test_the_app_declares_its_eight_functions():
     assert set(declared()) == {
         "submit_on_drop",
+        "notice_translation_written",
         "poll_outstanding_jobs",
         "poll_shard",
         "record_outcome",
@@ -30,6 +31,19 @@ def test_the_app_declares_its_seven_functions():
     }
     for fn in declared().values():
         assert len(bindings(fn)) == 1, "each function has only its trigger binding"
+
+
+def test_notice_translation_written_is_an_event_grid_blob_trigger_on_the_staging_folder():
+    fn = declared()["notice_translation_written"]
+    [binding] = bindings(fn)
+    assert binding == {
+        "direction": "IN",
+        "type": "blobTrigger",
+        "name": "translation",
+        "path": "%TARGET_CONTAINER%/.inflight/{name}",
+        "connection": "TRANSLATION_STORAGE",
+        "source": "EventGrid",
+    }
 
 
 def test_submit_on_drop_is_an_event_grid_blob_trigger_on_the_source_container():
@@ -108,7 +122,7 @@ def test_importing_the_app_with_no_settings_reads_none_and_creates_no_clients():
         [sys.executable, "-c", probe], cwd=root, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "7"
+    assert done.stdout.strip() == "8"
 
 
 def test_every_setting_is_in_the_sample_settings():

@@ -1,0 +1,74 @@
+"""What one instance remembers between written translations' events (translation_written.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# The files and submissions an instance remembers (a bulk job has up to 1,000 files).
+REMEMBERED = 4096
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """One file of a job, as its translations' events need it."""
+
+    submission: str
+    staging_names: frozenset[str]
+
+
+class LooksNoticedHere:
+    """What one instance remembers between events: the files it resolved, the files it saw written,
+    and the looks it knows are promised (so a burst of events costs a read or two, not one each)."""
+
+    def __init__(self, size: int = REMEMBERED):
+        self._size = size
+        self._files: OrderedDict[tuple[str, int], WrittenFile] = OrderedDict()
+        self._written: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._promised: OrderedDict[str, datetime] = OrderedDict()
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def file(self, key: str, attempt: int) -> WrittenFile | None:
+        with self._lock:
+            return self._files.get((key, attempt))
+
+    def remember_file(self, key: str, attempt: int, file: WrittenFile) -> None:
+        with self._lock:
+            self._put(self._files, (key, attempt), file)
+
+    def was_written(self, key: str, attempt: int) -> bool:
+        with self._lock:
+            return (key, attempt) in self._written
+
+    def remember_written(self, key: str, attempt: int) -> None:
+        with self._lock:
+            self._put(self._written, (key, attempt), None)
+
+    def promised_after(self, submission: str, moment: datetime) -> bool:
+        """A look at the submission's job is known to start at or after `moment`."""
+        with self._lock:
+            promised = self._promised.get(submission)
+            return promised is not None and promised >= moment
+
+    def remember_promise(self, submission: str, moment: datetime) -> None:
+        with self._lock:
+            self._put(self._promised, submission, moment)
+
+    def has_ended(self, submission: str) -> bool:
+        with self._lock:
+            return submission in self._ended
+
+    def remember_ended(self, submission: str) -> None:
+        """Its job was found final (or its submission gone): later events for it ask nothing."""
+        with self._lock:
+            self._put(self._ended, submission, None)
+
+    def _put(self, store: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > self._size:
+            store.popitem(last=False)
