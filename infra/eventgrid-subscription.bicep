@@ -1,7 +1,10 @@
-// Second step, applied after the code is published: the Event Grid subscription that feeds the
-// blob trigger (source=EventGrid). Creating it earlier fails: Event Grid validates the webhook
-// with a handshake that only the running blob extension answers, and the extension's system key
-// (blobs_extension) exists only once the host has loaded the function.
+// Second step, applied after the code is published: the two Event Grid subscriptions that feed the
+// blob triggers (source=EventGrid): drops into the source container reach submit_on_drop, and the
+// service's staging writes under the target container's .inflight/ reach notice_translation_written
+// (so a job is recorded when its last translation is written, not at the next poll). Creating them
+// earlier fails: Event Grid validates each webhook with a handshake that only the running blob
+// extension answers, and the extension's system key (blobs_extension) exists only once the host has
+// loaded the functions.
 targetScope = 'resourceGroup'
 
 @description('Name of the function app (output FUNCTION_APP_NAME of main.bicep).')
@@ -16,11 +19,17 @@ param storageAccountName string
 @description('Container users drop files into (output SOURCE_CONTAINER; app setting SOURCE_CONTAINER).')
 param sourceContainerName string = 'source'
 
+@description('Container the service writes translations into, first under .inflight/ (output TARGET_CONTAINER; app setting TARGET_CONTAINER).')
+param targetContainerName string = 'target'
+
 @description('Container that receives events Event Grid could not deliver (output DEAD_LETTER_CONTAINER).')
 param deadLetterContainerName string = 'eventgrid-deadletter'
 
-@description('Name of the blob-trigger function in function_app.py.')
-param blobTriggerFunctionName string = 'submit_on_drop'
+@description('Name of the blob-trigger function in function_app.py that drops into the source container feed.')
+param dropFunctionName string = 'submit_on_drop'
+
+@description('Name of the blob-trigger function in function_app.py that the service\'s staging writes (target container, .inflight/) feed.')
+param writtenFunctionName string = 'notice_translation_written'
 
 @description('Delivery attempts before an event is dead-lettered.')
 @minValue(1)
@@ -48,61 +57,78 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
 // stores as a secret: it is never a parameter, an output or a value in a script.
 var blobsExtensionKey = listKeys('${functionApp.id}/host/default', '2024-04-01').systemKeys.blobs_extension
 
-resource blobCreatedSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
-  parent: systemTopic
-  // Event subscription names allow letters, digits and hyphens only.
-  name: '${replace(blobTriggerFunctionName, '_', '-')}-blob-created'
-  properties: {
-    destination: {
-      endpointType: 'WebHook'
-      properties: {
-        endpointUrl: 'https://${functionApp.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${blobTriggerFunctionName}&code=${blobsExtensionKey}'
-        maxEventsPerBatch: 1
-        preferredBatchSizeInKilobytes: 64
-      }
-    }
-    eventDeliverySchema: 'EventGridSchema'
-    filter: {
-      includedEventTypes: [
-        'Microsoft.Storage.BlobCreated'
-      ]
-      // Only drops into the source container; the service's writes to target/reports never trigger.
-      subjectBeginsWith: '/blobServices/default/containers/${sourceContainerName}/'
-      // Only writes that commit a whole blob, as Storage's event guidance advises: on an account with a
-      // hierarchical namespace a file's CreateFile raises BlobCreated before its data is flushed.
-      advancedFilters: [
-        {
-          operatorType: 'StringIn'
-          key: 'data.api'
-          values: [
-            'PutBlob'
-            'PutBlockList'
-            'CopyBlob'
-            'FlushWithClose'
-          ]
-        }
-      ]
-    }
-    retryPolicy: {
-      maxDeliveryAttempts: maxDeliveryAttempts
-      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
-    }
-    // Identity-based: shared keys are off on the account (and, with private networking, Event Grid gets
-    // through the firewall as a trusted service). The topic's identity holds Storage Blob Data
-    // Contributor on this container only (modules/roles.bicep).
-    deadLetterWithResourceIdentity: {
-      identity: {
-        type: 'SystemAssigned'
-      }
-      deadLetterDestination: {
-        endpointType: 'StorageBlob'
+// One subscription per Event Grid blob trigger; each prefix ends inside '/blobs/' so that no other
+// container whose name merely starts the same (source-archive, target-old) ever matches.
+var subscriptions = [
+  {
+    functionName: dropFunctionName
+    subjectBeginsWith: '/blobServices/default/containers/${sourceContainerName}/blobs/'
+  }
+  {
+    functionName: writtenFunctionName
+    subjectBeginsWith: '/blobServices/default/containers/${targetContainerName}/blobs/.inflight/'
+  }
+]
+
+resource blobCreatedSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [
+  for subscription in subscriptions: {
+    parent: systemTopic
+    // Event subscription names allow letters, digits and hyphens only.
+    name: '${replace(subscription.functionName, '_', '-')}-blob-created'
+    properties: {
+      destination: {
+        endpointType: 'WebHook'
         properties: {
-          resourceId: storageAccount.id
-          blobContainerName: deadLetterContainerName
+          endpointUrl: 'https://${functionApp.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${subscription.functionName}&code=${blobsExtensionKey}'
+          maxEventsPerBatch: 1
+          preferredBatchSizeInKilobytes: 64
+        }
+      }
+      eventDeliverySchema: 'EventGridSchema'
+      filter: {
+        includedEventTypes: [
+          'Microsoft.Storage.BlobCreated'
+        ]
+        // Blob names are case-sensitive: '.INFLIGHT/x' is not a staging write.
+        subjectBeginsWith: subscription.subjectBeginsWith
+        isSubjectCaseSensitive: true
+        // Only writes that commit a whole blob, as Storage's event guidance advises: on an account with
+        // a hierarchical namespace a file's CreateFile raises BlobCreated before its data is flushed.
+        advancedFilters: [
+          {
+            operatorType: 'StringIn'
+            key: 'data.api'
+            values: [
+              'PutBlob'
+              'PutBlockList'
+              'CopyBlob'
+              'FlushWithClose'
+            ]
+          }
+        ]
+      }
+      retryPolicy: {
+        maxDeliveryAttempts: maxDeliveryAttempts
+        eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+      }
+      // Identity-based (shared keys are off): the topic's identity holds Storage Blob Data Contributor
+      // on this container only (modules/roles.bicep), whichever subscription dead-letters.
+      deadLetterWithResourceIdentity: {
+        identity: {
+          type: 'SystemAssigned'
+        }
+        deadLetterDestination: {
+          endpointType: 'StorageBlob'
+          properties: {
+            resourceId: storageAccount.id
+            blobContainerName: deadLetterContainerName
+          }
         }
       }
     }
   }
-}
+]
 
-output subscriptionName string = blobCreatedSubscription.name
+// The names the alerts' EventSubscriptionName dimension reports (modules/alerts.bicep).
+output dropSubscriptionName string = blobCreatedSubscriptions[0].name
+output writtenSubscriptionName string = blobCreatedSubscriptions[1].name

@@ -1,6 +1,6 @@
-// Drop-folder document translation: everything except the Event Grid subscription, which
-// eventgrid-subscription.bicep adds once the code is published (its webhook handshake needs the
-// running blob-trigger function). Deploy with scripts/deploy.sh or `azd up`: docs/deployment.md
+// Drop-folder document translation: everything except the two Event Grid subscriptions, which
+// eventgrid-subscription.bicep adds once the code is published (their webhook handshakes need the
+// running blob-trigger functions). Deploy with scripts/deploy.sh or `azd up`: docs/deployment.md
 // explains every parameter, the options and what stays unverified without a live deployment.
 targetScope = 'resourceGroup'
 

@@ -1,7 +1,9 @@
 # Applies infra/eventgrid-subscription.bicep once the function code is running (Windows counterpart of
-# apply-event-subscription.sh; same steps, same parameters). Event Grid validates the webhook when the
-# subscription is created, and only the running blob extension answers that handshake: wake the app,
-# wait for the blob extension's system key, then create the subscription, retrying with back-off.
+# apply-event-subscription.sh; same steps, same parameters): the subscriptions feeding submit_on_drop
+# (source container) and notice_translation_written (the target container's .inflight/). Event Grid
+# validates each webhook when its subscription is created, and only the running blob extension answers
+# that handshake: wake the app, wait for the blob extension's system key, then create the subscriptions,
+# retrying with back-off.
 # The key itself is read inside the Bicep template and never passes through this script.
 param(
     [Parameter(Mandatory = $true)][string]$ResourceGroup,
@@ -9,6 +11,7 @@ param(
     [Parameter(Mandatory = $true)][string]$SystemTopicName,
     [Parameter(Mandatory = $true)][string]$StorageAccountName,
     [string]$SourceContainer = 'source',
+    [string]$TargetContainer = 'target',
     [string]$DeadLetterContainer = 'eventgrid-deadletter'
 )
 $ErrorActionPreference = 'Stop'
@@ -62,6 +65,7 @@ while ($true) {
         "systemTopicName=$SystemTopicName" `
         "storageAccountName=$StorageAccountName" `
         "sourceContainerName=$SourceContainer" `
+        "targetContainerName=$TargetContainer" `
         "deadLetterContainerName=$DeadLetterContainer" `
         --output none
     if ($LASTEXITCODE -eq 0) { break }
@@ -75,4 +79,4 @@ while ($true) {
     $attempt++
     $delay *= 2
 }
-Write-Host "    subscription in place: blobs created in '$SourceContainer' now reach the function."
+Write-Host "    subscriptions in place: blobs created in '$SourceContainer' and in '$TargetContainer/.inflight/' now reach their functions."

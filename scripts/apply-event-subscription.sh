@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Applies infra/eventgrid-subscription.bicep once the function code is running.
-# Event Grid validates the webhook when the subscription is created, and only the running blob
+# Applies infra/eventgrid-subscription.bicep once the function code is running: its two subscriptions
+# feed submit_on_drop (drops into the source container) and notice_translation_written (the service's
+# staging writes under the target container's .inflight/).
+# Event Grid validates each webhook when its subscription is created, and only the running blob
 # extension answers that handshake; its system key exists once the host has loaded the blob-trigger
-# function. So: wake the app, wait for the key, then create the subscription, retrying with back-off
+# functions. So: wake the app, wait for the key, then create the subscriptions, retrying with back-off
 # while a cold or scaling app misses the handshake.
 # The key itself is read inside the Bicep template and never passes through this script.
 set -euo pipefail
 
-if [[ $# -ne 6 ]]; then
-  echo "Usage: $0 RESOURCE_GROUP FUNCTION_APP_NAME SYSTEM_TOPIC_NAME STORAGE_ACCOUNT_NAME SOURCE_CONTAINER DEAD_LETTER_CONTAINER" >&2
+if [[ $# -ne 7 ]]; then
+  echo "Usage: $0 RESOURCE_GROUP FUNCTION_APP_NAME SYSTEM_TOPIC_NAME STORAGE_ACCOUNT_NAME SOURCE_CONTAINER TARGET_CONTAINER DEAD_LETTER_CONTAINER" >&2
   exit 2
 fi
 
@@ -17,7 +19,8 @@ FUNCTION_APP_NAME="$2"
 SYSTEM_TOPIC_NAME="$3"
 STORAGE_ACCOUNT_NAME="$4"
 SOURCE_CONTAINER="$5"
-DEAD_LETTER_CONTAINER="$6"
+TARGET_CONTAINER="$6"
+DEAD_LETTER_CONTAINER="$7"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KEY_ATTEMPTS="${KEY_WAIT_ATTEMPTS:-30}"
@@ -72,6 +75,7 @@ while true; do
     systemTopicName="$SYSTEM_TOPIC_NAME" \
     storageAccountName="$STORAGE_ACCOUNT_NAME" \
     sourceContainerName="$SOURCE_CONTAINER" \
+    targetContainerName="$TARGET_CONTAINER" \
     deadLetterContainerName="$DEAD_LETTER_CONTAINER" \
     --output none; then
     break
@@ -86,4 +90,4 @@ while true; do
   attempt=$((attempt + 1))
   delay=$((delay * 2))
 done
-echo "    subscription in place: blobs created in '$SOURCE_CONTAINER' now reach the function."
+echo "    subscriptions in place: blobs created in '$SOURCE_CONTAINER' and in '$TARGET_CONTAINER/.inflight/' now reach their functions."

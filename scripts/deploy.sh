@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deploys the drop-folder translation service into one resource group, end to end:
 # infrastructure (infra/main.bicep), the function code (Core Tools), then the Event Grid
-# subscription that feeds the blob trigger (infra/eventgrid-subscription.bicep).
+# subscriptions that feed the two blob triggers (infra/eventgrid-subscription.bicep).
 # Running it again with the same arguments converges to the same state: names are derived
 # from the resource group, deployment names are fixed, nothing random is generated.
 set -euo pipefail
@@ -96,20 +96,21 @@ FUNCTION_APP_NAME="$(deployment_output FUNCTION_APP_NAME)"
 STORAGE_ACCOUNT_NAME="$(deployment_output STORAGE_ACCOUNT_NAME)"
 EVENT_GRID_SYSTEM_TOPIC_NAME="$(deployment_output EVENT_GRID_SYSTEM_TOPIC_NAME)"
 SOURCE_CONTAINER="$(deployment_output SOURCE_CONTAINER)"
+TARGET_CONTAINER="$(deployment_output TARGET_CONTAINER)"
 DEAD_LETTER_CONTAINER="$(deployment_output DEAD_LETTER_CONTAINER)"
 
 echo "==> Publishing the function code to $FUNCTION_APP_NAME"
 (cd "$REPO_ROOT" && func azure functionapp publish "$FUNCTION_APP_NAME" --python)
 
-echo "==> Event Grid subscription (infra/eventgrid-subscription.bicep)"
+echo "==> Event Grid subscriptions (infra/eventgrid-subscription.bicep)"
 "$REPO_ROOT/scripts/apply-event-subscription.sh" \
   "$RESOURCE_GROUP" "$FUNCTION_APP_NAME" "$EVENT_GRID_SYSTEM_TOPIC_NAME" \
-  "$STORAGE_ACCOUNT_NAME" "$SOURCE_CONTAINER" "$DEAD_LETTER_CONTAINER"
+  "$STORAGE_ACCOUNT_NAME" "$SOURCE_CONTAINER" "$TARGET_CONTAINER" "$DEAD_LETTER_CONTAINER"
 
 cat <<DONE
 ==> Done.
 Drop a file:  az storage blob upload --auth-mode login --account-name $STORAGE_ACCOUNT_NAME \\
                 --container-name $SOURCE_CONTAINER --name hello.docx --file ./hello.docx
-Translations appear in container 'target' and a report in 'reports'.
+Translations appear in container '$TARGET_CONTAINER' and a report in 'reports'.
 (Your own account needs a data role such as Storage Blob Data Contributor to upload: see the README, "Deploying to Azure".)
 DONE

@@ -120,24 +120,27 @@ resource logAlertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   }
 ]
 
-// Event Grid could not hand a blob event to the function: retried deliveries, events given up on
-// and written to the dead-letter container, and events dropped without a dead letter.
+// Event Grid could not hand a blob event to a function: retried deliveries, events given up on and
+// written to the dead-letter container, and events dropped without a dead letter. Each rule covers both
+// subscriptions of the topic (eventgrid-subscription.bicep) and fires once per subscription affected:
+// submit-on-drop-blob-created (drops: the file waits for the catch-up) or
+// notice-translation-written-blob-created (staging writes: the job is recorded at the next poll instead).
 var topicAlerts = [
   {
     name: 'eventgrid-dead-lettered'
-    description: 'Event Grid dead-lettered blob events into eventgrid-deadletter: those drops reached no function. Replay them from the container.'
+    description: 'Event Grid dead-lettered blob events into eventgrid-deadletter: those drops or staging writes (the alert names the subscription) reached no function. Replay them from the container.'
     metric: 'DeadLetteredCount'
     severity: 1
   }
   {
     name: 'eventgrid-dropped'
-    description: 'Event Grid dropped blob events it could neither deliver nor dead-letter.'
+    description: 'Event Grid dropped blob events (drops or staging writes: the alert names the subscription) it could neither deliver nor dead-letter.'
     metric: 'DroppedEventCount'
     severity: 1
   }
   {
     name: 'eventgrid-delivery-failures'
-    description: 'Event Grid failed to deliver blob events to the function (it retries for 24 hours). AegDeliveryFailureLogs in the workspace says why.'
+    description: 'Event Grid failed to deliver blob events to a function (it retries for 24 hours); the alert names the subscription. AegDeliveryFailureLogs in the workspace says why.'
     metric: 'DeliveryAttemptFailCount'
     severity: 3
   }
@@ -165,6 +168,16 @@ resource topicAlertRules 'Microsoft.Insights/metricAlerts@2018-03-01' = [
             name: rule.metric
             metricNamespace: 'Microsoft.EventGrid/systemTopics'
             metricName: rule.metric
+            // One alert per subscription, named in the alert.
+            dimensions: [
+              {
+                name: 'EventSubscriptionName'
+                operator: 'Include'
+                values: [
+                  '*'
+                ]
+              }
+            ]
             operator: 'GreaterThan'
             threshold: 0
             timeAggregation: 'Total'

@@ -1,5 +1,6 @@
-// Event Grid system topic on the documents storage account. The blob trigger (source=EventGrid) is fed
-// by a subscription on this topic, created by ../eventgrid-subscription.bicep once the code is published.
+// Event Grid system topic on the documents storage account, which holds both the source and the target
+// container. The two blob triggers (source=EventGrid) are fed by subscriptions on this topic, created by
+// ../eventgrid-subscription.bicep once the code is published.
 
 @description('Azure region of the storage account (a system topic lives where its source is).')
 param location string

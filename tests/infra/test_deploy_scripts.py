@@ -188,6 +188,7 @@ def test_deploy_provisions_publishes_then_subscribes_in_that_order(tmp_path):
         ("systemTopicName", "EVENT_GRID_SYSTEM_TOPIC_NAME"),
         ("storageAccountName", "STORAGE_ACCOUNT_NAME"),
         ("sourceContainerName", "SOURCE_CONTAINER"),
+        ("targetContainerName", "TARGET_CONTAINER"),
         ("deadLetterContainerName", "DEAD_LETTER_CONTAINER"),
     ):
         assert f"{parameter}=fake-{output}" in subscription
@@ -262,6 +263,32 @@ def test_subscription_parameters_are_declared_by_its_template(tmp_path):
     assert passed and passed <= set(parse("eventgrid-subscription.bicep")["parameters"])
 
 
+def _container_parameters() -> set[str]:
+    names = {name for name in parse("eventgrid-subscription.bicep")["parameters"] if name.endswith("ContainerName")}
+    assert {"sourceContainerName", "targetContainerName", "deadLetterContainerName"} <= names
+    return names
+
+
+def test_every_container_of_the_subscriptions_comes_from_main_s_outputs(tmp_path):
+    # A container left to the template's default would silently watch the wrong one if main's name changed.
+    _, calls = _run(tmp_path, "rg-test", "swedencentral")
+    subscription = next(call for call in calls if "infra/eventgrid-subscription.bicep" in call)
+    assert _container_parameters() <= set(re.findall(r"(\w+)=fake-", subscription))
+
+
+def test_the_subscription_script_refuses_a_call_without_the_target_container(tmp_path):
+    script = str(SCRIPTS / "apply-event-subscription.sh")
+    old_call = ["rg", "app", "topic", "docs", "source", "eventgrid-deadletter"]
+    completed, calls = _run(tmp_path, command=["bash", script, *old_call])
+    assert completed.returncode == 2 and "TARGET_CONTAINER" in completed.stderr
+    assert calls == []
+    completed, calls = _run(tmp_path, command=["bash", script, *old_call[:5], "target", old_call[5]])
+    assert completed.returncode == 0, completed.stderr
+    subscription = next(call for call in calls if "eventgrid-subscription.bicep" in call)
+    assert "targetContainerName=target deadLetterContainerName=eventgrid-deadletter" in subscription
+    assert "'target/.inflight/'" in completed.stdout
+
+
 def test_deploying_twice_issues_the_same_commands(tmp_path):
     first = _run(tmp_path, "rg-test", "swedencentral", "demo")[1]
     second = _run(tmp_path, "rg-test", "swedencentral", "demo")[1]
@@ -290,9 +317,18 @@ def test_the_azd_posix_hook_runs_under_dash(tmp_path):
         "systemTopicName=topic-azd",
         "storageAccountName=docsazd",
         "sourceContainerName=source",
+        "targetContainerName=target",
         "deadLetterContainerName=eventgrid-deadletter",
     ):
         assert expected in subscription
+    completed, calls = _run(
+        tmp_path,
+        env={**env, "TARGET_CONTAINER": "translated", "SOURCE_CONTAINER": "dropped"},
+        command=["dash", str(SCRIPTS / "azd-postdeploy.sh")],
+    )
+    assert completed.returncode == 0, completed.stderr
+    subscription = next(call for call in calls if "eventgrid-subscription.bicep" in call)
+    assert "sourceContainerName=dropped targetContainerName=translated" in subscription
 
 
 def test_the_azd_posix_hook_names_a_missing_output(tmp_path):
@@ -343,15 +379,25 @@ def test_the_windows_hook_applies_the_same_template_with_the_same_parameters():
         "systemTopicName",
         "storageAccountName",
         "sourceContainerName",
+        "targetContainerName",
         "deadLetterContainerName",
     }
     assert passed <= set(parse("eventgrid-subscription.bicep")["parameters"])
+    assert _container_parameters() <= passed
     # Same safety as the bash script: only asks whether the key exists, retries with growing back-off.
     assert '--query "systemKeys.blobs_extension != null"' in text
     assert "$delay *= 2" in text and "Invoke-WarmUp" in text
     hook = (SCRIPTS / "azd-postdeploy.ps1").read_text()
     for name in ("AZURE_RESOURCE_GROUP", "FUNCTION_APP_NAME", "EVENT_GRID_SYSTEM_TOPIC_NAME", "STORAGE_ACCOUNT_NAME"):
         assert name in hook
+    # The hook hands main's container outputs on, as the posix hook does.
+    for output, parameter in (
+        ("SOURCE_CONTAINER", "SourceContainer"),
+        ("TARGET_CONTAINER", "TargetContainer"),
+        ("DEAD_LETTER_CONTAINER", "DeadLetterContainer"),
+    ):
+        assert f"$env:{output}" in hook and f"-{parameter} $" in hook, output
+        assert f"[string]${parameter} = " in text, parameter
 
 
 def test_both_parameter_checks_enforce_the_same_rules():

@@ -1,10 +1,16 @@
-"""The Event Grid path from a dropped blob to the blob-trigger function."""
+"""The Event Grid paths to the blob-trigger functions: a dropped blob to submit_on_drop, a staging write
+of the service (target container, .inflight/) to notice_translation_written."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+
+from devstack.host.bindings import BlobPath
+from devstack.host.event_filter import blob_subject, passes_subject_filter, subject_begins_with
 from shared.settings import SETTINGS_SPEC
+from shared.storage.blob_names import STAGING_FOLDER
 from tests.infra.bicep_tree import dotted, module_params, parse, resolve, single
 from tests.infra.declared_functions import declared_functions
 
@@ -18,6 +24,33 @@ def _subscription():
 
 def _default(name: str):
     return parse(TEMPLATE)["parameters"][name]["default"]
+
+
+def _with_defaults(text: str) -> str:
+    return re.sub(r"\$\{(\w+)\}", lambda match: str(_default(match.group(1))), text)
+
+
+def _subscriptions() -> dict[str, dict[str, str]]:
+    """The subscriptions the template's loop creates (parameter defaults filled in), by function name."""
+    assert _loop()["detail"] == {"item_name": "subscription", "array_name": "subscriptions"}
+    return {
+        _default(item["functionName"]): {"subjectBeginsWith": _with_defaults(item["subjectBeginsWith"])}
+        for item in parse(TEMPLATE)["variables"]["subscriptions"]["value"]
+    }
+
+
+def _loop():
+    return single(parse(TEMPLATE), "Microsoft.EventGrid/systemTopics/eventSubscriptions").loop
+
+
+def _event_grid_blob_triggers() -> dict[str, str]:
+    """Each Event Grid-sourced blob trigger of function_app.py and its path, settings resolved to their defaults."""
+    return {
+        name: re.sub(r"%(\w+)%", lambda match: str(DEFAULTS[match.group(1)]), binding["path"])
+        for name, bindings in declared_functions().items()
+        for binding in bindings
+        if binding["type"] == "blobTrigger" and binding.get("source") == "EventGrid"
+    }
 
 
 def test_system_topic_watches_the_storage_account():
@@ -39,10 +72,59 @@ def test_only_blob_created_events_are_delivered():
     assert _subscription()["properties"]["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
 
 
-def test_subject_filter_points_at_the_source_container():
-    subject = _subscription()["properties"]["filter"]["subjectBeginsWith"]
-    assert subject == "/blobServices/default/containers/${sourceContainerName}/"
+def test_each_blob_trigger_has_a_subscription_on_its_container_and_prefix():
+    triggers = _event_grid_blob_triggers()
+    assert set(triggers) == {"submit_on_drop", "notice_translation_written"}
+    subscriptions = _subscriptions()
+    assert set(subscriptions) == set(triggers)
+    for name, path in triggers.items():
+        # The local stand-in for Event Grid derives the same prefix from the trigger's path.
+        assert subscriptions[name]["subjectBeginsWith"] == subject_begins_with(path), name
+    filter_ = _subscription()["properties"]["filter"]
+    assert dotted(filter_["subjectBeginsWith"]) == "subscription.subjectBeginsWith"
+    assert filter_["isSubjectCaseSensitive"] is True
     assert _default("sourceContainerName") == DEFAULTS["SOURCE_CONTAINER"]
+    assert _default("targetContainerName") == DEFAULTS["TARGET_CONTAINER"]
+    main = parse("main.bicep")
+    assert _default("targetContainerName") == resolve(main, "dataNames.targetContainer")
+
+
+SUBJECTS = [
+    # (container, blob name, the function it must reach or None)
+    ("source", "report.docx", "submit_on_drop"),
+    ("source", "team/a/report.docx", "submit_on_drop"),
+    ("source", f"{STAGING_FOLDER}/k-1/fr.docx", "submit_on_drop"),
+    ("source-archive", "report.docx", None),
+    ("sources", "report.docx", None),
+    ("target", f"{STAGING_FOLDER}/0f3a-1/fr.docx", "notice_translation_written"),
+    ("target", f"{STAGING_FOLDER}/0f3a-2/de.pdf", "notice_translation_written"),
+    ("target", "report.fr.docx", None),
+    ("target", f"{STAGING_FOLDER.upper()}/0f3a-1/fr.docx", None),
+    ("target", f"{STAGING_FOLDER}-old/0f3a-1/fr.docx", None),
+    ("target", f"team/{STAGING_FOLDER}/fr.docx", None),
+    ("target-old", f"{STAGING_FOLDER}/0f3a-1/fr.docx", None),
+    ("reports", "report.json", None),
+    ("eventgrid-deadletter", "x.json", None),
+]
+
+
+@pytest.mark.parametrize(("container", "blob_name", "expected"), SUBJECTS)
+def test_a_blob_event_reaches_exactly_the_function_whose_subscription_matches(container, blob_name, expected):
+    subject = blob_subject(container, blob_name)
+    reached = [
+        name
+        for name, subscription in _subscriptions().items()
+        if passes_subject_filter(subject, subscription["subjectBeginsWith"])
+    ]
+    assert reached == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize(("container", "blob_name", "expected"), SUBJECTS)
+def test_the_local_hosts_path_match_agrees_with_the_subscription_filter(container, blob_name, expected):
+    for name, path in _event_grid_blob_triggers().items():
+        matched = BlobPath.parse(path, function_name=name).match(container, blob_name) is not None
+        assert matched == passes_subject_filter(blob_subject(container, blob_name), subject_begins_with(path))
+        assert matched == (name == expected)
 
 
 def test_webhook_targets_the_blob_extension_of_the_blob_trigger_function():
@@ -51,12 +133,12 @@ def test_webhook_targets_the_blob_extension_of_the_blob_trigger_function():
     url = destination["properties"]["endpointUrl"]
     match = re.fullmatch(
         r"https://\$\{functionApp\.properties\.defaultHostName\}/runtime/webhooks/blobs"
-        r"\?functionName=Host\.Functions\.\$\{(\w+)\}&code=\$\{(\w+)\}",
+        r"\?functionName=Host\.Functions\.\$\{([\w.]+)\}&code=\$\{(\w+)\}",
         url,
     )
     assert match, url
     function_parameter, key_variable = match.groups()
-    assert function_parameter == "blobTriggerFunctionName"
+    assert function_parameter == "subscription.functionName"
     key = parse(TEMPLATE)["variables"][key_variable]["value"]["operator"]["operands"]
     call = key["operand_1"]["function"]
     assert call["type"] == "list_func" and call["parameters"]["func_name"] == "listKeys"
@@ -64,13 +146,18 @@ def test_webhook_targets_the_blob_extension_of_the_blob_trigger_function():
     assert dotted(key["operand_2"]) == "systemKeys.blobs_extension"
 
 
-def test_webhook_function_name_is_the_blob_trigger_function_app_declares():
+def test_webhook_function_names_are_the_event_grid_blob_triggers_the_app_declares():
     blob_functions = [
         name
         for name, bindings in declared_functions().items()
         if any(binding["type"] == "blobTrigger" for binding in bindings)
     ]
-    assert blob_functions == [_default("blobTriggerFunctionName")]
+    assert sorted(blob_functions) == sorted(_event_grid_blob_triggers())
+    assert sorted(_subscriptions()) == sorted(blob_functions)
+    assert (_default("dropFunctionName"), _default("writtenFunctionName")) == (
+        "submit_on_drop",
+        "notice_translation_written",
+    )
 
 
 def test_undeliverable_events_are_retried_then_dead_lettered_with_the_topic_identity():
@@ -94,23 +181,39 @@ def test_main_outputs_what_the_subscription_template_needs():
         "EVENT_GRID_SYSTEM_TOPIC_NAME",
         "STORAGE_ACCOUNT_NAME",
         "SOURCE_CONTAINER",
+        "TARGET_CONTAINER",
         "DEAD_LETTER_CONTAINER",
     ):
         assert name in outputs
 
 
-def test_subscription_name_is_valid_for_event_grid():
-    defaults = {name: parameter.get("default") for name, parameter in parse(TEMPLATE)["parameters"].items()}
-
-    def evaluate(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        call = re.fullmatch(r"replace\((\w+), '([^']*)', '([^']*)'\)", expression)
-        if call:
-            return str(defaults[call.group(1)]).replace(call.group(2), call.group(3))
-        return str(defaults[expression])
-
-    name = re.sub(r"\$\{([^}]*)\}", evaluate, _subscription()["name"])
-    assert re.fullmatch(r"[A-Za-z0-9-]{3,64}", name), f"{name!r}: Event Grid allows letters, digits and hyphens"
+def test_subscription_names_are_valid_for_event_grid_distinct_and_output():
+    template = _subscription()["name"]
+    names = []
+    for function_name in _subscriptions():
+        call = re.fullmatch(r"\$\{replace\(subscription\.functionName, '([^']*)', '([^']*)'\)\}(.*)", template)
+        assert call, template
+        name = function_name.replace(call.group(1), call.group(2)) + call.group(3)
+        assert re.fullmatch(r"[A-Za-z0-9-]{3,64}", name), f"{name!r}: Event Grid allows letters, digits and hyphens"
+        names.append(name)
+    # The drop subscription keeps the name it had, so a second deployment updates it in place.
+    assert names == ["submit-on-drop-blob-created", "notice-translation-written-blob-created"]
+    outputs = parse(TEMPLATE)["outputs"]
+    assert {name: dotted(output["value"]["operator"]["operands"]["operand_2"]) for name, output in outputs.items()} == {
+        "dropSubscriptionName": "name",
+        "writtenSubscriptionName": "name",
+    }
+    indexes = [
+        output["value"]["operator"]["operands"]["operand_1"]["operator"]["operands"] for output in outputs.values()
+    ]
+    assert [(index["operand_1"], index["operand_2"]) for index in indexes] == [
+        ("blobCreatedSubscriptions", 0),
+        ("blobCreatedSubscriptions", 1),
+    ]
+    assert [_default(item["functionName"]) for item in parse(TEMPLATE)["variables"]["subscriptions"]["value"]] == [
+        _default("dropFunctionName"),
+        _default("writtenFunctionName"),
+    ]
 
 
 def test_only_writes_that_commit_a_whole_blob_are_delivered():

@@ -106,6 +106,18 @@ def test_event_grid_dead_letters_drops_and_delivery_failures_alert_on_the_system
     rule = single(tree, "Microsoft.Insights/metricAlerts").body["properties"]
     assert rule["scopes"] == ["systemTopicId"]
     assert rule["criteria"]["allOf"][0]["metricNamespace"] == "Microsoft.EventGrid/systemTopics"
+
+
+def test_event_grid_alerts_cover_every_subscription_on_the_topic_one_alert_each():
+    # No filter on a subscription name: the staging writes' subscription is covered as the drops' is,
+    # and the split by EventSubscriptionName says which of them an alert is about.
+    rule = single(parse("modules/alerts.bicep"), "Microsoft.Insights/metricAlerts").body["properties"]
+    [criterion] = rule["criteria"]["allOf"]
+    assert criterion["dimensions"] == [{"name": "EventSubscriptionName", "operator": "Include", "values": ["*"]}]
+    topic = parse("eventgrid-subscription.bicep")
+    subscriptions = single(topic, "Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    assert dotted(subscriptions.body["parent"]) == "systemTopic"
+    assert len(topic["variables"][subscriptions.loop["detail"]["array_name"]]["value"]) == 2
     main = parse("main.bicep")
     assert dotted(module_params(main, "alerts")["systemTopicId"]) == "eventGridTopic.outputs.id"
 

@@ -317,7 +317,7 @@ def test_queue_and_container_names_are_the_ones_the_bicep_creates(started):
             if binding["type"] == "blobTrigger":
                 blob_triggers += 1
                 assert _resolved(binding["path"], settings).split("/")[0] in names["containerNames"], binding
-    assert (queue_triggers, blob_triggers) == (4, 1)
+    assert (queue_triggers, blob_triggers) == (4, 2)
     assert settings["RECORDS_TABLE"] in names["tableNames"]
 
 
@@ -329,29 +329,35 @@ def test_timer_schedules_are_valid_ncrontab_once_resolved(started):
         assert croniter.is_valid(_resolved(binding["schedule"], settings), second_at_beginning=True), binding
 
 
-def test_the_event_grid_webhook_names_the_indexed_blob_trigger_and_its_container(started):
+def test_the_event_grid_webhooks_name_the_indexed_blob_triggers_and_their_containers(started):
     settings, subscription = bicep_app_settings(), event_subscription_defaults()
-    [(name, binding)] = [
-        (name, binding)
+    blob_triggers = {
+        name: binding
         for name, function in started["functions"].items()
         for binding in raw_bindings(function)
         if binding["type"] == "blobTrigger"
-    ]
-    assert name == subscription["blobTriggerFunctionName"]
-    assert binding["source"] == "EventGrid"
-    assert _resolved(binding["path"], settings).split("/")[0] == subscription["sourceContainerName"]
-    # The runtime sees the BlobClient parameter as an SDK type: the host sends a reference, never bytes.
-    assert binding["properties"] == {"SupportsDeferredBinding": True}
+    }
+    containers = {
+        subscription["dropFunctionName"]: subscription["sourceContainerName"],
+        subscription["writtenFunctionName"]: subscription["targetContainerName"],
+    }
+    assert set(blob_triggers) == set(containers)
+    for name, binding in blob_triggers.items():
+        assert binding["source"] == "EventGrid"
+        assert _resolved(binding["path"], settings).split("/")[0] == containers[name]
+        # The runtime sees the BlobClient parameter as an SDK type: the host sends a reference, never bytes.
+        assert binding["properties"] == {"SupportsDeferredBinding": True}
 
 
-def test_only_the_blob_trigger_is_a_deferred_binding(started):
+def test_only_the_blob_triggers_are_deferred_bindings(started):
     deferred = {
         name
         for name, function in started["functions"].items()
         for binding in raw_bindings(function)
         if binding.get("properties", {}).get("SupportsDeferredBinding")
     }
-    assert deferred == {event_subscription_defaults()["blobTriggerFunctionName"]}
+    subscription = event_subscription_defaults()
+    assert deferred == {subscription["dropFunctionName"], subscription["writtenFunctionName"]}
 
 
 # --- telemetry ---------------------------------------------------------------------------------------
