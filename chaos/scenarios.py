@@ -153,6 +153,20 @@ def all_scenarios(scale: int = 1) -> list[Scenario]:
             plain_drops(2 * n),
             host_args=["--event-deliveries", "3", "--concurrent-deliveries"],
         ),
+        Scenario(
+            "target events lost, duplicated and early",
+            plain_drops(3 * n),
+            # A 20 s backstop, not the chaos runs' 1 s: the written translations' events do the work.
+            settings={"POLL_SCHEDULE": "*/20 * * * * *"},
+            emulator_args=["--status-lag-seconds", "1.5"],
+            host_args=[
+                "--lose-events",
+                "notice_translation_written=0.3",
+                "--duplicate-rate",
+                "0.5",
+                "--concurrent-deliveries",
+            ],
+        ),
         Scenario("20% 5xx", plain_drops(2 * n), emulator_args=["--fault-rate", "0.2", "--seed", "7"]),
         Scenario("429 storm (Retry-After)", plain_drops(2 * n), emulator_args=["--rate-limit", "4"]),
         Scenario(

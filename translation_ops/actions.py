@@ -17,6 +17,7 @@ from shared.pipeline.checks import RejectionCode
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poison import PoisonedBlob
 from shared.pipeline.submit import submit_dropped_blob
+from shared.pipeline.translation_written import Notice, notice_translation_written
 from shared.settings import POISON_SUFFIX
 from shared.storage.clients import BLOB_TRIGGER_POISON_QUEUE
 from shared.storage.records import FinalRecord, Outcome, State
@@ -153,6 +154,7 @@ class Redrive:
     results: int = 0  # messages moved back to the results queue
     drops: int = 0  # poisoned drops submitted again
     events: int = 0  # dead-lettered BlobCreated events replayed
+    looks: int = 0  # of those, and of the poisoned: translations written, their jobs looked at again
     skipped: list[str] = field(default_factory=list)
 
 
@@ -201,6 +203,13 @@ def redrive(ctx: PipelineContext, *, dead_letter_container: str = DEAD_LETTER_CO
 
 
 def _submit(ctx: PipelineContext, container: str, name: str, done: Redrive, counter: str) -> None:
+    if container == ctx.settings.target_container:
+        # A translation's write: its job is looked at (the poll's backstop would, within its tick).
+        if notice_translation_written(ctx, name) is Notice.NOT_STAGING:
+            done.skipped.append(f"{container}/{name}: not a staging name")
+        else:
+            done.looks += 1
+        return
     if container != ctx.settings.source_container:
         done.skipped.append(f"{container}/{name}: not in the source container")
         return

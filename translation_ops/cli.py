@@ -331,7 +331,7 @@ def redrive(
     out = render.console()
     out.print(
         f"{done.results} results messages moved back, {done.drops} poisoned drops and "
-        f"{done.events} dead-lettered events submitted again"
+        f"{done.events} dead-lettered events submitted again; {done.looks} written translations' jobs looked at"
     )
     for skipped in done.skipped:
         out.print(f"  skipped {skipped}")

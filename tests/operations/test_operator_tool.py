@@ -137,6 +137,39 @@ def test_cancel_ends_a_running_file_cancelled(ctx, service, clock, run):
     assert code == 1 and "nothing in flight" in output
 
 
+def dead_letter_container(ctx):
+    """Event Grid's dead-letter container (one for the session's Azurite: made once)."""
+    from azure.core.exceptions import ResourceExistsError
+
+    container = ctx.storage.container("eventgrid-deadletter")
+    try:
+        container.create_container()
+    except ResourceExistsError:
+        pass
+    return container
+
+
+def test_redrive_has_the_job_of_a_dead_lettered_translation_write_looked_at(ctx, service, clock, run):
+    from shared.storage.blob_names import staging_blob_name
+
+    written = submit_dropped_blob(upload(ctx, "written.txt", b"Hello"), ctx)
+    service.finish(written.job_id)  # the service wrote both translations; their events never arrived
+    dead_letters = dead_letter_container(ctx)
+    name = staging_blob_name(written.key, 1, "de", "written.txt")
+    event = {
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default/containers/{ctx.settings.target_container}/blobs/{name}",
+        "deadLetterReason": "MaxDeliveryAttemptsExceeded",
+    }
+    dead_letters.upload_blob("topic/sub/2026/12/02/01/event.json", json.dumps([event]))
+
+    code, output = run("redrive")
+
+    assert code == 0 and "1 written translations' jobs looked at" in output, output
+    assert ctx.records.get_open(written.key).state.value == "Finishing"
+    assert len(drain_results(ctx)) == 1
+
+
 def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, clock, run):
     # A finished record whose result message ended in the poison queue.
     stuck = submit_dropped_blob(upload(ctx, "stuck.txt", b"Hello"), ctx)
@@ -151,8 +184,7 @@ def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, 
         json.dumps({"ContainerName": ctx.settings.source_container, "BlobName": "poisoned.txt", "ETag": '"x"'})
     )
     upload(ctx, "dead.txt", b"Hello")
-    dead_letters = ctx.storage.container("eventgrid-deadletter")
-    dead_letters.create_container()
+    dead_letters = dead_letter_container(ctx)
     event = {
         "eventType": "Microsoft.Storage.BlobCreated",
         "subject": f"/blobServices/default/containers/{ctx.settings.source_container}/blobs/dead.txt",
@@ -161,7 +193,7 @@ def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, 
     dead_letters.upload_blob("topic/sub/2026/11/24/01/event.json", json.dumps([event]))
 
     code, output = run("redrive")
-    assert code == 0 and "1 results messages moved back, 1 poisoned drops and 1 dead-lettered events" in output
+    assert code == 0 and "1 results messages moved back, 1 poisoned drops and 1 dead-lettered events" in output, output
     assert len(drain_results(ctx)) == 1
     submitted = {call[0].source_url.split("?")[0].rsplit("/", 1)[-1] for call in service.start_calls}
     assert {"poisoned.txt", "dead.txt"} <= submitted
