@@ -146,6 +146,18 @@ class StatusSummary:
             total_character_charged=_int(obj.get("totalCharacterCharged")),
         )
 
+    @classmethod
+    def from_fields(cls, obj: Any) -> StatusSummary:
+        """The summary as `dataclasses.asdict` wrote it (how a submission stores it)."""
+        if not isinstance(obj, Mapping):
+            return cls()
+        return cls(**{name: _int(obj.get(name)) for name in cls.__dataclass_fields__})
+
+    @property
+    def done(self) -> int:
+        """Documents that reached a final status."""
+        return self.success + self.failed + self.cancelled
+
 
 @dataclass(frozen=True)
 class JobStatus:
