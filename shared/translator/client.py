@@ -7,13 +7,14 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
 
 from shared.redaction import redact, redact_url
 from shared.translator.auth import SubscriptionKeyAuth, TokenCredential, TokenCredentialAuth
+from shared.translator.config import TranslatorConfig
 from shared.translator.errors import (
     ServiceError,
     ServiceUnreachableError,
@@ -23,9 +24,6 @@ from shared.translator.errors import (
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
 from shared.translator.retry import Pacer, RetryPolicy, parse_retry_after
 from shared.translator.routes import DEFAULT_API_VERSION, ListFilters, ListQuery, Routes, next_link_of
-
-if TYPE_CHECKING:
-    from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -78,27 +76,20 @@ class DocumentTranslationClient:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, credential: TokenCredential | None = None, **options: Any
+    def from_config(
+        cls, config: TranslatorConfig, credential: TokenCredential | None = None, **options: Any
     ) -> DocumentTranslationClient:
-        """Key auth when TRANSLATOR_KEY is set; else `credential`, else the app's managed identity
-        (DefaultAzureCredential, created on the first token request)."""
+        """Key auth when the config has a key; else `credential` (the app wires in its identity)."""
         chosen: str | TokenCredential
-        if settings.translator_key:
-            chosen = settings.translator_key
+        if config.key:
+            chosen = config.key
         elif credential is not None:
             chosen = credential
         else:
-            chosen = _LazyDefaultAzureCredential(settings.azure_client_id)
-        options.setdefault("timeout", float(settings.translator_timeout_seconds))
-        options.setdefault("retry", RetryPolicy(total_budget_seconds=float(settings.translator_retry_budget_seconds)))
-        return cls(
-            settings.translator_endpoint,
-            chosen,
-            region=settings.translator_region,
-            api_version=settings.translator_api_version,
-            **options,
-        )
+            raise ValueError("the Translator needs a key or a TokenCredential; the config has no key")
+        options.setdefault("timeout", float(config.timeout_seconds))
+        options.setdefault("retry", RetryPolicy(total_budget_seconds=float(config.retry_budget_seconds)))
+        return cls(config.endpoint, chosen, region=config.region, api_version=config.api_version, **options)
 
     @property
     def endpoint(self) -> str:
@@ -333,22 +324,3 @@ def _retry_after(response: httpx.Response) -> float | None:
             if milliseconds is not None:
                 return milliseconds / 1000
     return seconds
-
-
-class _LazyDefaultAzureCredential:
-    """DefaultAzureCredential built on the first token request, never at import or client creation
-    (building it probes the environment, and a failure there must not stop the app from loading)."""
-
-    def __init__(self, managed_identity_client_id: str | None) -> None:
-        self._client_id = managed_identity_client_id
-        self._credential: Any = None
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        if self._credential is None:
-            from azure.identity import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential(managed_identity_client_id=self._client_id)
-        return self._credential.get_token(*scopes, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"_LazyDefaultAzureCredential(managed_identity_client_id={self._client_id!r})"
