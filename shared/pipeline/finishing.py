@@ -163,7 +163,7 @@ def documents_by_member(ctx: PipelineContext, submission: Submission) -> dict[st
     attempts = {member.key: member.attempt for member in submission.members}
     found: dict[str, list[DocumentResult]] = {}
     assert submission.job_id is not None
-    for document in ctx.translator.list_documents(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE):
+    for document in ctx.translator.list_document_statuses(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE):
         owner = staging_owner(unquote(document.target_path or ""))
         if owner is None or attempts.get(owner[0]) != owner[1]:
             logger.warning(

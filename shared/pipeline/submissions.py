@@ -331,7 +331,7 @@ def cancel_withdrawn_job(ctx: PipelineContext, submission: Submission) -> None:
     if submission.job_id is None:
         return
     try:
-        ctx.translator.cancel_job(submission.job_id)
+        ctx.translator.cancel_translation(submission.job_id)
         logger.info(
             "cancelled job %s: every file in it was withdrawn",
             submission.job_id,

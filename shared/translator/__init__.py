@@ -3,8 +3,8 @@
 from shared.translator import DocumentTranslationClient, TranslationInput, TranslationTarget
 
 with DocumentTranslationClient.from_config(TranslatorConfig(endpoint, key)) as client:
-    job_id = client.start_translation([TranslationInput(source_url, (TranslationTarget(target_url, "fr"),))])
-    status = client.get_job(job_id)
+    job_id = client.begin_translation([TranslationInput(source_url, (TranslationTarget(target_url, "fr"),))])
+    status = client.get_translation_status(job_id)
 """
 
 from shared.translator.auth import SCOPE, SubscriptionKeyAuth, TokenCredentialAuth

@@ -48,8 +48,9 @@ _STATUS_BY_LOWER = {status.lower(): status for status in KNOWN_STATUSES} | {
 }
 
 
-def normalize_status(raw: str) -> str:
-    """The canonical spelling of a known status; an unknown status is returned unchanged."""
+def normalize_status(raw: str) -> Status | str:
+    """The known status as a `Status`; an unknown one is returned unchanged (a newer service may add
+    statuses, and the poller must keep asking rather than fail)."""
     if not isinstance(raw, str):
         return str(raw)
     return _STATUS_BY_LOWER.get(raw.strip().lower(), raw)
@@ -162,7 +163,7 @@ class StatusSummary:
 @dataclass(frozen=True)
 class JobStatus:
     id: str
-    status: str
+    status: Status | str  # a str only for a status this client does not know
     created_at: datetime | None
     last_updated_at: datetime | None
     summary: StatusSummary
@@ -190,7 +191,7 @@ class JobStatus:
 @dataclass(frozen=True, repr=False)
 class DocumentStatus:
     id: str
-    status: str
+    status: Status | str  # a str only for a status this client does not know
     source_path: str
     target_path: str
     language: str

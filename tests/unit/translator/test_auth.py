@@ -40,7 +40,7 @@ class FakeCredential:
 
 def test_key_auth_sends_key_and_region_headers(service, make_client):
     service.add(json_response(200, JOB))
-    make_client(region="westeurope").get_job("job-1")
+    make_client(region="westeurope").get_translation_status("job-1")
     headers = service.requests[0].headers
     assert headers["Ocp-Apim-Subscription-Key"] == KEY
     assert headers["Ocp-Apim-Subscription-Region"] == "westeurope"
@@ -49,7 +49,7 @@ def test_key_auth_sends_key_and_region_headers(service, make_client):
 
 def test_key_auth_without_region_sends_no_region_header(service, make_client):
     service.add(json_response(200, JOB))
-    make_client().get_job("job-1")
+    make_client().get_translation_status("job-1")
     assert "Ocp-Apim-Subscription-Region" not in service.requests[0].headers
 
 
@@ -58,8 +58,8 @@ def test_bearer_auth_uses_the_cognitive_services_scope_and_caches_the_token(serv
     service.add(json_response(200, JOB), json_response(200, JOB))
     client = make_client(credential=credential)
 
-    client.get_job("job-1")
-    client.get_job("job-1")
+    client.get_translation_status("job-1")
+    client.get_translation_status("job-1")
 
     assert credential.calls == [(SCOPE,)]
     assert SCOPE == "https://cognitiveservices.azure.com/.default"
@@ -85,7 +85,7 @@ def test_a_401_with_a_cached_token_fetches_a_new_token_and_tries_once_more(servi
     credential = FakeCredential()
     service.add(json_response(401, {"error": {"code": "Unauthorized", "message": "expired"}}), json_response(200, JOB))
 
-    make_client(credential=credential).get_job("job-1")
+    make_client(credential=credential).get_translation_status("job-1")
 
     assert [request.headers["Authorization"] for request in service.requests] == ["Bearer token-1", "Bearer token-2"]
 
@@ -112,7 +112,7 @@ def test_from_config_without_key_uses_the_given_credential(service):
     with DocumentTranslationClient.from_config(
         TranslatorConfig(ENDPOINT), credential, transport=httpx.MockTransport(service.handler)
     ) as client:
-        client.get_job("job-1")
+        client.get_translation_status("job-1")
     assert service.requests[0].headers["Authorization"] == "Bearer token-1"
 
 
@@ -131,5 +131,5 @@ def test_a_credential_that_cannot_give_a_token_is_an_authentication_error(servic
             raise RuntimeError("no managed identity endpoint available")
 
     with pytest.raises(AuthenticationError, match="no managed identity endpoint"):
-        make_client(credential=Broken()).get_job("job-1")
+        make_client(credential=Broken()).get_translation_status("job-1")
     assert service.requests == []
