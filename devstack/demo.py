@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,10 +22,8 @@ from azure.storage.blob import ContainerClient
 from devstack.azurite import PROJECT_ROOT
 from devstack.dropping import drop_files, wait_for_final_records
 from devstack.stack import LocalStack, StackConfig
-from shared.pipeline.context import PipelineContext
 from shared.runtime import configure_logging
 from shared.storage.clients import StorageClients
-from translation_ops import queries, render
 
 SAMPLES = PROJECT_ROOT / "samples"
 # As a person types it from the repository: `make` installs the console script in the virtualenv,
@@ -59,10 +59,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             records = wait_for_final_records(settings, dropped, timeout=args.timeout)
             elapsed = time.monotonic() - started
-            out = render.console()
-            out.print()
-            out.print(render.outcome_table([records[item.key] for item in dropped if item.key in records]))
-            out.print()
             missing = [item.name for item in dropped if item.key not in records]
             if missing:
                 print(
@@ -70,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 _print_logs(stack.logs)
                 return 1
+            print()
+            # One row per file and language, as the operator tool shows them (every file has its final
+            # record, so it does not wait). It exits 1 because the samples that must be rejected did
+            # not succeed: that is what they are there to show.
+            _operator_tool(stack.env, "watch", *(f"{settings.source_container}/{item.name}" for item in dropped))
+            print()
             print(
                 f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "
                 f"Reports are JSON blobs in '{settings.reports_container}'."
@@ -83,15 +85,21 @@ def main(argv: list[str] | None = None) -> int:
                 print("  " + "\n  ".join(lines[:3]))
             # The operator's view, while there is still a stack to look at.
             print(f"\n{OPERATOR_TOOL} status, before the demo's stack stops:\n")
-            for table in render.status_tables(queries.status(PipelineContext(settings))):
-                out.print(table)
-                out.print()
+            _operator_tool(stack.env, "status")
     # The demo's stack and its data are gone now: the last word is how to get one that stays.
     print(
         "The demo's stack is stopped and its data deleted. To try it yourself: `make up`, then in another "
         f"terminal `.venv/bin/python -m devstack drop samples/documents` and `{OPERATOR_TOOL} status`."
     )
     return 0
+
+
+def _operator_tool(stack_env: dict[str, str], *arguments: str) -> int:
+    """Runs the operator tool as a person would type it, pointed at the demo's stack: the demo
+    shows the tool's public face and leans on nothing inside it."""
+    sys.stdout.flush()  # the tool writes to the same terminal, after what was printed so far
+    command = [sys.executable, "-m", "translation_ops", *arguments]
+    return subprocess.run(command, env={**os.environ, **stack_env}, check=False).returncode
 
 
 def _opened_translations(target: ContainerClient, language: str, names: tuple[str, ...]) -> list[tuple[str, list[str]]]:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from devstack.azurite import PROJECT_ROOT, STANDARD_PORTS, Azurite, AzuriteEndpoints
-from devstack.local_settings import merged_environment
 from devstack.ports import free_ports, wait_until_listening
 from devstack.storage_proxy import Faults
+from shared.local_settings import merged_environment
 from shared.settings import STORAGE_CONNECTION, Settings
 from shared.storage.clients import StorageClients
 

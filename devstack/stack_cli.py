@@ -16,9 +16,9 @@ from azure.core.exceptions import AzureError
 from devstack.azurite import PROJECT_ROOT, Azurite
 from devstack.dropping import drop_files
 from devstack.emulator.cli import add_speed_arguments, speed_arguments
-from devstack.local_settings import merged_environment
 from devstack.ports import port_open
 from devstack.stack import DEFAULT_HOST_PORT, LocalStack, StackConfig
+from shared.local_settings import merged_environment
 from shared.redaction import redact
 from shared.runtime import TIMED_CONSOLE_FORMAT, configure_logging
 from shared.settings import Settings, SettingsError

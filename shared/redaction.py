@@ -50,14 +50,25 @@ SECRET_QUERY_PARAMS = frozenset(
 _QUERY_START = r"(?:^|(?<=[?&;]))"
 _VALUE = r"(?!\*\*\*)[^&\s\"'<>;#]+"
 
+
+def _alternatives(names: frozenset[str]) -> str:
+    # Longest first, so `subscription-key` is not read as `key`.
+    return "(?:" + "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)) + ")"
+
+
+_SECRET_NAMES = _alternatives(SECRET_QUERY_PARAMS)
+# In a printed dict, `key` is the app's own record key (not a secret) far more often than a credential.
+_DICT_SECRET_NAMES = _alternatives(SECRET_QUERY_PARAMS - {"key"})
+
 # (pattern, replacement) applied in order; each keeps the name and masks the value.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # A whole SAS in a connection string; runs before `sig=` so the value is masked up to `;`.
     (re.compile(r"(SharedAccessSignature=)[^;\s\"'<>]+", re.IGNORECASE), r"\1" + MASK),
     (re.compile(r"(AccountKey=)[^;\s\"'<>]+", re.IGNORECASE), r"\1" + MASK),
-    (re.compile(_QUERY_START + r"((?:sig|code|subscription-key|access_token)=)" + _VALUE, re.IGNORECASE), r"\1" + MASK),
+    # A query parameter named in SECRET_QUERY_PARAMS, in a URL inside any text (`$` as OData spells some).
+    (re.compile(_QUERY_START + r"(\$?" + _SECRET_NAMES + r"=)" + _VALUE, re.IGNORECASE), r"\1" + MASK),
     # Query dicts printed by a library: {'sig': 'value'}.
-    (re.compile(r"(['\"](?:sig|code)['\"]\s*:\s*['\"])(?!\*\*\*)[^'\"]+", re.IGNORECASE), r"\1" + MASK),
+    (re.compile(r"(['\"]" + _DICT_SECRET_NAMES + r"['\"]\s*:\s*['\"])(?!\*\*\*)[^'\"]+", re.IGNORECASE), r"\1" + MASK),
     # Header forms: "Ocp-Apim-Subscription-Key: v", "...Key=v", and dict reprs "'...Key': 'v'".
     (
         re.compile(r"(Ocp-Apim-Subscription-Key['\"]?\s*[:=]\s*['\"]?)(?!\*\*\*)[^\s,;'\"&}\]]+", re.IGNORECASE),

@@ -2,7 +2,12 @@
 
 Every name here appears in local.settings.sample.json, in infra/ (the function app's
 settings) and in the README's settings table. `SETTINGS_SPEC` is the single list all
-three are checked against.
+three are checked against. Each entry carries its default and its parser (which refuses an
+impossible value, saying why); the `Settings` field it fills has its name in lower case. Rules
+between settings are the small named checks of `CROSS_CHECKS`.
+
+Reading settings has no side effect: whoever wires the app registers `Settings.secret_values`
+with redaction (PipelineContext does).
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
-from shared.redaction import register_secret
-from shared.translator.routes import API_VERSIONS
+from shared.translator import API_VERSIONS
 
 
 class SettingsError(ValueError):
@@ -55,6 +60,111 @@ _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 # Table names: 3-63 alphanumerics, starting with a letter.
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_ENDPOINT = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+
+
+# A parser turns a setting's text (stripped; its default when empty) into its value, or raises
+# ValueError with the whole sentence an operator reads: which setting, what it got, what is allowed.
+Parser = Callable[[str, str], Any]
+
+
+def text(_name: str, raw: str) -> str:
+    return raw
+
+
+def optional_text(_name: str, raw: str) -> str | None:
+    return raw or None
+
+
+def whole_number(minimum: int, maximum: int | None = None, too_long: str = "") -> Parser:
+    def parse(name: str, raw: str) -> int:
+        try:
+            number = int(raw)
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+        if number < minimum:
+            raise ValueError(f"{name} must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ValueError(f"{name}={number} is longer than {maximum}: {too_long}")
+        return number
+
+    return parse
+
+
+def one_of(enum: type[StrEnum]) -> Parser:
+    def parse(name: str, raw: str) -> StrEnum:
+        allowed = [member.value for member in enum]
+        if raw.lower() not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {raw.lower()!r}")
+        return enum(raw.lower())
+
+    return parse
+
+
+def switch(name: str, raw: str) -> bool:
+    return bool(one_of(Switch)(name, raw) == Switch.ON)
+
+
+def container_name(name: str, raw: str) -> str:
+    if not _CONTAINER_NAME.match(raw):
+        raise ValueError(f"{name}={raw!r} is not a valid container name (3-63 lowercase letters, digits, hyphens)")
+    return raw
+
+
+def queue_name(name: str, raw: str) -> str:
+    # Its poison queue's name must fit too.
+    if not _CONTAINER_NAME.match(raw) or len(raw) > 63 - len(POISON_SUFFIX):
+        raise ValueError(
+            f"{name}={raw!r} is not a valid queue name with room for '{POISON_SUFFIX}' "
+            "(3-56 lowercase letters, digits, hyphens)"
+        )
+    return raw
+
+
+def table_name(name: str, raw: str) -> str:
+    if not _TABLE_NAME.match(raw):
+        raise ValueError(f"{name}={raw!r} is not a valid table name (3-63 letters/digits, starting with a letter)")
+    return raw
+
+
+def ncrontab(name: str, raw: str) -> str:
+    # NCRONTAB has six fields (seconds first); a five-field cron line is the usual mistake.
+    if len(raw.split()) != 6:
+        raise ValueError(
+            f"{name}={raw!r} is not an NCRONTAB schedule: it needs six fields "
+            "(second minute hour day month weekday), e.g. '*/5 * * * * *'"
+        )
+    return raw
+
+
+def target_languages(name: str, raw: str) -> tuple[str, ...]:
+    try:
+        return parse_languages(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
+def source_language(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    if not _LANGUAGE_CODE.match(raw):
+        raise ValueError(f"{name}={raw!r} is not a language code (like en, zh-Hans)")
+    return canonical_language(raw)
+
+
+def api_version(name: str, raw: str) -> str:
+    if raw not in API_VERSIONS:
+        raise ValueError(f"{name} must be one of {', '.join(API_VERSIONS)}, got {raw!r}")
+    return raw
+
+
+def endpoint(name: str, raw: str) -> str:
+    url = raw.rstrip("/")
+    if not _ENDPOINT.match(url):
+        raise ValueError(
+            f"{name} must be the Translator's http(s) URL (https://<name>.cognitiveservices.azure.com), got {url!r}"
+        )
+    return url
 
 
 @dataclass(frozen=True)
@@ -62,96 +172,157 @@ class SettingSpec:
     name: str
     default: str | None  # None: required
     meaning: str
+    parse: Parser = text
+    # False: only checked (a schedule the bindings read as %NAME%), not a field of Settings.
+    is_field: bool = True
+
+    @property
+    def attribute(self) -> str | None:
+        """The `Settings` field this setting fills."""
+        return self.name.lower() if self.is_field else None
 
 
-# The one list of settings the code reads (besides the storage connection, above).
 SETTINGS_SPEC: tuple[SettingSpec, ...] = (
-    SettingSpec("SOURCE_CONTAINER", "source", "Container users drop files into (blob trigger path)."),
+    SettingSpec("SOURCE_CONTAINER", "source", "Container users drop files into (blob trigger path).", container_name),
     SettingSpec(
-        "TARGET_CONTAINER", "target", "Container the service writes translations into, as <lang>/<source path>."
+        "TARGET_CONTAINER",
+        "target",
+        "Container the service writes translations into, as <lang>/<source path>.",
+        container_name,
     ),
     SettingSpec(
-        "GLOSSARY_CONTAINER", "glossaries", "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>."
+        "GLOSSARY_CONTAINER",
+        "glossaries",
+        "Container of optional glossaries, named <from>-<to>.<ext> or <to>.<ext>.",
+        container_name,
     ),
-    SettingSpec("REPORTS_CONTAINER", "reports", "Container of one JSON report per source file."),
-    SettingSpec("RECORDS_TABLE", "translationrecords", "Table Storage table of records (one per source version)."),
+    SettingSpec("REPORTS_CONTAINER", "reports", "Container of one JSON report per source file.", container_name),
     SettingSpec(
-        "RESULTS_QUEUE", "translation-results", "Queue of finished jobs and rejections for the record function."
+        "RECORDS_TABLE", "translationrecords", "Table Storage table of records (one per source version).", table_name
+    ),
+    SettingSpec(
+        "RESULTS_QUEUE",
+        "translation-results",
+        "Queue of finished jobs and rejections for the record function.",
+        queue_name,
     ),
     SettingSpec(
         "POLL_SHARDS_QUEUE",
         "translation-poll-shards",
         "Queue on which a busy poll hands shards of due work to the poll_shard function (any instance).",
+        queue_name,
     ),
     SettingSpec(
         "POLL_SCHEDULE",
         "0 */2 * * * *",
         "NCRONTAB schedule of the poll function; each tick reads only what is due (one table query when idle).",
+        ncrontab,
+        is_field=False,
     ),
     SettingSpec(
         "GROUPING_WINDOW_SECONDS",
         "30",
         "The longest that files still arriving wait to share one job (0-60; the first job of a bulk waits at most "
         "5 s); a file dropped alone is submitted at once.",
+        whole_number(
+            0,
+            MAX_GROUPING_WINDOW_SECONDS,
+            "files would wait that long for their job; a bulk drop fills its jobs within seconds",
+        ),
     ),
     SettingSpec(
         "TARGET_LANGUAGES",
         "fr,de",
         "Comma-separated target languages (at most 10); blob metadata `targetlanguages` overrides per file.",
+        target_languages,
     ),
-    SettingSpec("SOURCE_LANGUAGE", "", "Source language code; empty lets the service detect it."),
-    SettingSpec("TRANSLATION_CATEGORY", "", "Custom Translator category id; empty for the general model."),
+    SettingSpec("SOURCE_LANGUAGE", "", "Source language code; empty lets the service detect it.", source_language),
     SettingSpec(
-        "TRANSLATOR_ENDPOINT", None, "Translator custom-domain endpoint, https://<name>.cognitiveservices.azure.com."
+        "TRANSLATION_CATEGORY", "", "Custom Translator category id; empty for the general model.", optional_text
     ),
     SettingSpec(
-        "TRANSLATOR_KEY", "", "Translator key; empty authenticates with the app's managed identity (Entra token)."
+        "TRANSLATOR_ENDPOINT",
+        None,
+        "Translator custom-domain endpoint, https://<name>.cognitiveservices.azure.com.",
+        endpoint,
     ),
-    SettingSpec("TRANSLATOR_REGION", "", "Translator region, sent with a key for regional resources."),
-    SettingSpec("TRANSLATOR_API_VERSION", "2026-03-01", "Route flavour: 2026-03-01, 2024-05-01 or v1.1."),
-    SettingSpec("STORAGE_ACCESS_MODE", "sas", "How the service reaches storage: sas or managed-identity."),
-    SettingSpec("SAS_EXPIRY_MINUTES", "240", "Lifetime of the SAS URLs handed to the service."),
     SettingSpec(
-        "RETRANSLATE_POLICY", "replace", "New version of a translated file: replace (translate again) or keep (reject)."
+        "TRANSLATOR_KEY",
+        "",
+        "Translator key; empty authenticates with the app's managed identity (Entra token).",
+        optional_text,
+    ),
+    SettingSpec("TRANSLATOR_REGION", "", "Translator region, sent with a key for regional resources.", optional_text),
+    SettingSpec("TRANSLATOR_API_VERSION", "2026-03-01", "Route flavour: 2026-03-01, 2024-05-01 or v1.1.", api_version),
+    SettingSpec(
+        "STORAGE_ACCESS_MODE",
+        "sas",
+        "How the service reaches storage: sas or managed-identity.",
+        one_of(StorageAccessMode),
+    ),
+    SettingSpec("SAS_EXPIRY_MINUTES", "240", "Lifetime of the SAS URLs handed to the service.", whole_number(5)),
+    SettingSpec(
+        "RETRANSLATE_POLICY",
+        "replace",
+        "New version of a translated file: replace (translate again) or keep (reject).",
+        one_of(RetranslatePolicy),
     ),
     SettingSpec(
         "SUBMIT_RECONCILE_AFTER_SECONDS",
         "300",
         "Age of a submission attempt with no job id after which it is submitted again if the service has no job"
         " for it; at least 3 x TRANSLATOR_TIMEOUT_SECONDS.",
+        whole_number(0),
     ),
     SettingSpec(
         "TRANSLATOR_TIMEOUT_SECONDS",
         "30",
         "Timeout of one call to the Translator; retries of a call stop after twice this.",
+        whole_number(1),
     ),
     SettingSpec(
         "STUCK_JOB_AFTER_MINUTES",
         "120",
         "A job not final after this long is flagged as needing attention; less than SAS_EXPIRY_MINUTES.",
+        whole_number(1),
     ),
     SettingSpec(
         "CATCH_UP_SCHEDULE",
         "0 */10 * * * *",
         "NCRONTAB schedule of the catch-up that submits source blobs whose event never arrived.",
+        ncrontab,
+        is_field=False,
     ),
     SettingSpec(
         "REUSE_TRANSLATIONS",
         "on",
         "on: a file whose bytes and plan were translated before gets copies of those translations, with no job and"
         " no charge (a metadata change, the same file uploaded again or under another name); off: always translate.",
+        switch,
     ),
     SettingSpec(
         "CATCH_UP_AFTER_SECONDS",
         "600",
         "Age of a source blob with no record after which the catch-up submits it.",
+        whole_number(0),
     ),
     SettingSpec(
         "AZURE_CLIENT_ID",
         "",
         "Client id of the app's user-assigned identity (empty: system identity / developer login).",
+        optional_text,
     ),
 )
+
+
+def retry_budget_seconds(timeout_seconds: int) -> int:
+    """How long one call to the Translator may keep retrying: twice its timeout."""
+    return 2 * timeout_seconds
+
+
+def submission_max_seconds(timeout_seconds: int) -> int:
+    """After this long a submission attempt can no longer create a job: its last retry has timed out."""
+    return retry_budget_seconds(timeout_seconds) + timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -171,6 +342,7 @@ class StorageConnection:
 
 @dataclass(frozen=True)
 class Settings:
+    # Every field but `storage` is filled by the SETTINGS_SPEC entry of its name in capitals.
     storage: StorageConnection
     source_container: str
     target_container: str
@@ -204,12 +376,29 @@ class Settings:
     @property
     def translator_retry_budget_seconds(self) -> int:
         """How long one call to the Translator may keep retrying (429, 5xx, connection refused)."""
-        return 2 * self.translator_timeout_seconds
+        return retry_budget_seconds(self.translator_timeout_seconds)
 
     @property
     def submission_max_seconds(self) -> int:
         """After this long a submission attempt can no longer create a job: its last retry has timed out."""
-        return self.translator_retry_budget_seconds + self.translator_timeout_seconds
+        return submission_max_seconds(self.translator_timeout_seconds)
+
+    @property
+    def identity_client_id(self) -> str | None:
+        """The user-assigned identity the app's own code (storage and Translator calls) authenticates
+        with: the storage connection's `__clientId` (the bindings' identity) when set, else
+        AZURE_CLIENT_ID; None: the system-assigned identity or a developer's login."""
+        return self.storage.client_id or self.azure_client_id
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The secrets these settings hold (the Translator key, the storage account key), to mask."""
+        account_key = (
+            _connection_string_field(self.storage.connection_string, "AccountKey")
+            if self.storage.connection_string
+            else None
+        )
+        return tuple(secret for secret in (self.translator_key, account_key) if secret)
 
     def __repr__(self) -> str:  # the key must never reach a log line
         return (
@@ -220,166 +409,94 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings `env` (the process environment by default) gives; SettingsError lists every
+        problem at once."""
         env = os.environ if env is None else env
         problems: list[str] = []
-
-        def value(name: str) -> str:
-            spec = _SPEC_BY_NAME[name]
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                if spec.default is None:
-                    problems.append(f"{name} is required: {spec.meaning}")
-                    return ""
-                return spec.default
-            return raw.strip()
-
-        def integer(name: str, minimum: int) -> int:
-            raw = value(name)
+        values: dict[str, Any] = {}
+        for spec in SETTINGS_SPEC:
+            raw = (env.get(spec.name) or "").strip()
+            if not raw and spec.default is None:
+                problems.append(f"{spec.name} is required: {spec.meaning}")
+                continue
             try:
-                number = int(raw)
-            except ValueError:
-                problems.append(f"{name} must be a whole number, got {raw!r}")
-                return minimum
-            if number < minimum:
-                problems.append(f"{name} must be at least {minimum}, got {number}")
-            return number
-
-        def schedule(name: str) -> None:
-            # NCRONTAB has six fields (seconds first); a five-field cron line is the usual mistake.
-            fields = value(name).split()
-            if len(fields) != 6:
-                problems.append(
-                    f"{name}={value(name)!r} is not an NCRONTAB schedule: it needs six fields "
-                    "(second minute hour day month weekday), e.g. '*/5 * * * * *'"
-                )
-
-        containers = {
-            name: value(name)
-            for name in ("SOURCE_CONTAINER", "TARGET_CONTAINER", "GLOSSARY_CONTAINER", "REPORTS_CONTAINER")
-        }
-        for name, container in containers.items():
-            if not _CONTAINER_NAME.match(container):
-                problems.append(
-                    f"{name}={container!r} is not a valid container name (3-63 lowercase letters, digits, hyphens)"
-                )
-        if len(set(containers.values())) < len(containers):
-            problems.append(
-                "SOURCE_CONTAINER, TARGET_CONTAINER, GLOSSARY_CONTAINER and REPORTS_CONTAINER must all differ "
-                f"(got {containers}): translations written into the source would be translated again"
-            )
-        records_table = value("RECORDS_TABLE")
-        if not _TABLE_NAME.match(records_table):
-            problems.append(
-                f"RECORDS_TABLE={records_table!r} is not a valid table name "
-                "(3-63 letters/digits, starting with a letter)"
-            )
-        results_queue = value("RESULTS_QUEUE")
-        if not _CONTAINER_NAME.match(results_queue) or len(results_queue) > 63 - len(POISON_SUFFIX):
-            problems.append(
-                f"RESULTS_QUEUE={results_queue!r} is not a valid queue name with room for '{POISON_SUFFIX}' "
-                "(3-56 lowercase letters, digits, hyphens)"
-            )
-        poll_shards_queue = value("POLL_SHARDS_QUEUE")
-        if not _CONTAINER_NAME.match(poll_shards_queue) or len(poll_shards_queue) > 63 - len(POISON_SUFFIX):
-            problems.append(
-                f"POLL_SHARDS_QUEUE={poll_shards_queue!r} is not a valid queue name with room for '{POISON_SUFFIX}' "
-                "(3-56 lowercase letters, digits, hyphens)"
-            )
-        if poll_shards_queue == results_queue:
-            problems.append("POLL_SHARDS_QUEUE and RESULTS_QUEUE must differ: each queue has its own function")
-        grouping_window = integer("GROUPING_WINDOW_SECONDS", 0)
-        if grouping_window > MAX_GROUPING_WINDOW_SECONDS:
-            problems.append(
-                f"GROUPING_WINDOW_SECONDS={grouping_window} is longer than {MAX_GROUPING_WINDOW_SECONDS}: files "
-                "would wait that long for their job; a bulk drop fills its jobs within seconds"
-            )
-        schedule("POLL_SCHEDULE")
-        schedule("CATCH_UP_SCHEDULE")
-
-        try:
-            languages = parse_languages(value("TARGET_LANGUAGES"))
-        except ValueError as exc:
-            problems.append(f"TARGET_LANGUAGES: {exc}")
-            languages = ()
-        source_language = value("SOURCE_LANGUAGE") or None
-        if source_language is not None:
-            if _LANGUAGE_CODE.match(source_language):
-                source_language = canonical_language(source_language)
-            else:
-                problems.append(f"SOURCE_LANGUAGE={source_language!r} is not a language code (like en, zh-Hans)")
-
-        api_version = value("TRANSLATOR_API_VERSION")
-        if api_version not in API_VERSIONS:
-            problems.append(f"TRANSLATOR_API_VERSION must be one of {', '.join(API_VERSIONS)}, got {api_version!r}")
-
-        endpoint = value("TRANSLATOR_ENDPOINT").rstrip("/")
-        if endpoint and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", endpoint):
-            problems.append(
-                f"TRANSLATOR_ENDPOINT must be the Translator's http(s) URL "
-                f"(https://<name>.cognitiveservices.azure.com), got {endpoint!r}"
-            )
-
-        access_mode = StorageAccessMode(choice(value, problems, "STORAGE_ACCESS_MODE", StorageAccessMode))
-        retranslate = RetranslatePolicy(choice(value, problems, "RETRANSLATE_POLICY", RetranslatePolicy))
-        sas_expiry = integer("SAS_EXPIRY_MINUTES", 5)
-        timeout = integer("TRANSLATOR_TIMEOUT_SECONDS", 1)
-        reconcile_after = integer("SUBMIT_RECONCILE_AFTER_SECONDS", 0)
-        if reconcile_after < 3 * timeout:
-            problems.append(
-                f"SUBMIT_RECONCILE_AFTER_SECONDS={reconcile_after} is shorter than a submission can take "
-                f"({3 * timeout} s: TRANSLATOR_TIMEOUT_SECONDS={timeout} per call, retried for twice that): "
-                "a job could appear after it was submitted again. Raise it to at least "
-                f"{3 * timeout} or lower TRANSLATOR_TIMEOUT_SECONDS"
-            )
-        stuck_after = integer("STUCK_JOB_AFTER_MINUTES", 1)
-        if stuck_after >= sas_expiry:
-            problems.append(
-                f"STUCK_JOB_AFTER_MINUTES={stuck_after} must be less than SAS_EXPIRY_MINUTES={sas_expiry}: "
-                "a job still running when its SAS expires can no longer write its translations"
-            )
+                values[spec.name] = spec.parse(spec.name, raw or spec.default or "")
+            except ValueError as exc:
+                problems.append(str(exc))
+        for check in CROSS_CHECKS:
+            if all(name in values for name in check.reads):
+                problem = check.problem(*(values[name] for name in check.reads))
+                if problem:
+                    problems.append(problem)
         storage = _storage_connection(env, problems)
-        settings = cls(
-            storage=storage or StorageConnection(None, None, None, None, None),
-            source_container=containers["SOURCE_CONTAINER"],
-            target_container=containers["TARGET_CONTAINER"],
-            glossary_container=containers["GLOSSARY_CONTAINER"],
-            reports_container=containers["REPORTS_CONTAINER"],
-            records_table=records_table,
-            results_queue=results_queue,
-            poll_shards_queue=poll_shards_queue,
-            grouping_window_seconds=grouping_window,
-            target_languages=languages,
-            source_language=source_language,
-            translation_category=value("TRANSLATION_CATEGORY") or None,
-            translator_endpoint=endpoint,
-            translator_key=value("TRANSLATOR_KEY") or None,
-            translator_region=value("TRANSLATOR_REGION") or None,
-            translator_api_version=api_version,
-            storage_access_mode=access_mode,
-            sas_expiry_minutes=sas_expiry,
-            retranslate_policy=retranslate,
-            submit_reconcile_after_seconds=reconcile_after,
-            translator_timeout_seconds=timeout,
-            stuck_job_after_minutes=stuck_after,
-            catch_up_after_seconds=integer("CATCH_UP_AFTER_SECONDS", 0),
-            azure_client_id=value("AZURE_CLIENT_ID") or None,
-            reuse_translations=choice(value, problems, "REUSE_TRANSLATIONS", Switch) == Switch.ON,
-        )
-        if problems:
+        if problems or storage is None:
             raise SettingsError("Invalid settings:\n- " + "\n- ".join(problems))
-        register_secret(settings.translator_key)
-        if settings.storage.connection_string:
-            register_secret(_connection_string_field(settings.storage.connection_string, "AccountKey"))
-        return settings
+        return cls(
+            storage=storage,
+            **{spec.attribute: values[spec.name] for spec in SETTINGS_SPEC if spec.attribute is not None},
+        )
 
 
-def choice(value: Callable[[str], str], problems: list[str], name: str, enum: type[StrEnum]) -> str:
-    raw = value(name).lower()
-    allowed = [member.value for member in enum]
-    if raw not in allowed:
-        problems.append(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
-        return allowed[0]
-    return raw
+# --- rules between settings --------------------------------------------------------------
+
+
+def containers_differ(source: str, target: str, glossary: str, reports: str) -> str | None:
+    containers = {
+        "SOURCE_CONTAINER": source,
+        "TARGET_CONTAINER": target,
+        "GLOSSARY_CONTAINER": glossary,
+        "REPORTS_CONTAINER": reports,
+    }
+    if len(set(containers.values())) == len(containers):
+        return None
+    return (
+        "SOURCE_CONTAINER, TARGET_CONTAINER, GLOSSARY_CONTAINER and REPORTS_CONTAINER must all differ "
+        f"(got {containers}): translations written into the source would be translated again"
+    )
+
+
+def queues_differ(results_queue: str, poll_shards_queue: str) -> str | None:
+    if poll_shards_queue != results_queue:
+        return None
+    return "POLL_SHARDS_QUEUE and RESULTS_QUEUE must differ: each queue has its own function"
+
+
+def reconcile_outlasts_a_submission(reconcile_after: int, timeout: int) -> str | None:
+    longest = submission_max_seconds(timeout)
+    if reconcile_after >= longest:
+        return None
+    return (
+        f"SUBMIT_RECONCILE_AFTER_SECONDS={reconcile_after} is shorter than a submission can take "
+        f"({longest} s: TRANSLATOR_TIMEOUT_SECONDS={timeout} per call, retried for twice that): "
+        f"a job could appear after it was submitted again. Raise it to at least {longest} "
+        "or lower TRANSLATOR_TIMEOUT_SECONDS"
+    )
+
+
+def stuck_before_sas_expires(stuck_after: int, sas_expiry: int) -> str | None:
+    if stuck_after < sas_expiry:
+        return None
+    return (
+        f"STUCK_JOB_AFTER_MINUTES={stuck_after} must be less than SAS_EXPIRY_MINUTES={sas_expiry}: "
+        "a job still running when its SAS expires can no longer write its translations"
+    )
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """A rule between settings: `problem` is called with their values (in `reads` order), once each
+    of them parsed, and says what is wrong or None."""
+
+    reads: tuple[str, ...]
+    problem: Callable[..., str | None]
+
+
+CROSS_CHECKS: tuple[CrossCheck, ...] = (
+    CrossCheck(("SOURCE_CONTAINER", "TARGET_CONTAINER", "GLOSSARY_CONTAINER", "REPORTS_CONTAINER"), containers_differ),
+    CrossCheck(("RESULTS_QUEUE", "POLL_SHARDS_QUEUE"), queues_differ),
+    CrossCheck(("SUBMIT_RECONCILE_AFTER_SECONDS", "TRANSLATOR_TIMEOUT_SECONDS"), reconcile_outlasts_a_submission),
+    CrossCheck(("STUCK_JOB_AFTER_MINUTES", "SAS_EXPIRY_MINUTES"), stuck_before_sas_expires),
+)
 
 
 def _connection_string_field(connection_string: str, field: str) -> str | None:
@@ -388,9 +505,6 @@ def _connection_string_field(connection_string: str, field: str) -> str | None:
         if name.strip().lower() == field.lower():
             return content.strip() or None
     return None
-
-
-_SPEC_BY_NAME = {spec.name: spec for spec in SETTINGS_SPEC}
 
 
 def canonical_language(code: str) -> str:

@@ -141,7 +141,7 @@ def cancel(ctx: PipelineContext, source_path: str) -> str:
             "when the job ends (documents already done are still billed)"
         )
     try:
-        ctx.translator.cancel_job(submission.job_id)
+        ctx.translator.cancel_translation(submission.job_id)
     except (InvalidRequestError, NotFoundError) as exc:
         raise ActionRefused(
             f"job {submission.job_id} can no longer be cancelled ({exc})", "it is being recorded: `show` it soon"

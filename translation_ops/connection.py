@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devstack.local_settings import merged_environment
+from shared.local_settings import merged_environment
 from shared.pipeline.context import PipelineContext
 from shared.settings import STORAGE_CONNECTION, Settings
 from shared.storage.clients import CallLimits, StorageClients

@@ -18,11 +18,6 @@ from shared.storage.records import FinalRecord, OpenRecord, Outcome, State
 from shared.storage.schedule_table import Submission
 
 
-def _done(summary: dict[str, int] | None) -> int:
-    summary = summary or {}
-    return int(summary.get("success") or 0) + int(summary.get("failed") or 0) + int(summary.get("cancelled") or 0)
-
-
 @dataclass
 class Outstanding:
     """One file not yet recorded: where it stands, with its job's progress (a job is shared by the
@@ -53,8 +48,8 @@ class Outstanding:
         elif record.state is State.GROUPED and submission is not None:
             state, job_id, status = str(submission.state), submission.job_id, submission.service_status
             files = len(submission.members)
-            total = int((submission.summary or {}).get("total") or 0) or files * len(submission.languages)
-            done = _done(submission.summary)
+            total = submission.summary.total or files * len(submission.languages)
+            done = submission.summary.done
             if submission.needs_attention and not needs_attention:
                 needs_attention, reason = True, submission.attention_reason
         elif record.state is State.FINISHING:
@@ -95,14 +90,14 @@ class JobProgress:
 
     @classmethod
     def of(cls, submission: Submission, now: datetime) -> JobProgress:
-        total = int((submission.summary or {}).get("total") or 0)
+        total = submission.summary.total
         return cls(
             submission=submission.id,
             job_id=submission.job_id,
             state=str(submission.state),
             files=len(submission.members),
             languages=list(submission.languages),
-            documents_done=_done(submission.summary),
+            documents_done=submission.summary.done,
             documents_total=total or len(submission.members) * len(submission.languages),
             age_seconds=round((now - submission.created_at).total_seconds(), 1),
             needs_attention=submission.needs_attention,

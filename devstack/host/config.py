@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -18,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared import local_settings
+
 logger = logging.getLogger(__name__)
 
 # The user agent of the storage calls the host makes itself (queue listening, trigger bindings).
 HOST_USER_AGENT = "local-functions-host"
 
-LOCAL_SETTINGS_FILES = ("local.settings.json", "local.settings.sample.json")
 DEFAULT_APP = "function_app:app"
 # The Functions host's fallback when a binding names no connection.
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
@@ -121,29 +121,11 @@ def load_host_json(project_dir: Path) -> dict[str, Any]:
 
 
 def load_local_settings(project_dir: Path, environ: MutableMapping[str, str] | None = None) -> Path | None:
-    """Copies "Values" of local.settings.json (else the sample) into `environ`; existing variables win.
-
-    Returns the file read, or None when there is neither.
-    """
-    environ = os.environ if environ is None else environ
-    for file_name in LOCAL_SETTINGS_FILES:
-        path = project_dir / file_name
-        if not path.exists():
-            continue
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise HostConfigError(f"{path} is not valid JSON: {exc}") from exc
-        values = document.get("Values") or {}
-        if not isinstance(values, dict):
-            raise HostConfigError(f'{path}: "Values" must be an object of setting names to strings')
-        for name, value in values.items():
-            if name not in environ:
-                environ[name] = "" if value is None else str(value)
-        logger.info("loaded %d settings from %s (environment variables take precedence)", len(values), path)
-        return path
-    logger.warning("neither %s found in %s: settings come from the environment only", LOCAL_SETTINGS_FILES, project_dir)
-    return None
+    """Copies "Values" of local.settings.json (else the sample) into `environ`; existing variables win."""
+    try:
+        return local_settings.load_local_settings(project_dir, environ)
+    except local_settings.LocalSettingsError as exc:
+        raise HostConfigError(str(exc)) from exc
 
 
 def import_app(spec: str, project_dir: Path) -> Any:

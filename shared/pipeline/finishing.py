@@ -173,7 +173,7 @@ def documents_by_member(
     found: dict[str, list[DocumentResult]] = {}
     assert submission.job_id is not None
     if listed is None:
-        listed = ctx.translator.list_documents(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE)
+        listed = ctx.translator.list_document_statuses(submission.job_id, max_page_size=DOCUMENTS_PER_PAGE)
     for document in listed:
         owner = staging_owner(unquote(document.target_path or ""))
         if owner is None or attempts.get(owner[0]) != owner[1]:

@@ -388,7 +388,7 @@ def start(ctx: PipelineContext, submission: Submission) -> Started:
     """Makes the submission's start call and records what came of it. Never raises for the service's
     answers: the submission says what happened, and the poller carries on from there."""
     try:
-        job_id = ctx.translator.start_translation([translation_input(ctx, submission, m) for m in submission.members])
+        job_id = ctx.translator.begin_translation([translation_input(ctx, submission, m) for m in submission.members])
     except SubmissionUncertainError as exc:
         return Started("uncertain", submissions.uncertain(ctx, submission, exc), "uncertain")
     except (AuthenticationError, PermissionDeniedError) as exc:
@@ -626,6 +626,6 @@ def _undo_duplicate_job(ctx: PipelineContext, submission: Submission, job_id: st
         extra=submission_fields(submission, event=Event.NEEDS_ATTENTION, job_id=job_id),
     )
     try:
-        ctx.translator.cancel_job(job_id)
+        ctx.translator.cancel_translation(job_id)
     except TranslatorError as exc:
         logger.error("could not cancel duplicate job %s: %s", job_id, exc)

@@ -219,7 +219,7 @@ def _look_at_jobs(ctx: PipelineContext, entries: Sequence[DueEntry], summary: Po
         group = ids[start : start + IDS_PER_CALL]
         moves: list[Move] = []  # the jobs still running: moved together, a transaction for dozens
         try:
-            for page in ctx.translator.list_jobs(ids=group, max_page_size=IDS_PER_CALL).by_page():
+            for page in ctx.translator.list_translation_statuses(ids=group, max_page_size=IDS_PER_CALL).by_page():
                 summary.list_calls += 1
                 for status in page.items:
                     if status.id not in by_job_id or status.id in seen:
@@ -242,7 +242,7 @@ def _look_at_jobs(ctx: PipelineContext, entries: Sequence[DueEntry], summary: Po
 def _look_at_one(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> None:
     assert entry.job_id is not None
     try:
-        status = ctx.translator.get_job(entry.job_id)
+        status = ctx.translator.get_translation_status(entry.job_id)
     except NotFoundError:
         submission = ctx.schedule.get_submission(entry.target)
         if submission is None:

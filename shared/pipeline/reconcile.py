@@ -56,13 +56,13 @@ def find_submission_jobs(ctx: PipelineContext, submissions: Sequence[Submission]
     created_before = max(ends) + shift + margin
     wanted = {(member.key, member.attempt): item.id for item in submissions for member in item.members}
 
-    pages = ctx.translator.list_jobs(
+    pages = ctx.translator.list_translation_statuses(
         created_after=created_after, created_before=created_before, order_by="asc", max_page_size=JOBS_PER_PAGE
     ).by_page()
     for page in pages:
         search.list_calls += 1
         for job in page.items:
-            documents = list(ctx.translator.list_documents(job.id, top=1, max_page_size=1))
+            documents = list(ctx.translator.list_document_statuses(job.id, top=1, max_page_size=1))
             search.document_calls += 1
             if not documents:
                 if not is_final_status(job.status):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared.pipeline.context import PipelineContext
@@ -89,7 +89,7 @@ def entry(submission: Submission, at: datetime) -> DueEntry:
 
 def progress(status: JobStatus, now: datetime) -> dict[str, object]:
     """The columns a look at a running job changes on its submission."""
-    return {"ServiceStatus": str(status.status), "Summary": json_text(asdict(status.summary)), "LastPolledAt": now}
+    return {"ServiceStatus": str(status.status), "Summary": json_text(status.summary), "LastPolledAt": now}
 
 
 # --- before the service is called ---------------------------------------------------------
@@ -287,7 +287,7 @@ def finishing(
     following = replace(submission, state=SubmissionState.FINISHING, last_polled_at=now, job_lost=status is None)
     if status is not None:
         following.service_status = str(status.status)
-        following.summary = asdict(status.summary)
+        following.summary = status.summary
         if status.error is not None:
             following.job_error_code = status.error.inner_code or status.error.code
             following.job_error_message = cut(redact(status.error.inner_message or status.error.message))
@@ -332,7 +332,7 @@ def cancel_withdrawn_job(ctx: PipelineContext, submission: Submission) -> None:
     if submission.job_id is None:
         return
     try:
-        ctx.translator.cancel_job(submission.job_id)
+        ctx.translator.cancel_translation(submission.job_id)
         logger.info(
             "cancelled job %s: every file in it was withdrawn",
             submission.job_id,

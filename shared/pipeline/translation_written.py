@@ -253,16 +253,18 @@ def _job_as_listed(ctx: PipelineContext, submission: Submission) -> JobAsListed:
     assert submission.job_id is not None
     documents_expected = len(submission.members) * len(submission.languages)
     if documents_expected <= finishing.DOCUMENTS_PER_PAGE:
-        documents = list(ctx.translator.list_documents(submission.job_id, max_page_size=finishing.DOCUMENTS_PER_PAGE))
+        documents = list(
+            ctx.translator.list_document_statuses(submission.job_id, max_page_size=finishing.DOCUMENTS_PER_PAGE)
+        )
         remaining = sum(1 for document in documents if not is_final_status(document.status))
         remaining += max(0, documents_expected - len(documents))
         if remaining:
             return JobAsListed(None, documents, remaining, len(documents) - remaining)
         final = _final_from_documents(submission.job_id, documents)
         if final is None:
-            final = ctx.translator.get_job(submission.job_id)  # cancelled documents: the job says why
+            final = ctx.translator.get_translation_status(submission.job_id)  # cancelled documents: the job says why
         return JobAsListed(final if is_final_status(final.status) else None, documents, 0, len(documents))
-    status = ctx.translator.get_job(submission.job_id)
+    status = ctx.translator.get_translation_status(submission.job_id)
     summary = status.summary
     remaining = summary.in_progress + summary.not_yet_started
     return JobAsListed(status if is_final_status(status.status) else None, None, remaining, summary.total - remaining)

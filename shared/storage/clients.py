@@ -10,7 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import requests
 import requests.adapters
@@ -22,6 +22,7 @@ from azure.storage.queue import ExponentialRetry as QueueExponentialRetry
 from azure.storage.queue import LinearRetry as QueueLinearRetry
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
+from shared.identity import app_credential
 from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -146,11 +147,7 @@ class StorageClients:
     def credential(self) -> TokenCredential:
         with self._lock:
             if self._credential is None:
-                from azure.identity import DefaultAzureCredential
-
-                self._credential = DefaultAzureCredential(
-                    managed_identity_client_id=self._settings.storage.client_id or self._settings.azure_client_id
-                )
+                self._credential = cast(TokenCredential, app_credential(self._settings.identity_client_id))
             return self._credential
 
     @property

@@ -56,8 +56,9 @@ def utc(value: datetime) -> datetime:
 @dataclass(frozen=True)
 class Codec(Generic[R]):
     """How one dataclass is stored. `items` rebuilds the elements of a JSON list field (dicts ->
-    dataclasses); `spread` names JSON fields that may pass one property; `former_columns` maps a field
-    to the column an earlier release wrote it under, still read (records outlive deployments)."""
+    dataclasses), or a JSON object field as one dataclass; `spread` names JSON fields that may pass
+    one property; `former_columns` maps a field to the column an earlier release wrote it under,
+    still read (records outlive deployments)."""
 
     cls: type[R]
     json_fields: frozenset[str] = frozenset()
@@ -124,6 +125,8 @@ class Codec(Generic[R]):
                 rebuild = self.items.get(item.name)
                 if rebuild is not None and isinstance(value, list):
                     value = [rebuild(element) for element in value]
+                elif rebuild is not None and isinstance(value, dict):
+                    value = rebuild(value)  # one nested dataclass
             elif item.name in self.enums and isinstance(value, str):
                 value = self.enums[item.name](value)
             elif isinstance(value, datetime):

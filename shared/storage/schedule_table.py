@@ -31,6 +31,7 @@ from azure.data.tables import TableClient
 from shared.storage.entity_codec import Codec, json_text
 from shared.storage.table_transactions import MAX_TRANSACTION_OPERATIONS, Change, Op, TransactionRefused
 from shared.storage.table_writes import TableWriter, WriteConflict
+from shared.translator import StatusSummary
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Submission:
     job_id: str | None = None
     submitted_at: datetime | None = None
     service_status: str | None = None
-    summary: dict[str, int] = field(default_factory=dict)
+    summary: StatusSummary = field(default_factory=StatusSummary)
     last_polled_at: datetime | None = None
     due: str | None = None  # the row key of its own place in the schedule
     needs_attention: bool = False
@@ -241,7 +242,7 @@ SUBMISSION_CODEC = Codec(
     Submission,
     json_fields=frozenset({"languages", "glossaries", "members", "summary", "withdrawn"}),
     enums={"state": SubmissionState},
-    items={"members": _member},
+    items={"members": _member, "summary": StatusSummary.from_fields},
     spread=frozenset({"members"}),
 )
 DUE_CODEC = Codec(DueEntry, enums={"kind": DueKind})

@@ -2,13 +2,14 @@
 
 from shared.translator import DocumentTranslationClient, TranslationInput, TranslationTarget
 
-with DocumentTranslationClient.from_settings(get_settings()) as client:
-    job_id = client.start_translation([TranslationInput(source_url, (TranslationTarget(target_url, "fr"),))])
-    status = client.get_job(job_id)
+with DocumentTranslationClient.from_config(TranslatorConfig(endpoint, key)) as client:
+    job_id = client.begin_translation([TranslationInput(source_url, (TranslationTarget(target_url, "fr"),))])
+    status = client.get_translation_status(job_id)
 """
 
 from shared.translator.auth import SCOPE, SubscriptionKeyAuth, TokenCredentialAuth
 from shared.translator.client import DocumentTranslationClient, Pageable
+from shared.translator.config import TranslatorConfig
 from shared.translator.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -38,8 +39,10 @@ from shared.translator.models import (
 )
 from shared.translator.protocol import TranslatorService
 from shared.translator.retry import RetryPolicy
+from shared.translator.routes import API_VERSIONS
 
 __all__ = [
+    "API_VERSIONS",
     "FINAL_STATUSES",
     "SCOPE",
     "AuthenticationError",
@@ -65,6 +68,7 @@ __all__ = [
     "TokenCredentialAuth",
     "TranslationInput",
     "TranslationTarget",
+    "TranslatorConfig",
     "TranslatorError",
     "TranslatorService",
     "is_final_status",

@@ -7,25 +7,24 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
 
 from shared.redaction import redact, redact_url
 from shared.translator.auth import SubscriptionKeyAuth, TokenCredential, TokenCredentialAuth
+from shared.translator.config import TranslatorConfig
 from shared.translator.errors import (
     ServiceError,
     ServiceUnreachableError,
     SubmissionUncertainError,
+    TranslatorError,
     error_from_response,
 )
 from shared.translator.models import DocumentStatus, FileFormat, JobStatus, Page, TranslationInput
 from shared.translator.retry import Pacer, RetryPolicy, parse_retry_after
 from shared.translator.routes import DEFAULT_API_VERSION, ListFilters, ListQuery, Routes, next_link_of
-
-if TYPE_CHECKING:
-    from shared.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -78,27 +77,20 @@ class DocumentTranslationClient:
         )
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, credential: TokenCredential | None = None, **options: Any
+    def from_config(
+        cls, config: TranslatorConfig, credential: TokenCredential | None = None, **options: Any
     ) -> DocumentTranslationClient:
-        """Key auth when TRANSLATOR_KEY is set; else `credential`, else the app's managed identity
-        (DefaultAzureCredential, created on the first token request)."""
+        """Key auth when the config has a key; else `credential` (the app wires in its identity)."""
         chosen: str | TokenCredential
-        if settings.translator_key:
-            chosen = settings.translator_key
+        if config.key:
+            chosen = config.key
         elif credential is not None:
             chosen = credential
         else:
-            chosen = _LazyDefaultAzureCredential(settings.azure_client_id)
-        options.setdefault("timeout", float(settings.translator_timeout_seconds))
-        options.setdefault("retry", RetryPolicy(total_budget_seconds=float(settings.translator_retry_budget_seconds)))
-        return cls(
-            settings.translator_endpoint,
-            chosen,
-            region=settings.translator_region,
-            api_version=settings.translator_api_version,
-            **options,
-        )
+            raise ValueError("the Translator needs a key or a TokenCredential; the config has no key")
+        options.setdefault("timeout", float(config.timeout_seconds))
+        options.setdefault("retry", RetryPolicy(total_budget_seconds=float(config.retry_budget_seconds)))
+        return cls(config.endpoint, chosen, region=config.region, api_version=config.api_version, **options)
 
     @property
     def endpoint(self) -> str:
@@ -125,10 +117,10 @@ class DocumentTranslationClient:
 
     # Operations -------------------------------------------------------------------------
 
-    def start_translation(self, inputs: Sequence[TranslationInput]) -> str:
+    def begin_translation(self, inputs: Sequence[TranslationInput]) -> str:
         """Submits one batch and returns its job id (from the `Operation-Location` header)."""
         if not inputs:
-            raise ValueError("start_translation needs at least one TranslationInput")
+            raise ValueError("begin_translation needs at least one TranslationInput")
         body = {"inputs": [item.to_json() for item in inputs]}
         response = self._request("POST", self._routes.batches(), json_body=body, submission=True)
         location: str | None = response.headers.get("Operation-Location")
@@ -146,25 +138,25 @@ class DocumentTranslationClient:
         logger.info("Submitted a translation batch of %d input(s): job %s", len(inputs), job_id)
         return job_id
 
-    def get_job(self, job_id: str) -> JobStatus:
+    def get_translation_status(self, job_id: str) -> JobStatus:
         response = self._request("GET", self._routes.batch(job_id))
         return JobStatus.from_json(self._json_object(response), retry_after=_retry_after(response))
 
-    def cancel_job(self, job_id: str) -> JobStatus:
+    def cancel_translation(self, job_id: str) -> JobStatus:
         """Asks the service to cancel; only NotStarted/Running jobs can be (else InvalidRequestError)."""
         response = self._request("DELETE", self._routes.batch(job_id))
         return JobStatus.from_json(self._json_object(response), retry_after=_retry_after(response))
 
-    def list_jobs(self, **filters: Unpack[ListFilters]) -> Pageable[JobStatus]:
+    def list_translation_statuses(self, **filters: Unpack[ListFilters]) -> Pageable[JobStatus]:
         """Jobs, newest first unless `order_by` says otherwise; `.by_page()` gives one request per page."""
         url = self._routes.batches(ListQuery(**filters))
         return Pageable(lambda: self._pages(url, JobStatus.from_json, "list jobs"), filters.get("top"))
 
-    def list_documents(self, job_id: str, **filters: Unpack[ListFilters]) -> Pageable[DocumentStatus]:
+    def list_document_statuses(self, job_id: str, **filters: Unpack[ListFilters]) -> Pageable[DocumentStatus]:
         url = self._routes.documents(job_id, ListQuery(**filters))
         return Pageable(lambda: self._pages(url, DocumentStatus.from_json, "list documents"), filters.get("top"))
 
-    def get_document(self, job_id: str, document_id: str) -> DocumentStatus:
+    def get_document_status(self, job_id: str, document_id: str) -> DocumentStatus:
         response = self._request("GET", self._routes.document(job_id, document_id))
         return DocumentStatus.from_json(self._json_object(response))
 
@@ -229,45 +221,46 @@ class DocumentTranslationClient:
         submission: bool = False,
         description: str | None = None,
     ) -> httpx.Response:
+        """One operation: each attempt is sent (auth is the httpx.Client's), its failure turned into a
+        TranslatorError, and a submission's failure that may have created the batch made uncertain;
+        `RetryPolicy` decides whether to try again."""
         description = description or f"{method} {redact_url(url.split('?', 1)[0])}"
 
         def attempt(number: int) -> httpx.Response:
-            self._pacer.wait()
-            sent_at = datetime.now(UTC)
             try:
-                response = self._http.request(method, url, json=json_body)
-            except httpx.HTTPError as exc:
-                reason = redact(str(exc)) or type(exc).__name__
-                logger.info("%s %s -> %s (attempt %d)", method, redact_url(url), type(exc).__name__, number)
-                if submission and not isinstance(exc, _NOT_SENT_ERRORS):
-                    raise SubmissionUncertainError(
-                        f"batch submission is uncertain: {type(exc).__name__} ({reason}) after the request "
-                        "may have reached the service; the batch may exist, so reconcile (list recent jobs) "
-                        "before submitting again"
-                    ) from exc
-                raise ServiceUnreachableError(f"{type(exc).__name__}: {reason}") from exc
-            self._note_clock(response, sent_at)
-            level = logging.DEBUG if response.is_success else logging.INFO
-            logger.log(level, "%s %s -> %d (attempt %d)", method, redact_url(url), response.status_code, number)
-            if response.is_success:
-                return response
-            error = error_from_response(response, retry_after=_retry_after(response))
-            if error.retry_after is not None and response.status_code in (429, 503):
-                self._pacer.hold(error.retry_after)
-            if submission and response.status_code in _UNCERTAIN_SUBMIT_STATUSES:
-                raise SubmissionUncertainError(
-                    f"batch submission is uncertain: the service answered {error}; the batch may exist, "
-                    "so reconcile (list recent jobs) before submitting again",
-                    status_code=error.status_code,
-                    code=error.code,
-                    inner_code=error.inner_code,
-                    target=error.target,
-                    retry_after=error.retry_after,
-                    request_id=error.request_id,
-                ) from error
-            raise error
+                return self._raise_for_status(self._send(method, url, json_body, number))
+            except TranslatorError as error:
+                uncertain = _uncertain_submission(error) if submission else None
+                if uncertain is None:
+                    raise
+                # A transport failure is told by its httpx cause; an answer by its TranslatorError.
+                raise uncertain from (error.__cause__ if isinstance(error, ServiceUnreachableError) else error)
 
         return self._retry.call(attempt, description=description)
+
+    def _send(self, method: str, url: str, json_body: Any, number: int) -> httpx.Response:
+        """The transport layer: paced, timed for the clock offset; a transport failure is
+        ServiceUnreachableError (its cause says whether the request can have left)."""
+        self._pacer.wait()
+        sent_at = datetime.now(UTC)
+        try:
+            response = self._http.request(method, url, json=json_body)
+        except httpx.HTTPError as exc:
+            logger.info("%s %s -> %s (attempt %d)", method, redact_url(url), type(exc).__name__, number)
+            raise ServiceUnreachableError(f"{type(exc).__name__}: {redact(str(exc)) or type(exc).__name__}") from exc
+        self._note_clock(response, sent_at)
+        level = logging.DEBUG if response.is_success else logging.INFO
+        logger.log(level, "%s %s -> %d (attempt %d)", method, redact_url(url), response.status_code, number)
+        return response
+
+    def _raise_for_status(self, response: httpx.Response) -> httpx.Response:
+        """The errors layer: a failed answer is its TranslatorError; a 429/503 Retry-After holds every call."""
+        if response.is_success:
+            return response
+        error = error_from_response(response, retry_after=_retry_after(response))
+        if error.retry_after is not None and response.status_code in (429, 503):
+            self._pacer.hold(error.retry_after)
+        raise error
 
     def _note_clock(self, response: httpx.Response, sent_at: datetime) -> None:
         date = response.headers.get("Date")
@@ -325,6 +318,34 @@ def _items(pages: Iterator[Page[T]], top: int | None) -> Iterator[T]:
             yield item
 
 
+def _uncertain_submission(error: TranslatorError) -> SubmissionUncertainError | None:
+    """The uncertainty layer: a batch submission that failed after it may have reached the service
+    (a transport error once bytes may have left, or a 5xx) is never repeated; the caller reconciles."""
+    cause = error.__cause__
+    if isinstance(error, ServiceUnreachableError):
+        if isinstance(cause, _NOT_SENT_ERRORS):
+            return None
+        name = type(cause).__name__
+        reason = redact(str(cause)) or name
+        return SubmissionUncertainError(
+            f"batch submission is uncertain: {name} ({reason}) after the request "
+            "may have reached the service; the batch may exist, so reconcile (list recent jobs) "
+            "before submitting again"
+        )
+    if error.status_code in _UNCERTAIN_SUBMIT_STATUSES:
+        return SubmissionUncertainError(
+            f"batch submission is uncertain: the service answered {error}; the batch may exist, "
+            "so reconcile (list recent jobs) before submitting again",
+            status_code=error.status_code,
+            code=error.code,
+            inner_code=error.inner_code,
+            target=error.target,
+            retry_after=error.retry_after,
+            request_id=error.request_id,
+        )
+    return None
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     seconds = parse_retry_after(response.headers.get("Retry-After"))
     if seconds is None:
@@ -333,22 +354,3 @@ def _retry_after(response: httpx.Response) -> float | None:
             if milliseconds is not None:
                 return milliseconds / 1000
     return seconds
-
-
-class _LazyDefaultAzureCredential:
-    """DefaultAzureCredential built on the first token request, never at import or client creation
-    (building it probes the environment, and a failure there must not stop the app from loading)."""
-
-    def __init__(self, managed_identity_client_id: str | None) -> None:
-        self._client_id = managed_identity_client_id
-        self._credential: Any = None
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        if self._credential is None:
-            from azure.identity import DefaultAzureCredential
-
-            self._credential = DefaultAzureCredential(managed_identity_client_id=self._client_id)
-        return self._credential.get_token(*scopes, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"_LazyDefaultAzureCredential(managed_identity_client_id={self._client_id!r})"

@@ -48,8 +48,9 @@ _STATUS_BY_LOWER = {status.lower(): status for status in KNOWN_STATUSES} | {
 }
 
 
-def normalize_status(raw: str) -> str:
-    """The canonical spelling of a known status; an unknown status is returned unchanged."""
+def normalize_status(raw: str) -> Status | str:
+    """The known status as a `Status`; an unknown one is returned unchanged (a newer service may add
+    statuses, and the poller must keep asking rather than fail)."""
     if not isinstance(raw, str):
         return str(raw)
     return _STATUS_BY_LOWER.get(raw.strip().lower(), raw)
@@ -146,11 +147,23 @@ class StatusSummary:
             total_character_charged=_int(obj.get("totalCharacterCharged")),
         )
 
+    @classmethod
+    def from_fields(cls, obj: Any) -> StatusSummary:
+        """The summary as `dataclasses.asdict` wrote it (how a submission stores it)."""
+        if not isinstance(obj, Mapping):
+            return cls()
+        return cls(**{name: _int(obj.get(name)) for name in cls.__dataclass_fields__})
+
+    @property
+    def done(self) -> int:
+        """Documents that reached a final status."""
+        return self.success + self.failed + self.cancelled
+
 
 @dataclass(frozen=True)
 class JobStatus:
     id: str
-    status: str
+    status: Status | str  # a str only for a status this client does not know
     created_at: datetime | None
     last_updated_at: datetime | None
     summary: StatusSummary
@@ -178,7 +191,7 @@ class JobStatus:
 @dataclass(frozen=True, repr=False)
 class DocumentStatus:
     id: str
-    status: str
+    status: Status | str  # a str only for a status this client does not know
     source_path: str
     target_path: str
     language: str

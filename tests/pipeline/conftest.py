@@ -111,13 +111,13 @@ def slow_start(service, monkeypatch, seconds: float = 0.3) -> None:
     """The service takes this long to answer a start call (so files land while it runs)."""
     import time
 
-    original = service.start_translation
+    original = service.begin_translation
 
     def slow(inputs):
         time.sleep(seconds)
         return original(inputs)
 
-    monkeypatch.setattr(service, "start_translation", slow)
+    monkeypatch.setattr(service, "begin_translation", slow)
 
 
 def real_time(ctx: PipelineContext) -> None:

@@ -137,7 +137,7 @@ class FakeTranslationService:
         return max(self.jobs.values(), key=lambda job: job.created_at)
 
     # --- the client's interface ----------------------------------------------------------
-    def start_translation(self, inputs: list[TranslationInput]) -> str:
+    def begin_translation(self, inputs: list[TranslationInput]) -> str:
         with self.lock:
             self._count("start")
             self.start_calls.append(list(inputs))
@@ -168,13 +168,13 @@ class FakeTranslationService:
         )
         return JobStatus(job.id, job.status, job.created_at, job.created_at, summary, job.error)
 
-    def get_job(self, job_id: str) -> JobStatus:
+    def get_translation_status(self, job_id: str) -> JobStatus:
         self._count("get_job")
         if job_id not in self.jobs or job_id in self.forgotten:
             raise NotFoundError("job not found", status_code=404, code="ResourceNotFound")
         return self._status(self.jobs[job_id])
 
-    def list_jobs(
+    def list_translation_statuses(
         self,
         *,
         ids: list[str] | None = None,
@@ -193,7 +193,7 @@ class FakeTranslationService:
         jobs.sort(key=lambda job: job.created_at)
         return FakePageable([self._status(job) for job in jobs], max_page_size or 50, lambda: self._count("list"))
 
-    def list_documents(
+    def list_document_statuses(
         self, job_id: str, *, top: int | None = None, max_page_size: int | None = None, **_: Any
     ) -> FakePageable[DocumentStatus]:
         if job_id not in self.jobs or job_id in self.forgotten:
@@ -226,7 +226,7 @@ class FakeTranslationService:
             documents = documents[:top]
         return FakePageable(documents, max_page_size or 50, lambda: self._count("documents"))
 
-    def cancel_job(self, job_id: str) -> JobStatus:
+    def cancel_translation(self, job_id: str) -> JobStatus:
         self._count("cancel")
         job = self.jobs[job_id]
         if job.status in ("Running", "NotStarted"):

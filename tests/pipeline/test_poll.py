@@ -68,7 +68,7 @@ def test_a_look_at_a_running_job_is_written_to_its_submission_not_its_files(ctx,
     for result in results:
         submission = submission_of(ctx, result.key)
         assert submission.service_status == "Running" and submission.last_polled_at is not None
-        assert submission.summary["total"] == 2
+        assert submission.summary.total == 2
 
 
 def test_a_hand_over_cut_off_is_repeated(ctx, service, clock, monkeypatch):

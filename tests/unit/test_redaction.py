@@ -224,3 +224,18 @@ def test_a_record_built_by_hand_is_escaped_by_the_filter():
     record = logging.makeLogRecord({"msg": "dropped %s", "args": (FORGED,), "source_path": FORGED})
     RedactingFilter().filter(record)
     assert "\n" not in record.getMessage() and "\n" not in record.source_path
+
+
+@pytest.mark.parametrize("name", ["api-key", "token", "password", "client_secret", "apikey"])
+def test_redact_masks_every_secret_query_parameter_in_free_text_as_redact_url_does(name):
+    from shared.redaction import redact, redact_url
+
+    url = f"https://example.invalid/hook?sv=1&{name}=hunter2-value"
+    assert redact(f"calling {url} failed") == f"calling {redact_url(url)} failed"
+    assert "hunter2-value" not in redact(f"calling {url} failed")
+
+
+def test_a_printed_dict_of_query_parameters_has_its_secrets_masked():
+    from shared.redaction import redact
+
+    assert redact("{'token': 'hunter2-value', 'key': 'record-key'}") == "{'token': '***', 'key': 'record-key'}"

@@ -107,8 +107,52 @@ def test_languages_take_canonical_case():
     assert settings.target_languages == ("fr", "zh-Hans") and settings.source_language == "en"
 
 
-def test_reading_settings_registers_the_key_for_redaction():
+def test_wiring_the_app_registers_the_key_for_redaction():
+    from shared.pipeline.context import PipelineContext
     from shared.redaction import redact
 
-    Settings.from_env({**BASE, "TRANSLATOR_KEY": "registered-translator-key-123"})
+    PipelineContext(Settings.from_env({**BASE, "TRANSLATOR_KEY": "registered-translator-key-123"}))
     assert "registered-translator-key-123" not in redact("sent registered-translator-key-123")
+
+
+def test_reading_settings_registers_no_secret_as_a_side_effect():
+    from shared.redaction import redact
+
+    account_key = "an-account-key-only-parsed-456"
+    Settings.from_env(
+        {
+            **BASE,
+            "TRANSLATOR_KEY": "a-translator-key-only-parsed-123",
+            "TRANSLATION_STORAGE": f"AccountName=x;AccountKey={account_key};BlobEndpoint=http://127.0.0.1:1/x",
+        }
+    )
+    assert redact("a-translator-key-only-parsed-123 / an-account-key-only-parsed-456") == (
+        "a-translator-key-only-parsed-123 / an-account-key-only-parsed-456"
+    )
+
+
+def test_the_settings_secrets_are_the_key_and_the_storage_account_key():
+    settings = Settings.from_env(
+        {**BASE, "TRANSLATOR_KEY": "translator-key-1", "TRANSLATION_STORAGE": "AccountName=x;AccountKey=account-key-2"}
+    )
+    assert settings.secret_values == ("translator-key-1", "account-key-2")
+
+
+def test_each_field_of_the_settings_is_filled_by_the_spec_entry_of_its_name():
+    from dataclasses import fields
+
+    from shared.settings import SETTINGS_SPEC
+
+    filled = {spec.attribute for spec in SETTINGS_SPEC if spec.attribute is not None}
+    assert filled == {item.name for item in fields(Settings)} - {"storage"}
+    schedules = {spec.name for spec in SETTINGS_SPEC if spec.attribute is None}
+    assert schedules == {"POLL_SCHEDULE", "CATCH_UP_SCHEDULE"}
+
+
+def test_a_rule_between_settings_is_checked_only_once_both_parse():
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({**BASE, "SAS_EXPIRY_MINUTES": "later"})
+    message = str(caught.value)
+    assert "SAS_EXPIRY_MINUTES must be a whole number, got 'later'" in message
+    # Not a second, misleading line about a value nobody gave.
+    assert "must be less than SAS_EXPIRY_MINUTES" not in message

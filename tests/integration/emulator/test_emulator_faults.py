@@ -49,7 +49,7 @@ def test_a_lost_answer_leaves_the_job_created_and_the_caller_uncertain(start_emu
     containers.upload({"a.txt": "Hello"})
     client = DocumentTranslationClient(server.endpoint, "k")
     with pytest.raises(SubmissionUncertainError):
-        client.start_translation([client_input(containers)])
+        client.begin_translation([client_input(containers)])
     stats = server.stats()
     assert stats["faults"]["lost answer"] == 1
     [batch] = stats["batches"]

@@ -1,4 +1,4 @@
-"""Key and bearer-token authentication, and the choice made by from_settings."""
+"""Key and bearer-token authentication, and the choice made by from_config."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from shared.settings import Settings
-from shared.translator import SCOPE, AuthenticationError, DocumentTranslationClient, TokenCredentialAuth
+from shared.translator import (
+    SCOPE,
+    AuthenticationError,
+    DocumentTranslationClient,
+    TokenCredentialAuth,
+    TranslatorConfig,
+)
 from tests.unit.translator.conftest import ENDPOINT, KEY, json_response
 
 JOB = {"id": "job-1", "status": "Running"}
@@ -35,7 +40,7 @@ class FakeCredential:
 
 def test_key_auth_sends_key_and_region_headers(service, make_client):
     service.add(json_response(200, JOB))
-    make_client(region="westeurope").get_job("job-1")
+    make_client(region="westeurope").get_translation_status("job-1")
     headers = service.requests[0].headers
     assert headers["Ocp-Apim-Subscription-Key"] == KEY
     assert headers["Ocp-Apim-Subscription-Region"] == "westeurope"
@@ -44,7 +49,7 @@ def test_key_auth_sends_key_and_region_headers(service, make_client):
 
 def test_key_auth_without_region_sends_no_region_header(service, make_client):
     service.add(json_response(200, JOB))
-    make_client().get_job("job-1")
+    make_client().get_translation_status("job-1")
     assert "Ocp-Apim-Subscription-Region" not in service.requests[0].headers
 
 
@@ -53,8 +58,8 @@ def test_bearer_auth_uses_the_cognitive_services_scope_and_caches_the_token(serv
     service.add(json_response(200, JOB), json_response(200, JOB))
     client = make_client(credential=credential)
 
-    client.get_job("job-1")
-    client.get_job("job-1")
+    client.get_translation_status("job-1")
+    client.get_translation_status("job-1")
 
     assert credential.calls == [(SCOPE,)]
     assert SCOPE == "https://cognitiveservices.azure.com/.default"
@@ -80,7 +85,7 @@ def test_a_401_with_a_cached_token_fetches_a_new_token_and_tries_once_more(servi
     credential = FakeCredential()
     service.add(json_response(401, {"error": {"code": "Unauthorized", "message": "expired"}}), json_response(200, JOB))
 
-    make_client(credential=credential).get_job("job-1")
+    make_client(credential=credential).get_translation_status("job-1")
 
     assert [request.headers["Authorization"] for request in service.requests] == ["Bearer token-1", "Bearer token-2"]
 
@@ -90,45 +95,34 @@ def test_an_object_that_is_neither_key_nor_credential_is_refused():
         DocumentTranslationClient(ENDPOINT, object())
 
 
-def settings(**overrides: str) -> Settings:
-    env = {"TRANSLATION_STORAGE": "UseDevelopmentStorage=true", "TRANSLATOR_ENDPOINT": ENDPOINT, **overrides}
-    return Settings.from_env(env)
-
-
-def test_from_settings_uses_the_key_and_api_version():
-    with DocumentTranslationClient.from_settings(
-        settings(TRANSLATOR_KEY=KEY, TRANSLATOR_API_VERSION="v1.1", TRANSLATOR_REGION="westeurope")
+def test_from_config_uses_the_key_and_api_version():
+    with DocumentTranslationClient.from_config(
+        TranslatorConfig(ENDPOINT, key=KEY, api_version="v1.1", region="westeurope")
     ) as client:
         assert client.api_version == "v1.1"
         assert client.endpoint == ENDPOINT
         assert "auth='key'" in repr(client) and KEY not in repr(client)
 
 
-def test_from_settings_without_key_uses_the_given_credential(service):
+def test_from_config_without_key_uses_the_given_credential(service):
     import httpx
 
     credential = FakeCredential()
     service.add(json_response(200, JOB))
-    with DocumentTranslationClient.from_settings(
-        settings(), credential, transport=httpx.MockTransport(service.handler)
+    with DocumentTranslationClient.from_config(
+        TranslatorConfig(ENDPOINT), credential, transport=httpx.MockTransport(service.handler)
     ) as client:
-        client.get_job("job-1")
+        client.get_translation_status("job-1")
     assert service.requests[0].headers["Authorization"] == "Bearer token-1"
 
 
-def test_from_settings_without_key_or_credential_defers_default_azure_credential(monkeypatch):
-    import azure.identity
+def test_from_config_without_key_or_credential_is_refused():
+    with pytest.raises(ValueError, match="needs a key or a TokenCredential"):
+        DocumentTranslationClient.from_config(TranslatorConfig(ENDPOINT))
 
-    built: list[str | None] = []
 
-    class NotYet:
-        def __init__(self, managed_identity_client_id=None):
-            built.append(managed_identity_client_id)
-
-    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NotYet)
-    with DocumentTranslationClient.from_settings(settings(AZURE_CLIENT_ID="client-123")) as client:
-        assert "auth='token'" in repr(client)
-    assert built == []  # nothing probed the environment until a token is needed
+def test_the_config_repr_never_shows_the_key():
+    assert KEY not in repr(TranslatorConfig(ENDPOINT, key=KEY))
 
 
 def test_a_credential_that_cannot_give_a_token_is_an_authentication_error(service, make_client):
@@ -137,5 +131,5 @@ def test_a_credential_that_cannot_give_a_token_is_an_authentication_error(servic
             raise RuntimeError("no managed identity endpoint available")
 
     with pytest.raises(AuthenticationError, match="no managed identity endpoint"):
-        make_client(credential=Broken()).get_job("job-1")
+        make_client(credential=Broken()).get_translation_status("job-1")
     assert service.requests == []

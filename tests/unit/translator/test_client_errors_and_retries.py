@@ -54,7 +54,7 @@ def test_client_errors_are_mapped_and_not_retried(
     service.add(json_response(status, error_body(code, "it went wrong", inner_code, target="Operation")))
 
     with pytest.raises(error_class) as caught:
-        make_client().get_job("job-1")
+        make_client().get_translation_status("job-1")
 
     error = caught.value
     assert len(service.requests) == 1
@@ -69,7 +69,7 @@ def test_a_non_json_error_body_gives_a_short_message(service, make_client):
     service.add(httpx.Response(502, text="<html><body>Bad gateway " + "x" * 500 + "</body></html>"))
 
     with pytest.raises(ServiceError) as caught:
-        make_client(retry=RetryPolicy(max_attempts=1)).get_job("job-1")
+        make_client(retry=RetryPolicy(max_attempts=1)).get_translation_status("job-1")
 
     assert caught.value.status_code == 502 and caught.value.code is None
     assert "Bad gateway" in caught.value.message and len(caught.value.message) <= 200
@@ -82,7 +82,7 @@ def test_429_is_retried_after_the_retry_after_it_asks_for(service, make_client, 
         json_response(200, JOB),
     )
 
-    job = make_client().get_job("job-1")
+    job = make_client().get_translation_status("job-1")
 
     assert job.id == "job-1"
     assert len(service.requests) == 3
@@ -110,14 +110,14 @@ def test_503_then_success_backs_off_exponentially(service, make_client, fake_tim
         json_response(200, JOB),
     )
 
-    make_client(jitter=1.0).get_job("job-1")
+    make_client(jitter=1.0).get_translation_status("job-1")
 
     assert fake_time.sleeps == [0.5, 1.0, 2.0]  # base 0.5, doubling, full ceiling with jitter 1.0
 
 
 def test_jitter_spreads_the_wait_within_the_upper_half(service, make_client, fake_time):
     service.add(json_response(503), json_response(503), json_response(200, JOB))
-    make_client(jitter=0.0).get_job("job-1")
+    make_client(jitter=0.0).get_translation_status("job-1")
     assert fake_time.sleeps == [0.25, 0.5]
 
 
@@ -129,7 +129,7 @@ def test_a_retry_after_past_the_budget_stops_with_the_last_error(service, fake_t
     )
 
     with pytest.raises(RateLimitedError) as caught:
-        make_client(retry=policy).get_job("job-1")
+        make_client(retry=policy).get_translation_status("job-1")
 
     assert fake_time.sleeps == [4.0]  # 4 + 8 would pass the 10s budget
     assert caught.value.message == "second" and caught.value.retry_after == 8.0
@@ -140,7 +140,7 @@ def test_max_attempts_raises_the_last_error(service, fake_time, make_client):
     service.add(*(json_response(503, error_body("ServiceUnavailable", f"try {n}")) for n in range(1, 4)))
 
     with pytest.raises(ServiceError, match="try 3"):
-        make_client(retry=policy).get_job("job-1")
+        make_client(retry=policy).get_translation_status("job-1")
 
     assert len(service.requests) == 3 and len(fake_time.sleeps) == 2
 
@@ -151,7 +151,7 @@ def test_the_delay_never_exceeds_max_delay_without_retry_after(service, fake_tim
     )
     service.add(*(json_response(500) for _ in range(6)), json_response(200, JOB))
 
-    make_client(retry=policy).get_job("job-1")
+    make_client(retry=policy).get_translation_status("job-1")
 
     assert fake_time.sleeps == [1, 2, 4, 4, 4, 4]
 
@@ -159,7 +159,7 @@ def test_the_delay_never_exceeds_max_delay_without_retry_after(service, fake_tim
 def test_transport_errors_on_reads_are_retried(service, make_client, fake_time):
     service.add(httpx.ReadTimeout("timed out"), httpx.ConnectError("refused"), json_response(200, JOB))
 
-    assert make_client().get_job("job-1").id == "job-1"
+    assert make_client().get_translation_status("job-1").id == "job-1"
     assert len(service.requests) == 3
 
 
@@ -168,7 +168,7 @@ def test_a_transport_error_that_persists_is_a_transport_error(service, fake_time
     service.add(httpx.ConnectError("refused"), httpx.ConnectError("refused"))
 
     with pytest.raises(ServiceUnreachableError) as caught:
-        make_client(retry=policy).get_job("job-1")
+        make_client(retry=policy).get_translation_status("job-1")
 
     assert caught.value.status_code is None
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
@@ -178,7 +178,7 @@ def test_post_after_503_is_uncertain_and_not_resubmitted(service, make_client, f
     service.add(json_response(503, error_body("ServiceUnavailable", "busy", "Overloaded")), accepted())
 
     with pytest.raises(SubmissionUncertainError) as caught:
-        make_client().start_translation(INPUTS)
+        make_client().begin_translation(INPUTS)
 
     assert len(service.requests) == 1
     error = caught.value
@@ -195,7 +195,7 @@ def test_post_after_a_transport_error_once_sent_is_uncertain(failure, service, m
     service.add(failure, accepted())
 
     with pytest.raises(SubmissionUncertainError) as caught:
-        make_client().start_translation(INPUTS)
+        make_client().begin_translation(INPUTS)
 
     assert len(service.requests) == 1
     assert caught.value.status_code is None
@@ -215,7 +215,7 @@ def test_post_after_a_transport_error_once_sent_is_uncertain(failure, service, m
 def test_post_is_retried_when_the_request_was_not_processed(first_reply, service, make_client):
     service.add(first_reply, accepted())
 
-    assert make_client().start_translation(INPUTS) == "job-1"
+    assert make_client().begin_translation(INPUTS) == "job-1"
     assert len(service.requests) == 2
 
 
@@ -223,7 +223,7 @@ def test_post_after_400_is_an_invalid_request_not_uncertain(service, make_client
     service.add(json_response(400, error_body("InvalidRequest", "bad target", "InvalidTargetDocumentAccessLevel")))
 
     with pytest.raises(InvalidRequestError) as caught:
-        make_client().start_translation(INPUTS)
+        make_client().begin_translation(INPUTS)
 
     assert caught.value.inner_code == "InvalidTargetDocumentAccessLevel"
     assert len(service.requests) == 1
@@ -231,7 +231,7 @@ def test_post_after_400_is_an_invalid_request_not_uncertain(service, make_client
 
 def test_delete_and_get_are_retried_after_5xx(service, make_client):
     service.add(json_response(502), json_response(200, {**JOB, "status": "Cancelling"}))
-    assert make_client().cancel_job("job-1").status == "Cancelling"
+    assert make_client().cancel_translation("job-1").status == "Cancelling"
     assert len(service.requests) == 2
 
 
@@ -249,8 +249,8 @@ def test_a_pause_the_service_asked_for_holds_the_clients_next_call_too(service, 
     service.add(answer(429, {"Retry-After": "3"}), answer(200))
     client = make_client(retry=policy)
     with pytest.raises(RateLimitedError):
-        client.get_job("job-1")  # gives up at once (one attempt), but the pause stands
-    assert client.get_job("job-1").id == "job-1"
+        client.get_translation_status("job-1")  # gives up at once (one attempt), but the pause stands
+    assert client.get_translation_status("job-1").id == "job-1"
     assert sent_at == [1000.0, 1003.0] and fake_time.sleeps == [3.0]
 
 

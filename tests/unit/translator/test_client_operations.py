@@ -81,7 +81,7 @@ def test_start_translation_posts_the_inputs_and_returns_the_job_id(flavour, serv
         source_language="en",
     )
 
-    job_id = client.start_translation([job_input])
+    job_id = client.begin_translation([job_input])
 
     assert job_id == JOB_ID
     (request,) = service.requests
@@ -117,20 +117,20 @@ def test_start_translation_posts_the_inputs_and_returns_the_job_id(flavour, serv
 def test_start_translation_without_operation_location_raises_service_error(service, make_client):
     service.add(json_response(202))
     with pytest.raises(ServiceError, match="Operation-Location"):
-        make_client().start_translation([TranslationInput(SOURCE_SAS_URL, (TranslationTarget(TARGET_SAS_URL, "fr"),))])
+        make_client().begin_translation([TranslationInput(SOURCE_SAS_URL, (TranslationTarget(TARGET_SAS_URL, "fr"),))])
     assert len(service.requests) == 1  # not resubmitted
 
 
 def test_start_translation_refuses_an_empty_batch(make_client):
     with pytest.raises(ValueError, match="at least one"):
-        make_client().start_translation([])
+        make_client().begin_translation([])
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_get_job_reads_the_status_and_the_retry_after_hint(flavour, service, make_client):
     service.add(json_response(200, JOB_EXAMPLE, headers={"Retry-After": "7"}))
 
-    job = make_client(flavour).get_job(JOB_ID)
+    job = make_client(flavour).get_translation_status(JOB_ID)
 
     (request,) = service.requests
     assert request.method == "GET"
@@ -153,7 +153,7 @@ def test_get_job_reads_the_status_and_the_retry_after_hint(flavour, service, mak
 def test_cancel_job_deletes_the_batch_and_returns_its_status(flavour, service, make_client):
     service.add(json_response(200, {**JOB_EXAMPLE, "status": "Cancelling"}))
 
-    job = make_client(flavour).cancel_job(JOB_ID)
+    job = make_client(flavour).cancel_translation(JOB_ID)
 
     (request,) = service.requests
     assert request.method == "DELETE"
@@ -167,7 +167,7 @@ def test_cancel_job_deletes_the_batch_and_returns_its_status(flavour, service, m
 def test_get_document_reads_paths_language_and_error(flavour, service, make_client):
     service.add(json_response(200, DOCUMENT_BODY))
 
-    document = make_client(flavour).get_document(JOB_ID, DOC_ID)
+    document = make_client(flavour).get_document_status(JOB_ID, DOC_ID)
 
     (request,) = service.requests
     assert request.method == "GET"
@@ -189,7 +189,7 @@ def test_get_document_reads_paths_language_and_error(flavour, service, make_clie
 def test_list_documents_requests_the_job_documents(flavour, service, make_client):
     service.add(json_response(200, {"value": [DOCUMENT_BODY]}))
 
-    documents = list(make_client(flavour).list_documents(JOB_ID, statuses=["Failed"]))
+    documents = list(make_client(flavour).list_document_statuses(JOB_ID, statuses=["Failed"]))
 
     (request,) = service.requests
     assert str(request.url).split("?")[0] == f"{BASE[flavour]}/batches/{JOB_ID}/documents"
@@ -247,12 +247,12 @@ def test_supported_formats_use_the_flavour_route(flavour, kind, path, query, ser
 def test_a_success_answer_that_is_not_json_raises_service_error(service, make_client):
     service.add(httpx.Response(200, text="<html>gateway</html>"))
     with pytest.raises(ServiceError, match="not JSON"):
-        make_client().get_job(JOB_ID)
+        make_client().get_translation_status(JOB_ID)
 
 
 def test_job_ids_cannot_escape_their_path_segment(service, make_client):
     service.add(json_response(200, JOB_EXAMPLE))
-    make_client().get_job("../formats?x=1")
+    make_client().get_translation_status("../formats?x=1")
     assert (
         service.requests[0].url.raw_path == b"/translator/document/batches/..%2Fformats%3Fx%3D1?api-version=2026-03-01"
     )

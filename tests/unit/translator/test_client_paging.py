@@ -38,7 +38,7 @@ def test_list_jobs_follows_the_next_link_across_three_pages(flavour, link_field,
         json_response(200, {"value": [job(7)], link_field: None}),
     )
 
-    jobs = list(make_client(flavour).list_jobs(max_page_size=2))
+    jobs = list(make_client(flavour).list_translation_statuses(max_page_size=2))
 
     assert [item.id for item in jobs] == [f"job-{n}" for n in range(1, 8)]
     assert [str(request.url) for request in service.requests[1:]] == [link2, link3]
@@ -53,7 +53,7 @@ def test_either_link_field_is_followed_whatever_the_flavour(flavour, service, ma
         json_response(200, {"value": [job(2)]}),
     )
 
-    assert [item.id for item in make_client(flavour).list_jobs()] == ["job-1", "job-2"]
+    assert [item.id for item in make_client(flavour).list_translation_statuses()] == ["job-1", "job-2"]
 
 
 def test_a_2024_link_without_api_version_gets_it_added(service, make_client):
@@ -62,7 +62,7 @@ def test_a_2024_link_without_api_version_gets_it_added(service, make_client):
         json_response(200, {"value": [job(2)]}),
     )
 
-    list(make_client("2024-05-01").list_jobs())
+    list(make_client("2024-05-01").list_translation_statuses())
 
     assert dict(service.requests[1].url.params) == {"skip": "1", "api-version": "2024-05-01"}
 
@@ -74,7 +74,7 @@ def test_by_page_makes_one_call_per_page_and_exposes_the_link(service, make_clie
         json_response(200, {"value": [job(3)]}),
     )
 
-    pages = make_client().list_jobs().by_page()
+    pages = make_client().list_translation_statuses().by_page()
     first = next(pages)
     assert len(service.requests) == 1
     assert isinstance(first, Page)
@@ -93,7 +93,7 @@ def test_list_documents_follows_pages_too(service, make_client):
         json_response(200, {"value": [{**document, "id": "d2", "status": "Canceled"}]}),
     )
 
-    documents = list(make_client().list_documents("job-1"))
+    documents = list(make_client().list_document_statuses("job-1"))
 
     assert [(item.id, item.status) for item in documents] == [("d1", Status.SUCCEEDED), ("d2", Status.CANCELLED)]
 
@@ -103,18 +103,18 @@ def test_a_link_back_to_a_page_already_read_stops_with_an_error(service, make_cl
     service.add(json_response(200, {"value": [job(1)], "nextLink": first_url}))
 
     with pytest.raises(ServiceError, match="already read"):
-        list(make_client().list_jobs())
+        list(make_client().list_translation_statuses())
 
 
 def test_top_caps_the_items_even_when_the_server_sends_more(service, make_client):
     service.add(json_response(200, {"value": [job(1), job(2), job(3)]}))
 
-    assert [item.id for item in make_client().list_jobs(top=2)] == ["job-1", "job-2"]
+    assert [item.id for item in make_client().list_translation_statuses(top=2)] == ["job-1", "job-2"]
 
 
 def test_an_empty_list_answer_yields_nothing(service, make_client):
     service.add(json_response(200, {"value": []}))
-    assert list(make_client().list_jobs()) == []
+    assert list(make_client().list_translation_statuses()) == []
 
 
 CREATED_AFTER = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
@@ -144,7 +144,7 @@ def test_list_filters_are_encoded_per_flavour(flavour, expected, service, make_c
     service.add(json_response(200, {"value": []}))
 
     list(
-        make_client(flavour).list_jobs(
+        make_client(flavour).list_translation_statuses(
             ids=["a", "b"],
             statuses=[Status.SUCCEEDED, Status.CANCELLED],
             created_after=CREATED_AFTER,
@@ -165,9 +165,9 @@ def test_list_filters_are_encoded_per_flavour(flavour, expected, service, make_c
 def test_order_by_desc_and_bad_values(service, make_client):
     service.add(json_response(200, {"value": []}))
     client = make_client()
-    list(client.list_jobs(order_by="desc"))
+    list(client.list_translation_statuses(order_by="desc"))
     assert service.requests[0].url.params["orderby"] == "createdDateTimeUtc desc"
     with pytest.raises(ValueError, match="order_by"):
-        client.list_jobs(order_by="sideways")
+        client.list_translation_statuses(order_by="sideways")
     with pytest.raises(ValueError, match="max_page_size"):
-        client.list_jobs(max_page_size=500)
+        client.list_translation_statuses(max_page_size=500)

@@ -34,7 +34,7 @@ def job(job_id: str) -> dict:
 
 def test_a_pageable_asks_nothing_until_iterated_and_one_request_per_page(make_client, service):
     client = make_client()
-    pageable = client.list_jobs(top=3)
+    pageable = client.list_translation_statuses(top=3)
     assert service.requests == []
     service.add(
         json_response(
@@ -45,7 +45,7 @@ def test_a_pageable_asks_nothing_until_iterated_and_one_request_per_page(make_cl
     assert [item.id for item in pageable] == ["a", "b", "c"]  # top counts across pages
     assert len(service.requests) == 2
     service.add(json_response(200, {"value": [job("a")]}))
-    [page] = list(client.list_jobs().by_page())
+    [page] = list(client.list_translation_statuses().by_page())
     assert [item.id for item in page.items] == ["a"] and page.next_link is None
 
 
@@ -65,7 +65,7 @@ def test_the_services_clock_is_measured_from_its_date_header(make_client, servic
     client = make_client()
     assert client.clock_offset is None
     service.add(json_response(200, job("a"), headers={"Date": format_datetime(ahead, usegmt=True)}))
-    client.get_job("a")
+    client.get_translation_status("a")
     assert client.clock_offset is not None
     assert abs(client.clock_offset - timedelta(minutes=7)) < timedelta(seconds=2)
 
@@ -74,6 +74,20 @@ def test_the_services_clock_is_measured_from_its_date_header(make_client, servic
 def test_errors_carry_the_services_request_id(make_client, service, header):
     service.add(json_response(404, error_body("ResourceNotFound", "Batch not found"), headers={header: "6c1f-42"}))
     with pytest.raises(NotFoundError) as caught:
-        make_client().get_job("missing")
+        make_client().get_translation_status("missing")
     assert caught.value.request_id == "6c1f-42"
     assert str(caught.value).endswith("(request id 6c1f-42)")
+
+
+def test_the_operations_speak_the_sdks_words():
+    from shared.translator import DocumentTranslationClient, TranslatorService
+
+    words = {
+        "begin_translation",
+        "get_translation_status",
+        "cancel_translation",
+        "list_translation_statuses",
+        "list_document_statuses",
+    }
+    assert words <= set(vars(TranslatorService)) and words <= set(vars(DocumentTranslationClient))
+    assert hasattr(DocumentTranslationClient, "get_document_status")

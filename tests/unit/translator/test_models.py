@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -192,3 +193,30 @@ def test_request_reprs_hide_the_sas_signature():
     text = repr(request)
     assert SAS_SIG not in text
     assert "sig=***" in text and "sv=2024-08-04" in text and "fr" in text
+
+
+def test_a_submission_keeps_its_job_summary_typed_through_the_table():
+    from datetime import UTC, datetime
+
+    from shared.storage.schedule_table import SUBMISSION_CODEC, Submission, SubmissionState
+    from shared.translator import StatusSummary
+
+    summary = StatusSummary(total=4, failed=1, success=2, cancelled=1, in_progress=0)
+    submission = Submission(
+        "s1",
+        "source",
+        "plan",
+        ["fr"],
+        {},
+        None,
+        None,
+        [],
+        SubmissionState.SUBMITTED,
+        datetime.now(UTC),
+        summary=summary,
+    )
+    entity = SUBMISSION_CODEC.to_entity("p", "r", submission)
+    # Written as `asdict` wrote it before it was typed, so earlier rows read the same.
+    assert json.loads(entity["Summary"])["total"] == 4
+    read = SUBMISSION_CODEC.from_entity(entity)
+    assert read.summary == summary and read.summary.done == 4

@@ -45,7 +45,7 @@ def test_negative_top_or_skip_is_refused():
 def test_each_request_logs_one_line_with_method_url_status_and_attempt(service, make_client, caplog):
     service.add(json_response(503), json_response(200, {"id": "j", "status": "Running"}))
     with caplog.at_level(logging.DEBUG, logger="shared.translator.client"):
-        make_client().get_job("j")
+        make_client().get_translation_status("j")
     lines = [record.getMessage() for record in caplog.records if record.name == "shared.translator.client"]
     url = f"{ENDPOINT}/translator/document/batches/j?api-version=2026-03-01"
     assert lines == [f"GET {url} -> 503 (attempt 1)", f"GET {url} -> 200 (attempt 2)"]

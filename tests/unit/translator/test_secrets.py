@@ -64,14 +64,14 @@ def test_a_whole_session_of_calls_and_failures_leaks_no_secret(credential, servi
     with caplog.at_level(logging.DEBUG):
         client = make_client(credential=credential, retry=RetryPolicy(max_attempts=1, sleep=fake_time.sleep))
         with pytest.raises(InvalidRequestError) as invalid:
-            client.start_translation(INPUTS)
+            client.begin_translation(INPUTS)
         errors.append(invalid.value)
         with pytest.raises(SubmissionUncertainError) as uncertain:
-            client.start_translation(INPUTS)
+            client.begin_translation(INPUTS)
         errors.append(uncertain.value)
-        assert [job.id for job in client.list_jobs()] == ["j1"]
+        assert [job.id for job in client.list_translation_statuses()] == ["j1"]
         with pytest.raises(ServiceUnreachableError) as transport:
-            client.get_job("j1")
+            client.get_translation_status("j1")
         errors.append(transport.value)
         logging.getLogger("tests").info("operator line: %r %r", client, errors)
 
