@@ -23,12 +23,12 @@ from shared.pipeline import grouping
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.submit import submit_dropped_blob
 from shared.redaction import redact
-from shared.storage.entity_codec import cut
+from shared.storage.app_state import Trouble
 from shared.storage.record_keys import record_key
-from shared.storage.record_table import Trouble
 from shared.storage.records import State
 from shared.storage.schedule_table import Plan
 from shared.telemetry import Event
+from shared.text import cut
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
     settings = ctx.settings
     now = ctx.now()
     cutoff = now - timedelta(seconds=settings.catch_up_after_seconds)
-    watermark = ctx.records.get_moment(WATERMARK)
+    watermark = ctx.records.state.get_moment(WATERMARK)
     since = watermark - CLOCK_OVERLAP if watermark is not None else None
     source = ctx.storage.container(settings.source_container)
     pages = source.list_blobs(retry_total=LISTING_RETRIES).by_page()
@@ -115,7 +115,7 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
             )
             submit_dropped_blob(source.get_blob_client(blob.name), ctx)
             summary.submitted += 1
-    ctx.records.set_moment(WATERMARK, cutoff)
+    ctx.records.state.set_moment(WATERMARK, cutoff)
     _clear_listing_failure(ctx, settings.source_container)
     logger.info(
         "catch-up: %d source blobs listed in %d calls, %d written in the window, %d had no record and were submitted",
@@ -131,9 +131,9 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
 def _report_listing_failure(ctx: PipelineContext, summary: CatchUpSummary, container: str) -> None:
     now = ctx.now()
     reason = cut(summary.listing_failed) or "the listing failed"
-    earlier = ctx.records.get_trouble(LISTING_FAILING)
+    earlier = ctx.records.state.get_trouble(LISTING_FAILING)
     since = earlier.since if earlier is not None else now
-    ctx.records.set_trouble(LISTING_FAILING, Trouble(since=since, reason=reason, last_attempt=now))
+    ctx.records.state.set_trouble(LISTING_FAILING, Trouble(since=since, reason=reason, last_attempt=now))
     logger.error(
         "catch-up needs attention: listing container %s failed after %d pages (%d blobs, %d submitted), "
         "failing since %s: %s; the watermark stays, the next run lists again",
@@ -153,10 +153,10 @@ def _report_listing_failure(ctx: PipelineContext, summary: CatchUpSummary, conta
 
 
 def _clear_listing_failure(ctx: PipelineContext, container: str) -> None:
-    earlier = ctx.records.get_trouble(LISTING_FAILING)
+    earlier = ctx.records.state.get_trouble(LISTING_FAILING)
     if earlier is None:
         return
-    ctx.records.clear_trouble(LISTING_FAILING)
+    ctx.records.state.clear_trouble(LISTING_FAILING)
     logger.info(
         "catch-up lists container %s again (it failed from %s to %s: %s)",
         container,

@@ -31,10 +31,10 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.reuse import Found
 from shared.redaction import redact
 from shared.storage import results_queue
-from shared.storage.entity_codec import cut
 from shared.storage.records import FinalRecord, OpenRecord, Outcome, SourceVersion, State
 from shared.storage.schedule_table import DueEntry, DueKind, Member, Plan, Submission
 from shared.telemetry import Event, file_fields, metrics, source_fields
+from shared.text import cut
 
 logger = logging.getLogger(__name__)
 

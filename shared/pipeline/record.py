@@ -17,7 +17,6 @@ from typing import Any
 from shared.pipeline import lifecycle, publish, reuse
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
-from shared.storage.entity_codec import cut
 from shared.storage.records import (
     AttemptCharge,
     DocumentResult,
@@ -29,6 +28,7 @@ from shared.storage.records import (
 )
 from shared.storage.results_queue import ResultMessage
 from shared.telemetry import Event, file_fields, metrics
+from shared.text import cut
 from shared.translator import Status
 
 logger = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact
-from shared.storage.entity_codec import cut, json_text
+from shared.storage.entity_codec import json_text
 from shared.storage.schedule_table import (
     DueEntry,
     DueKind,
@@ -33,6 +33,7 @@ from shared.storage.schedule_table import (
     stamp,
 )
 from shared.telemetry import Event, metrics, source_fields, submission_fields
+from shared.text import cut
 from shared.translator import InvalidRequestError, JobStatus, NotFoundError, TranslatorError
 
 logger = logging.getLogger(__name__)

@@ -118,18 +118,18 @@ def test_a_listing_that_fails_is_flagged_retried_and_cleared_and_skips_nothing(m
     [alert] = [record for record in caplog.records if record.name == "shared.pipeline.catch_up"]
     assert alert.levelno == logging.ERROR and alert.event == "translation.needs_attention"
     assert alert.reason_code == "CatchUpListingFailed"
-    trouble = ctx.records.get_trouble("catch-up-failing")
+    trouble = ctx.records.state.get_trouble("catch-up-failing")
     assert trouble is not None and trouble.since == clock() and "HttpResponseError" in trouble.reason
-    assert ctx.records.get_moment("catch-up-watermark") is None  # the window is looked at again
+    assert ctx.records.state.get_moment("catch-up-watermark") is None  # the window is looked at again
 
     clock.advance(300)
     catch_up_missed_drops(ctx)
-    again = ctx.records.get_trouble("catch-up-failing")
+    again = ctx.records.state.get_trouble("catch-up-failing")
     assert again is not None and again.since == trouble.since and again.last_attempt == clock()
 
     ctx.storage.container(ctx.settings.source_container).delete_blob("b\x01unlistable.txt")
     clock.advance(300)
     recovered = catch_up_missed_drops(ctx)
-    assert recovered.listing_failed is None and ctx.records.get_trouble("catch-up-failing") is None
+    assert recovered.listing_failed is None and ctx.records.state.get_trouble("catch-up-failing") is None
     submitted = sorted(call[0].source_url.split("?")[0].rsplit("/", 1)[-1] for call in service.start_calls)
     assert submitted == ["a-before.txt", "c-after.txt", "d-after.txt"]
