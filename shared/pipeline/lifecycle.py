@@ -65,14 +65,17 @@ def claim(
         "plan": plan.digest if plan else None,
         **more,
     }
-    record = OpenRecord.new(source, state=state, at=ctx.now(), **values)
+    return _insert(ctx, OpenRecord.new(source, state=state, at=ctx.now(), **values))
+
+
+def _insert(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:
     claimed = ctx.records.claim(record)
     if claimed is not None:
         logger.info(
             "claimed %s (version %s) as record %s",
-            source.name,
-            source.etag,
-            source.key,
+            record.source_name,
+            record.source_etag,
+            record.key,
             extra=file_fields(claimed, event=Event.CLAIMED),
         )
     return claimed
@@ -411,25 +414,31 @@ def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     It is planned anew by the next poll (what it is sent with may have changed), then grouped. The
     final record stays until the new outcome replaces it; the next attempt has staging names of its
     own. None when the version is open already."""
-    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 0)
-    ctx.schedule.put_due(DueEntry(ctx.now(), DueKind.RECORD, source.key))
-    reopened = claim(
-        ctx,
-        source,
-        state=State.WAITING,
-        plan=None,
-        attempt=final.attempts,
-        last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
-    )
-    if reopened is not None:
+    record = reopened(final, at=ctx.now())
+    ctx.schedule.put_due(DueEntry(record.intent_at, DueKind.RECORD, record.key))
+    claimed = _insert(ctx, record)
+    if claimed is not None:
         logger.info(
             "%s (version %s) will be submitted again (it ended %s)",
             final.source_name,
             final.source_etag,
             final.outcome,
-            extra=file_fields(reopened, event=Event.CLAIMED),
+            extra=file_fields(claimed, event=Event.CLAIMED),
         )
-    return reopened
+    return claimed
+
+
+def reopened(final: FinalRecord, *, at: datetime) -> OpenRecord:
+    """The open record of a recorded version submitted again at `at`: waiting to be planned anew,
+    counting on from its attempts (the final record keeps no size: the plan reads the blob again)."""
+    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 0)
+    return OpenRecord.new(
+        source,
+        state=State.WAITING,
+        at=at,
+        attempt=final.attempts,
+        last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
+    )
 
 
 def record_metrics_submitted(count: int) -> None:
