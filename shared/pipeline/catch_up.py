@@ -24,17 +24,15 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.submit import submit_dropped_blob
 from shared.redaction import redact
 from shared.storage.app_state import Trouble
-from shared.storage.record_keys import record_key
-from shared.storage.records import State
+from shared.storage.records import ReasonCode, SourceVersion, State
 from shared.storage.schedule_table import Plan
-from shared.telemetry import Event
+from shared.telemetry import Event, source_fields
 from shared.text import cut
 
 logger = logging.getLogger(__name__)
 
 WATERMARK = "catch-up-watermark"
 LISTING_FAILING = "catch-up-failing"
-LISTING_FAILED_CODE = "CatchUpListingFailed"
 # The next run is the listing's retry, a schedule away: the SDK's own retries of a refused page would
 # hold the run for over a minute, then fail all the same.
 LISTING_RETRIES = 1
@@ -82,7 +80,8 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
             if modified is None or modified > cutoff or (since is not None and modified <= since):
                 continue
             summary.examined += 1
-            key = record_key(settings.source_container, blob.name, str(blob.etag).strip('"'))
+            version = SourceVersion.of(settings.source_container, blob.name, blob)
+            key = version.key
             summary.record_reads += 1
             record = ctx.records.get_open(key)
             if record is not None:
@@ -106,12 +105,7 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
                 blob.name,
                 blob.etag,
                 modified.isoformat(),
-                extra={
-                    "event": Event.CATCH_UP.value,
-                    "source_path": f"{settings.source_container}/{blob.name}",
-                    "source_version": str(blob.etag).strip('"'),
-                    "record_key": key,
-                },
+                extra=source_fields(version.container, version.name, version.etag, event=Event.CATCH_UP, key=key),
             )
             submit_dropped_blob(source.get_blob_client(blob.name), ctx)
             summary.submitted += 1
@@ -145,7 +139,7 @@ def _report_listing_failure(ctx: PipelineContext, summary: CatchUpSummary, conta
         reason,
         extra={
             "event": Event.NEEDS_ATTENTION.value,
-            "reason_code": LISTING_FAILED_CODE,
+            "reason_code": ReasonCode.CATCH_UP_LISTING_FAILED.value,
             "source_path": f"{container}/",
             "failing_since": since.isoformat(),
         },

@@ -31,7 +31,7 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.reuse import Found
 from shared.redaction import redact
 from shared.storage import results_queue
-from shared.storage.records import FinalRecord, OpenRecord, Outcome, SourceVersion, State
+from shared.storage.records import FinalRecord, OpenRecord, Outcome, ReasonCode, SourceVersion, State
 from shared.storage.schedule_table import DueEntry, DueKind, Member, Plan, Submission
 from shared.telemetry import Event, file_fields, metrics, source_fields
 from shared.text import cut
@@ -158,7 +158,7 @@ def flag(ctx: PipelineContext, record: OpenRecord, reason: str) -> OpenRecord | 
             record.source_name,
             record.source_etag,
             reason,
-            extra=file_fields(updated, event=Event.NEEDS_ATTENTION, reason_code="NeedsAttention"),
+            extra=file_fields(updated, event=Event.NEEDS_ATTENTION, reason_code=ReasonCode.NEEDS_ATTENTION),
         )
     return updated
 
@@ -185,10 +185,12 @@ def withdraw(ctx: PipelineContext, record: OpenRecord, who: str) -> OpenRecord |
 # --- into Finishing: the outcome is decided -------------------------------------------------
 
 
-def finish(ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: str, message: str) -> OpenRecord | None:
+def finish(
+    ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: ReasonCode | str, message: str
+) -> OpenRecord | None:
     """Hand a record whose outcome is decided without a job (rejected, superseded before submission,
-    cancelled, failed) to the record step. Its place in the schedule comes first, so that a hand-over
-    lost to a crash is repeated."""
+    cancelled, failed) to the record step, with a ReasonCode or the service's own code (a refused start
+    call). Its place in the schedule comes first, so that a hand-over lost to a crash is repeated."""
     now = ctx.now()
     ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, record.key))
     decided = replace(
@@ -206,7 +208,7 @@ def finish(ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: 
 
 
 def reject(ctx: PipelineContext, record: OpenRecord, rejection: Rejection) -> OpenRecord | None:
-    updated = finish(ctx, record, outcome=Outcome.REJECTED, code=rejection.code.value, message=rejection.message)
+    updated = finish(ctx, record, outcome=Outcome.REJECTED, code=rejection.code, message=rejection.message)
     if updated is not None:
         logger.info(
             "rejected %s before submission: %s (%s)",
@@ -224,7 +226,7 @@ def claim_finished(
     plan: Plan | None,
     *,
     outcome: Outcome,
-    code: str,
+    code: ReasonCode | str,
     message: str,
     **more: object,
 ) -> OpenRecord | None:
@@ -257,7 +259,7 @@ def claim_rejected(
         source,
         None,
         outcome=Outcome.REJECTED,
-        code=rejection.code.value,
+        code=rejection.code,
         message=rejection.message,
         languages=list(languages),
     )

@@ -31,14 +31,13 @@ from shared.storage.blob_names import (
     report_blob_name,
     target_blob_name,
 )
-from shared.storage.records import OpenRecord
+from shared.storage.records import OpenRecord, ReasonCode
 from shared.telemetry import Event, file_fields
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
 # A conditional write that lost a race is decided again, at most this many times.
 MAX_WRITE_RACES = 5
 COPY_TIMEOUT_SECONDS = 120.0
@@ -94,7 +93,7 @@ def publish_translation(
             return Publication(
                 False,
                 staging_name,
-                TARGET_FILE_ALREADY_EXISTS,
+                ReasonCode.TARGET_FILE_ALREADY_EXISTS,
                 f"{container}/{name} holds a file this app did not write; it was left as it is and the "
                 f"translation kept at {container}/{staging_name}",
             )

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact
 from shared.storage.entity_codec import json_text
+from shared.storage.records import ReasonCode
 from shared.storage.schedule_table import (
     DueEntry,
     DueKind,
@@ -274,7 +275,7 @@ def flag(ctx: PipelineContext, submission: Submission, reason: str, at: datetime
             submission.job_id,
             len(submission.members),
             reason,
-            extra=submission_fields(updated, event=Event.NEEDS_ATTENTION, reason_code="NeedsAttention"),
+            extra=submission_fields(updated, event=Event.NEEDS_ATTENTION, reason_code=ReasonCode.NEEDS_ATTENTION),
         )
     return updated
 

@@ -50,14 +50,14 @@ class RecordTable:
 
     def get_open(self, key: str) -> OpenRecord | None:
         entity = self.writer.read(open_partition(key), key)
-        return None if entity is None else OPEN_CODEC.from_entity(entity, key=key)
+        return None if entity is None else OPEN_CODEC.from_entity(entity)
 
     def open_versions(self, container: str, name: str) -> list[OpenRecord]:
         """Every open version of one file, oldest first (one range query on its partition)."""
         low, high = versions_range(container, name)
         partition = open_partition(path_digest(container, name))
         query = f"PartitionKey eq '{partition}' and RowKey ge '{low}' and RowKey lt '{high}'"
-        found = [OPEN_CODEC.from_entity(entity, key=entity["RowKey"]) for entity in self._table.query_entities(query)]
+        found = [OPEN_CODEC.from_entity(entity) for entity in self._table.query_entities(query)]
         found = [record for record in found if (record.source_container, record.source_name) == (container, name)]
         return sorted(found, key=lambda record: record.version_order)
 
@@ -65,7 +65,7 @@ class RecordTable:
         """Every open record, partition by partition: for operators' reports, never on a hot path."""
         for partition in OPEN_PARTITIONS:
             for entity in self._table.query_entities(f"PartitionKey eq '{partition}'"):
-                yield OPEN_CODEC.from_entity(entity, key=entity["RowKey"])
+                yield OPEN_CODEC.from_entity(entity)
 
     def update(self, record: OpenRecord) -> OpenRecord | None:
         """Replace the open record if nobody changed it since it was read; None on a lost race."""

@@ -10,7 +10,7 @@ from shared.pipeline.poison import record_poisoned_drop, record_poisoned_result
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
-from shared.storage.record_keys import record_key
+from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import State
 from tests.pipeline.conftest import drain_results, upload
 
@@ -32,7 +32,7 @@ def poison_message(ctx, name: str, etag: str) -> str:
 
 def test_a_drop_whose_trigger_gave_up_before_its_claim_gets_a_record_and_is_submitted(ctx, service, clock):
     blob = upload(ctx, "unlucky.txt", b"Hello")
-    etag = blob.get_blob_properties().etag.strip('"')
+    etag = unquoted_etag(blob.get_blob_properties().etag)
     record_poisoned_drop(poison_message(ctx, "unlucky.txt", etag), ctx)
     key = record_key(ctx.settings.source_container, "unlucky.txt", etag)
     record = ctx.records.get_open(key)
@@ -47,7 +47,7 @@ def test_a_drop_whose_trigger_gave_up_before_its_claim_gets_a_record_and_is_subm
 
 def test_a_poisoned_drop_of_a_deleted_file_is_recorded_as_such(ctx, service):
     blob = upload(ctx, "deleted.txt", b"Hello")
-    etag = blob.get_blob_properties().etag.strip('"')
+    etag = unquoted_etag(blob.get_blob_properties().etag)
     blob.delete_blob()
     record_poisoned_drop(poison_message(ctx, "deleted.txt", etag), ctx)
     [final] = [record_outcome(text, ctx) for text in drain_results(ctx)]
@@ -57,7 +57,7 @@ def test_a_poisoned_drop_of_a_deleted_file_is_recorded_as_such(ctx, service):
 def test_a_poisoned_drop_already_claimed_is_flagged_not_submitted_twice(ctx, service):
     blob = upload(ctx, "claimed.txt", b"Hello")
     result = submit_dropped_blob(blob, ctx)
-    etag = blob.get_blob_properties().etag.strip('"')
+    etag = unquoted_etag(blob.get_blob_properties().etag)
     record_poisoned_drop(poison_message(ctx, "claimed.txt", etag), ctx)
     record = ctx.records.get_open(result.key)
     assert record.state == State.GROUPED and record.needs_attention
