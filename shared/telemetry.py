@@ -33,7 +33,9 @@ class Event(StrEnum):
 
 
 class _FileLike(Protocol):
-    key: str
+    @property
+    def key(self) -> str: ...
+
     source_container: str
     source_name: str
     source_etag: str

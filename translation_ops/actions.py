@@ -13,14 +13,13 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from shared.pipeline import grouping, lifecycle, submissions
-from shared.pipeline.checks import RejectionCode
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poison import PoisonedBlob
 from shared.pipeline.submit import submit_dropped_blob
 from shared.pipeline.translation_written import Notice, notice_translation_written
 from shared.settings import POISON_SUFFIX
 from shared.storage.clients import BLOB_TRIGGER_POISON_QUEUE
-from shared.storage.records import FinalRecord, Outcome, State
+from shared.storage.records import FinalRecord, Outcome, ReasonCode, State
 from shared.storage.results_queue import MalformedResultMessage, ResultMessage
 from shared.translator import InvalidRequestError, NotFoundError
 from translation_ops.connection import DEAD_LETTER_CONTAINER
@@ -104,7 +103,7 @@ def _fails_again(final: FinalRecord) -> bool:
     if final.outcome is not Outcome.REJECTED or final.reason_code is None:
         return False
     try:
-        return RejectionCode(final.reason_code).about_the_file
+        return ReasonCode(final.reason_code).about_the_file
     except ValueError:
         return False
 

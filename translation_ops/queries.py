@@ -134,7 +134,7 @@ class Status:
 
 
 def catch_up_failing(ctx: PipelineContext) -> dict[str, str] | None:
-    trouble = ctx.records.get_trouble(LISTING_FAILING)
+    trouble = ctx.records.state.get_trouble(LISTING_FAILING)
     if trouble is None:
         return None
     return {

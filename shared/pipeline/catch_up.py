@@ -23,18 +23,16 @@ from shared.pipeline import grouping
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.submit import submit_dropped_blob
 from shared.redaction import redact
-from shared.storage.entity_codec import cut
-from shared.storage.record_keys import record_key
-from shared.storage.record_table import Trouble
-from shared.storage.records import State
+from shared.storage.app_state import Trouble
+from shared.storage.records import ReasonCode, SourceVersion, State
 from shared.storage.schedule_table import Plan
-from shared.telemetry import Event
+from shared.telemetry import Event, source_fields
+from shared.text import cut
 
 logger = logging.getLogger(__name__)
 
 WATERMARK = "catch-up-watermark"
 LISTING_FAILING = "catch-up-failing"
-LISTING_FAILED_CODE = "CatchUpListingFailed"
 # The next run is the listing's retry, a schedule away: the SDK's own retries of a refused page would
 # hold the run for over a minute, then fail all the same.
 LISTING_RETRIES = 1
@@ -59,7 +57,7 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
     settings = ctx.settings
     now = ctx.now()
     cutoff = now - timedelta(seconds=settings.catch_up_after_seconds)
-    watermark = ctx.records.get_moment(WATERMARK)
+    watermark = ctx.records.state.get_moment(WATERMARK)
     since = watermark - CLOCK_OVERLAP if watermark is not None else None
     source = ctx.storage.container(settings.source_container)
     pages = source.list_blobs(retry_total=LISTING_RETRIES).by_page()
@@ -82,7 +80,8 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
             if modified is None or modified > cutoff or (since is not None and modified <= since):
                 continue
             summary.examined += 1
-            key = record_key(settings.source_container, blob.name, str(blob.etag).strip('"'))
+            version = SourceVersion.of(settings.source_container, blob.name, blob)
+            key = version.key
             summary.record_reads += 1
             record = ctx.records.get_open(key)
             if record is not None:
@@ -106,16 +105,11 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
                 blob.name,
                 blob.etag,
                 modified.isoformat(),
-                extra={
-                    "event": Event.CATCH_UP.value,
-                    "source_path": f"{settings.source_container}/{blob.name}",
-                    "source_version": str(blob.etag).strip('"'),
-                    "record_key": key,
-                },
+                extra=source_fields(version.container, version.name, version.etag, event=Event.CATCH_UP, key=key),
             )
             submit_dropped_blob(source.get_blob_client(blob.name), ctx)
             summary.submitted += 1
-    ctx.records.set_moment(WATERMARK, cutoff)
+    ctx.records.state.set_moment(WATERMARK, cutoff)
     _clear_listing_failure(ctx, settings.source_container)
     logger.info(
         "catch-up: %d source blobs listed in %d calls, %d written in the window, %d had no record and were submitted",
@@ -131,9 +125,9 @@ def catch_up_missed_drops(ctx: PipelineContext) -> CatchUpSummary:
 def _report_listing_failure(ctx: PipelineContext, summary: CatchUpSummary, container: str) -> None:
     now = ctx.now()
     reason = cut(summary.listing_failed) or "the listing failed"
-    earlier = ctx.records.get_trouble(LISTING_FAILING)
+    earlier = ctx.records.state.get_trouble(LISTING_FAILING)
     since = earlier.since if earlier is not None else now
-    ctx.records.set_trouble(LISTING_FAILING, Trouble(since=since, reason=reason, last_attempt=now))
+    ctx.records.state.set_trouble(LISTING_FAILING, Trouble(since=since, reason=reason, last_attempt=now))
     logger.error(
         "catch-up needs attention: listing container %s failed after %d pages (%d blobs, %d submitted), "
         "failing since %s: %s; the watermark stays, the next run lists again",
@@ -145,7 +139,7 @@ def _report_listing_failure(ctx: PipelineContext, summary: CatchUpSummary, conta
         reason,
         extra={
             "event": Event.NEEDS_ATTENTION.value,
-            "reason_code": LISTING_FAILED_CODE,
+            "reason_code": ReasonCode.CATCH_UP_LISTING_FAILED.value,
             "source_path": f"{container}/",
             "failing_since": since.isoformat(),
         },
@@ -153,10 +147,10 @@ def _report_listing_failure(ctx: PipelineContext, summary: CatchUpSummary, conta
 
 
 def _clear_listing_failure(ctx: PipelineContext, container: str) -> None:
-    earlier = ctx.records.get_trouble(LISTING_FAILING)
+    earlier = ctx.records.state.get_trouble(LISTING_FAILING)
     if earlier is None:
         return
-    ctx.records.clear_trouble(LISTING_FAILING)
+    ctx.records.state.clear_trouble(LISTING_FAILING)
     logger.info(
         "catch-up lists container %s again (it failed from %s to %s: %s)",
         container,

@@ -10,49 +10,25 @@ import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from shared.redaction import escape_control_characters
 from shared.settings import canonical_language, parse_languages
 from shared.storage.blob_names import MAX_BLOB_NAME_LENGTH, target_blob_name
+from shared.storage.records import ReasonCode
 
 MAX_DOCUMENT_BYTES = 40 * 1024 * 1024  # per document, SERVICE_NOTES.md
 # Operators set this blob metadata to choose a file's languages without redeploying.
 LANGUAGES_METADATA_KEY = "targetlanguages"
 
 
-class RejectionCode(StrEnum):
-    UNSUPPORTED_FORMAT = "UnsupportedFormat"
-    DOCUMENT_TOO_LARGE = "DocumentTooLarge"
-    EMPTY_DOCUMENT = "EmptyDocument"
-    INVALID_TARGET_LANGUAGES = "InvalidTargetLanguages"
-    UNSUPPORTED_LANGUAGE = "UnsupportedLanguage"
-    NAME_TOO_LONG = "NameTooLong"
-    ALREADY_TRANSLATED = "AlreadyTranslated"
-    TARGET_IS_SOURCE_LANGUAGE = "TargetIsSourceLanguage"
-    CONTROL_CHARACTER_IN_NAME = "ControlCharacterInName"
-
-    @property
-    def about_the_file(self) -> bool:
-        """The file's own bytes or name are refused: submitting the same version again can only
-        fail again (a new version is a new record)."""
-        return self in ABOUT_THE_FILE
-
-
-ABOUT_THE_FILE = frozenset(
-    {
-        RejectionCode.UNSUPPORTED_FORMAT,
-        RejectionCode.DOCUMENT_TOO_LARGE,
-        RejectionCode.EMPTY_DOCUMENT,
-        RejectionCode.NAME_TOO_LONG,
-    }
-)
-
-
 @dataclass(frozen=True)
 class Rejection:
-    code: RejectionCode
+    code: ReasonCode  # one of REJECTIONS: the pre-submit codes are ReasonCodes like every other
     message: str
+
+    def __post_init__(self) -> None:
+        if not self.code.rejects:
+            raise ValueError(f"{self.code} is not a code a file is rejected with")
 
 
 # C0 and C1 controls and DEL: Azure lists such a name only percent-encoded (`Encoded="true"`), Azurite
@@ -84,7 +60,7 @@ def requested_languages(metadata: Mapping[str, str], default: tuple[str, ...]) -
         return parse_languages(override)
     except ValueError as exc:
         return Rejection(
-            RejectionCode.INVALID_TARGET_LANGUAGES,
+            ReasonCode.INVALID_TARGET_LANGUAGES,
             f"blob metadata {LANGUAGES_METADATA_KEY}={override!r} is unusable: {exc}",
         )
 
@@ -102,7 +78,7 @@ def supported_languages(languages: tuple[str, ...], supported: Mapping[str, str]
             spelled.append(known)
     if unknown:
         return Rejection(
-            RejectionCode.UNSUPPORTED_LANGUAGE,
+            ReasonCode.UNSUPPORTED_LANGUAGE,
             f"Document Translation does not translate into {', '.join(repr(code) for code in unknown)}; "
             "use the service's language codes (like fr, de, zh-Hans, pt-PT)",
         )
@@ -123,7 +99,7 @@ def check_document(name: str, size: int, supported_extensions: frozenset[str]) -
     control = _CONTROL_CHARACTER.search(name)
     if control is not None:
         return Rejection(
-            RejectionCode.CONTROL_CHARACTER_IN_NAME,
+            ReasonCode.CONTROL_CHARACTER_IN_NAME,
             f"the name {quoted(name)} holds a control character ({escape_control_characters(control.group())} at "
             f"position {control.start() + 1}), which storage listings and logs cannot show as it is: rename the file",
         )
@@ -131,14 +107,14 @@ def check_document(name: str, size: int, supported_extensions: frozenset[str]) -
     if extension not in supported_extensions:
         shown = quoted(extension) if extension else "(no extension)"
         return Rejection(
-            RejectionCode.UNSUPPORTED_FORMAT,
+            ReasonCode.UNSUPPORTED_FORMAT,
             f"{shown} is not a format Document Translation supports ({', '.join(sorted(supported_extensions))})",
         )
     if size <= 0:
-        return Rejection(RejectionCode.EMPTY_DOCUMENT, "the file is empty: there is nothing to translate")
+        return Rejection(ReasonCode.EMPTY_DOCUMENT, "the file is empty: there is nothing to translate")
     if size > MAX_DOCUMENT_BYTES:
         return Rejection(
-            RejectionCode.DOCUMENT_TOO_LARGE,
+            ReasonCode.DOCUMENT_TOO_LARGE,
             f"the file is {size:,} bytes; the service accepts at most {MAX_DOCUMENT_BYTES:,} bytes per document",
         )
     return None
@@ -152,7 +128,7 @@ def check_not_source_language(languages: tuple[str, ...], source_language: str |
     if not same:
         return None
     return Rejection(
-        RejectionCode.TARGET_IS_SOURCE_LANGUAGE,
+        ReasonCode.TARGET_IS_SOURCE_LANGUAGE,
         f"the file is in {source_language} (SOURCE_LANGUAGE) and {same[0]} is among its target languages: "
         "that translation would be billed for the same text; take it out of the file's targetlanguages "
         "metadata or TARGET_LANGUAGES",
@@ -165,7 +141,7 @@ def check_target_names(source_name: str, languages: tuple[str, ...]) -> Rejectio
         name = target_blob_name(language, source_name)
         if len(name) > MAX_BLOB_NAME_LENGTH:
             return Rejection(
-                RejectionCode.NAME_TOO_LONG,
+                ReasonCode.NAME_TOO_LONG,
                 f"the {language} translation would be named {len(name):,} characters long "
                 f"({language}/ + the source path); blob names hold at most {MAX_BLOB_NAME_LENGTH:,}: "
                 "shorten the file's path",

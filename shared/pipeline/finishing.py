@@ -26,12 +26,13 @@ from shared.pipeline import grouping, lifecycle, submissions
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact, strip_query
 from shared.storage.blob_names import staging_owner
-from shared.storage.entity_codec import cut, json_text
+from shared.storage.entity_codec import json_text
 from shared.storage.record_keys import open_partition
 from shared.storage.records import DocumentResult, State
 from shared.storage.schedule_table import DueEntry, Member, Submission
 from shared.storage.table_transactions import Change, Op
 from shared.telemetry import Event, submission_fields
+from shared.text import cut
 from shared.translator import DocumentStatus, JobStatus, NotFoundError, Status
 
 logger = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ from shared.pipeline import lifecycle, submissions
 from shared.pipeline.checks import extension_of
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import staging_blob_name
-from shared.storage.record_keys import open_partition
-from shared.storage.records import OpenRecord, Outcome, State
+from shared.storage.record_keys import open_partition, unquoted_etag
+from shared.storage.records import OpenRecord, Outcome, ReasonCode, State
 from shared.storage.schedule_table import (
     DueEntry,
     DueKind,
@@ -335,14 +335,14 @@ def finish_withdrawn(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | N
             ctx,
             record,
             outcome=Outcome.SUPERSEDED,
-            code="NewerVersion",
+            code=ReasonCode.NEWER_VERSION,
             message="a newer version of the file arrived before this one could be submitted",
         )
     return lifecycle.finish(
         ctx,
         record,
         outcome=Outcome.CANCELLED,
-        code="CancelledByOperator",
+        code=ReasonCode.CANCELLED_BY_OPERATOR,
         message=f"cancelled by {record.cancelled_by}",
     )
 
@@ -352,7 +352,7 @@ def finish_source_gone(ctx: PipelineContext, record: OpenRecord) -> OpenRecord |
         ctx,
         record,
         outcome=Outcome.CANCELLED,
-        code="SourceDeleted",
+        code=ReasonCode.SOURCE_DELETED,
         message="the file was deleted before it could be translated",
     )
 
@@ -362,7 +362,7 @@ def finish_replaced(ctx: PipelineContext, record: OpenRecord, current_etag: str)
         ctx,
         record,
         outcome=Outcome.SUPERSEDED,
-        code="NewerVersion",
+        code=ReasonCode.NEWER_VERSION,
         message=f"the file was replaced (now version {current_etag}) before this version could be translated",
     )
 
@@ -429,7 +429,7 @@ def resubmit(ctx: PipelineContext, submission: Submission, *, done: Sequence[Due
                 ctx,
                 record,
                 outcome=Outcome.FAILED,
-                code="SubmissionFailed",
+                code=ReasonCode.SUBMISSION_FAILED,
                 message=f"no job after {confirmed.attempts} attempts; last error: "
                 f"{confirmed.last_error or 'none recorded'}",
             )
@@ -457,7 +457,7 @@ def members_whose_source_is_unchanged(ctx: PipelineContext, submission: Submissi
             properties = container.get_blob_client(member.name).get_blob_properties()
         except ResourceNotFoundError:
             properties = None
-        etag = None if properties is None else str(properties.etag).strip('"')
+        etag = None if properties is None else unquoted_etag(properties.etag)
         record = ctx.records.get_open(member.key)
         if record is None or record.submission != submission.id:
             return None

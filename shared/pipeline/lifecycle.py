@@ -31,10 +31,10 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.reuse import Found
 from shared.redaction import redact
 from shared.storage import results_queue
-from shared.storage.entity_codec import cut
-from shared.storage.records import FinalRecord, OpenRecord, Outcome, SourceVersion, State
+from shared.storage.records import FinalRecord, OpenRecord, Outcome, ReasonCode, SourceVersion, State
 from shared.storage.schedule_table import DueEntry, DueKind, Member, Plan, Submission
 from shared.telemetry import Event, file_fields, metrics, source_fields
+from shared.text import cut
 
 logger = logging.getLogger(__name__)
 
@@ -65,14 +65,17 @@ def claim(
         "plan": plan.digest if plan else None,
         **more,
     }
-    record = OpenRecord.new(source, state=state, at=ctx.now(), **values)
+    return _insert(ctx, OpenRecord.new(source, state=state, at=ctx.now(), **values))
+
+
+def _insert(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:
     claimed = ctx.records.claim(record)
     if claimed is not None:
         logger.info(
             "claimed %s (version %s) as record %s",
-            source.name,
-            source.etag,
-            source.key,
+            record.source_name,
+            record.source_etag,
+            record.key,
             extra=file_fields(claimed, event=Event.CLAIMED),
         )
     return claimed
@@ -155,7 +158,7 @@ def flag(ctx: PipelineContext, record: OpenRecord, reason: str) -> OpenRecord | 
             record.source_name,
             record.source_etag,
             reason,
-            extra=file_fields(updated, event=Event.NEEDS_ATTENTION, reason_code="NeedsAttention"),
+            extra=file_fields(updated, event=Event.NEEDS_ATTENTION, reason_code=ReasonCode.NEEDS_ATTENTION),
         )
     return updated
 
@@ -182,10 +185,12 @@ def withdraw(ctx: PipelineContext, record: OpenRecord, who: str) -> OpenRecord |
 # --- into Finishing: the outcome is decided -------------------------------------------------
 
 
-def finish(ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: str, message: str) -> OpenRecord | None:
+def finish(
+    ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: ReasonCode | str, message: str
+) -> OpenRecord | None:
     """Hand a record whose outcome is decided without a job (rejected, superseded before submission,
-    cancelled, failed) to the record step. Its place in the schedule comes first, so that a hand-over
-    lost to a crash is repeated."""
+    cancelled, failed) to the record step, with a ReasonCode or the service's own code (a refused start
+    call). Its place in the schedule comes first, so that a hand-over lost to a crash is repeated."""
     now = ctx.now()
     ctx.schedule.put_due(DueEntry(now + REQUEUE_AFTER, DueKind.RECORD, record.key))
     decided = replace(
@@ -203,7 +208,7 @@ def finish(ctx: PipelineContext, record: OpenRecord, *, outcome: Outcome, code: 
 
 
 def reject(ctx: PipelineContext, record: OpenRecord, rejection: Rejection) -> OpenRecord | None:
-    updated = finish(ctx, record, outcome=Outcome.REJECTED, code=rejection.code.value, message=rejection.message)
+    updated = finish(ctx, record, outcome=Outcome.REJECTED, code=rejection.code, message=rejection.message)
     if updated is not None:
         logger.info(
             "rejected %s before submission: %s (%s)",
@@ -221,7 +226,7 @@ def claim_finished(
     plan: Plan | None,
     *,
     outcome: Outcome,
-    code: str,
+    code: ReasonCode | str,
     message: str,
     **more: object,
 ) -> OpenRecord | None:
@@ -254,7 +259,7 @@ def claim_rejected(
         source,
         None,
         outcome=Outcome.REJECTED,
-        code=rejection.code.value,
+        code=rejection.code,
         message=rejection.message,
         languages=list(languages),
     )
@@ -411,25 +416,31 @@ def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     It is planned anew by the next poll (what it is sent with may have changed), then grouped. The
     final record stays until the new outcome replaces it; the next attempt has staging names of its
     own. None when the version is open already."""
-    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 0)
-    ctx.schedule.put_due(DueEntry(ctx.now(), DueKind.RECORD, source.key))
-    reopened = claim(
-        ctx,
-        source,
-        state=State.WAITING,
-        plan=None,
-        attempt=final.attempts,
-        last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
-    )
-    if reopened is not None:
+    record = reopened(final, at=ctx.now())
+    ctx.schedule.put_due(DueEntry(record.intent_at, DueKind.RECORD, record.key))
+    claimed = _insert(ctx, record)
+    if claimed is not None:
         logger.info(
             "%s (version %s) will be submitted again (it ended %s)",
             final.source_name,
             final.source_etag,
             final.outcome,
-            extra=file_fields(reopened, event=Event.CLAIMED),
+            extra=file_fields(claimed, event=Event.CLAIMED),
         )
-    return reopened
+    return claimed
+
+
+def reopened(final: FinalRecord, *, at: datetime) -> OpenRecord:
+    """The open record of a recorded version submitted again at `at`: waiting to be planned anew,
+    counting on from its attempts (the final record keeps no size: the plan reads the blob again)."""
+    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 0)
+    return OpenRecord.new(
+        source,
+        state=State.WAITING,
+        at=at,
+        attempt=final.attempts,
+        last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
+    )
 
 
 def record_metrics_submitted(count: int) -> None:

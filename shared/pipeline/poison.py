@@ -22,11 +22,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.pipeline import grouping, lifecycle
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact
-from shared.storage.record_keys import record_key
+from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import SourceVersion, State
 from shared.storage.results_queue import MalformedResultMessage, ResultMessage
 from shared.storage.schedule_table import DueEntry, DueKind
-from shared.telemetry import Event, file_fields
+from shared.telemetry import Event, file_fields, source_fields
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class PoisonedBlob:
             return cls(
                 container=str(data["ContainerName"]),
                 name=str(data["BlobName"]),
-                etag=str(data.get("ETag") or "").strip('"'),
+                etag=unquoted_etag(data.get("ETag") or ""),
                 function_id=data.get("FunctionId"),
             )
         except (ValueError, KeyError, TypeError) as exc:
@@ -114,12 +114,7 @@ def record_poisoned_drop(message_text: str, ctx: PipelineContext) -> None:
         "submission of %s (version %s) reached the blob trigger's poison queue",
         poisoned.name,
         poisoned.etag,
-        extra={
-            "event": Event.POISON.value,
-            "source_path": f"{poisoned.container}/{poisoned.name}",
-            "source_version": poisoned.etag,
-            "record_key": key,
-        },
+        extra=source_fields(poisoned.container, poisoned.name, poisoned.etag, event=Event.POISON, key=key),
     )
     if ctx.records.get_final(key) is not None:
         return
@@ -132,7 +127,7 @@ def record_poisoned_drop(message_text: str, ctx: PipelineContext) -> None:
     try:
         properties = blob.get_blob_properties()
         modified, size = properties.last_modified, int(properties.size or 0)
-        current_etag: str | None = str(properties.etag).strip('"')
+        current_etag: str | None = unquoted_etag(properties.etag)
     except ResourceNotFoundError:
         modified, size, current_etag = None, 0, None
     source = SourceVersion(poisoned.container, poisoned.name, poisoned.etag, modified, size)

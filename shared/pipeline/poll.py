@@ -32,7 +32,7 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.reconcile import find_submission_jobs
 from shared.pipeline.submit import replan
 from shared.redaction import redact
-from shared.storage.records import State
+from shared.storage.records import ReasonCode, State
 from shared.storage.schedule_table import DUE_CODEC, DueEntry, DueKind, Move, Submission, SubmissionState
 from shared.telemetry import Event, file_fields, metrics, submission_fields
 from shared.translator import (
@@ -252,7 +252,7 @@ def _look_at_one(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) ->
             "the service no longer knows job %s (submission %s); what it wrote is recorded",
             entry.job_id,
             submission.id,
-            extra=submission_fields(submission, event=Event.FINISHING, reason_code="JobNotFound"),
+            extra=submission_fields(submission, event=Event.FINISHING, reason_code=ReasonCode.JOB_NOT_FOUND),
         )
         summary.finished += finishing.finish_submission(ctx, submission, None, done=[entry])
         summary.jobs_finished += 1

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -30,12 +31,13 @@ from shared.storage.blob_names import (
     report_blob_name,
     target_blob_name,
 )
-from shared.storage.records import OpenRecord
+from shared.storage.records import OpenRecord, ReasonCode
 from shared.telemetry import Event, file_fields
 
 logger = logging.getLogger(__name__)
 
-TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
+T = TypeVar("T")
+
 # A conditional write that lost a race is decided again, at most this many times.
 MAX_WRITE_RACES = 5
 COPY_TIMEOUT_SECONDS = 120.0
@@ -78,48 +80,48 @@ def publish_translation(
     target = ctx.storage.container(container)
     name = target_blob_name(language, record.source_name)
     destination = target.get_blob_client(name)
-    # Optimistic first: most files are new, so copy if nothing is there (one call), and read what
-    # is there only when something is.
-    current: BlobProperties | None = None
-    for attempt in range(MAX_WRITE_RACES):
-        if attempt > 0:
-            current = _properties(destination)
-        conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
-        if current is not None:
-            metadata = current.metadata or {}
-            if TRANSLATED_FROM_METADATA_KEY not in metadata:
-                return Publication(
-                    False,
-                    staging_name,
-                    TARGET_FILE_ALREADY_EXISTS,
-                    f"{container}/{name} holds a file this app did not write; it was left as it is and the "
-                    f"translation kept at {container}/{staging_name}",
-                )
-            if _made_from(current, record):
-                # Published by an earlier try of this step (its answer lost, or the step cut off).
-                if remove_source:
-                    _delete(target.get_blob_client(staging_name))
-                return Publication(True, name)
-            if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
-                if remove_source:
-                    _delete(target.get_blob_client(staging_name))
-                return Publication(
-                    False,
-                    name,
-                    note=f"{name} already holds the translation of a newer version "
-                    f"({metadata[TRANSLATED_FROM_METADATA_KEY]})",
-                )
-            conditions = {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
+
+    def remove_staging() -> None:
+        if remove_source:
+            _delete(target.get_blob_client(staging_name))
+
+    def decide(current: BlobProperties | None) -> Publication | None:
+        if current is None:
+            return None
+        metadata = current.metadata or {}
+        if TRANSLATED_FROM_METADATA_KEY not in metadata:
+            return Publication(
+                False,
+                staging_name,
+                ReasonCode.TARGET_FILE_ALREADY_EXISTS,
+                f"{container}/{name} holds a file this app did not write; it was left as it is and the "
+                f"translation kept at {container}/{staging_name}",
+            )
+        if _made_from(current, record):
+            # Published by an earlier try of this step (its answer lost, or the step cut off).
+            remove_staging()
+            return Publication(True, name)
+        if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
+            remove_staging()
+            return Publication(
+                False,
+                name,
+                note=f"{name} already holds the translation of a newer version "
+                f"({metadata[TRANSLATED_FROM_METADATA_KEY]})",
+            )
+        return None
+
+    def copy(conditions: dict[str, Any]) -> Publication:
         if source_etag is not None:
             conditions |= {"source_etag": source_etag, "source_match_condition": MatchConditions.IfNotModified}
         try:
-            copy = destination.start_copy_from_url(
+            started = destination.start_copy_from_url(
                 ctx.access.copy_source_url(container, staging_name), metadata=stamp(record), **conditions
             )
         except (ResourceExistsError, ResourceModifiedError) as exc:
             if getattr(exc, "error_code", None) == SOURCE_CONDITION_NOT_MET:
                 raise ReuseUnavailable(f"{container}/{staging_name} changed before it could be copied") from exc
-            continue  # something is there, or changed meanwhile: read it and decide again
+            raise  # something is there, or changed meanwhile: read it and decide again
         except ResourceNotFoundError as exc:
             if not remove_source:
                 raise ReuseUnavailable(f"{container}/{staging_name} is gone") from exc
@@ -131,11 +133,19 @@ def publish_translation(
             raise PublishError(
                 f"the {language} translation of {record.source_name} is no longer at {container}/{staging_name}"
             ) from exc
-        _wait_for_copy(destination, copy)
-        if remove_source:
-            _delete(target.get_blob_client(staging_name))
+        _wait_for_copy(destination, started)
+        remove_staging()
         return Publication(True, name)
-    raise PublishError(f"{container}/{name} kept changing while {record.source_name} was being published")
+
+    # Optimistic first: most files are new, so copy if nothing is there (one call), and read what
+    # is there only when something is.
+    return _write_unless_newer(
+        destination,
+        decide,
+        copy,
+        read_first=False,
+        kept_changing=f"{container}/{name} kept changing while {record.source_name} was being published",
+    )
 
 
 def publish_reused(ctx: PipelineContext, record: OpenRecord, language: str, published_name: str) -> Publication:
@@ -145,8 +155,9 @@ def publish_reused(ctx: PipelineContext, record: OpenRecord, language: str, publ
     container = ctx.settings.target_container
     target = ctx.storage.container(container)
     name = target_blob_name(language, record.source_name)
-    for _ in range(MAX_WRITE_RACES):
-        current = _properties(target.get_blob_client(published_name))
+    published = target.get_blob_client(published_name)
+
+    def decide(current: BlobProperties | None) -> Publication | None:
         metadata = (current.metadata or {}) if current is not None else {}
         if current is not None and published_name == name and _made_from(current, record):
             return Publication(True, name)  # stamped by an earlier try of this step
@@ -158,16 +169,22 @@ def publish_reused(ctx: PipelineContext, record: OpenRecord, language: str, publ
             )
         if metadata.get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
             return Publication(False, name, note=f"{name} already holds the translation of a newer version")
+        return None
+
+    def restamp(conditions: dict[str, Any]) -> Publication:
         try:
-            target.get_blob_client(name).set_blob_metadata(
-                stamp(record), etag=current.etag, match_condition=MatchConditions.IfNotModified
-            )
-        except ResourceModifiedError:
-            continue
+            published.set_blob_metadata(stamp(record), **conditions)
         except ResourceNotFoundError as exc:
             raise ReuseUnavailable(f"{container}/{name} is gone") from exc
         return Publication(True, name)
-    raise PublishError(f"{container}/{name} kept changing while {record.source_name} was being published")
+
+    return _write_unless_newer(
+        published,
+        decide,
+        restamp,
+        read_first=True,
+        kept_changing=f"{container}/{name} kept changing while {record.source_name} was being published",
+    )
 
 
 def keep_translation(ctx: PipelineContext, record: OpenRecord, language: str, staging_name: str) -> str:
@@ -198,33 +215,67 @@ def write_report(ctx: PipelineContext, record: OpenRecord, report: dict[str, Any
     name = report_blob_name(record.source_container, record.source_name)
     blob = ctx.storage.container(ctx.settings.reports_container).get_blob_client(name)
     body = json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+    def decide(current: BlobProperties | None) -> bool | None:
+        if current is not None and (current.metadata or {}).get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
+            logger.info(
+                "report %s describes a newer version than %s; left as it is",
+                name,
+                record.source_etag,
+                extra=file_fields(record, event=Event.SUPERSEDED),
+            )
+            return False
+        return None
+
+    def upload(conditions: dict[str, Any]) -> bool:
+        blob.upload_blob(
+            body,
+            overwrite=True,
+            metadata=stamp(record),
+            content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
+            **conditions,
+        )
+        return True
+
+    return _write_unless_newer(
+        blob,
+        decide,
+        upload,
+        read_first=False,
+        kept_changing=f"report {name} kept changing while {record.source_name} was being recorded",
+    )
+
+
+def _write_unless_newer(
+    blob: BlobClient,
+    decide: Callable[[BlobProperties | None], T | None],
+    write: Callable[[dict[str, Any]], T],
+    *,
+    read_first: bool,
+    kept_changing: str,
+) -> T:
+    """The conditional-write race: `decide` looks at what `blob` holds and returns the answer when
+    nothing is to be written (a newer version's, an earlier try's); otherwise `write` writes under
+    the condition that the blob is still as read (missing, or the same ETag). A write that lost the
+    race (ResourceExistsError, ResourceModifiedError) reads and decides again, MAX_WRITE_RACES times.
+    `read_first=False` writes (if missing) before reading, for a blob that is usually missing."""
     current: BlobProperties | None = None
     for attempt in range(MAX_WRITE_RACES):
-        if attempt > 0:
+        if read_first or attempt > 0:
             current = _properties(blob)
-        conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing}
-        if current is not None:
-            if (current.metadata or {}).get(VERSION_ORDER_METADATA_KEY, "") > record.version_order:
-                logger.info(
-                    "report %s describes a newer version than %s; left as it is",
-                    name,
-                    record.source_etag,
-                    extra=file_fields(record, event=Event.SUPERSEDED),
-                )
-                return False
-            conditions = {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
+            decided = decide(current)
+            if decided is not None:
+                return decided
+        conditions: dict[str, Any] = (
+            {"match_condition": MatchConditions.IfMissing}
+            if current is None
+            else {"etag": current.etag, "match_condition": MatchConditions.IfNotModified}
+        )
         try:
-            blob.upload_blob(
-                body,
-                overwrite=True,
-                metadata=stamp(record),
-                content_settings=ContentSettings(content_type="application/json; charset=utf-8"),
-                **conditions,
-            )
+            return write(conditions)
         except (ResourceExistsError, ResourceModifiedError):
-            continue
-        return True
-    raise PublishError(f"report {name} kept changing while {record.source_name} was being recorded")
+            continue  # something is there, or changed meanwhile: read it and decide again
+    raise PublishError(kept_changing)
 
 
 def staging_exists(ctx: PipelineContext, staging_name: str) -> bool:

@@ -10,6 +10,7 @@ whose record is already final is acknowledged without doing anything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,6 @@ from typing import Any
 from shared.pipeline import lifecycle, publish, reuse
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
-from shared.storage.entity_codec import cut
 from shared.storage.records import (
     AttemptCharge,
     DocumentResult,
@@ -25,15 +25,15 @@ from shared.storage.records import (
     LanguageOutcome,
     OpenRecord,
     Outcome,
+    ReasonCode,
     State,
 )
 from shared.storage.results_queue import ResultMessage
 from shared.telemetry import Event, file_fields, metrics
+from shared.text import cut
 from shared.translator import Status
 
 logger = logging.getLogger(__name__)
-
-JOB_NOT_FOUND = "JobNotFound"
 
 
 class RecordNotFound(LookupError):
@@ -99,7 +99,7 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     # A version submitted again keeps what its earlier attempts were billed.
     earlier = ctx.records.get_final(record.key) if record.attempt > 1 else None
     final = _final_record(ctx, record, documents, outcome, reason_code, reason_message, earlier)
-    if final.reason_code != reuse.SAME_CONTENT_IN_FLIGHT:
+    if final.reason_code != ReasonCode.SAME_CONTENT_IN_FLIGHT:
         # (The version whose translations this one shares writes the file's report when it ends.)
         publish.write_report(ctx, record, report_body(final, documents))
     _keep_for_reuse(ctx, record, final, documents)
@@ -139,44 +139,115 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     return final
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    """What the record step knows when it decides a version's outcome from its job."""
+
+    record: OpenRecord
+    documents: list[DocumentDetail]
+    reason_code: str | None  # the job's error code, else the first failed document's (None: neither)
+    reason_message: str | None
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for document in self.documents if document.status == Status.SUCCEEDED)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One row of the outcome table: when it applies, the outcome, and its reason. `code` stands in
+    when the job names none; a rule that `overrides` gives its own reason whatever the job said."""
+
+    applies: Callable[[_Evidence], bool]
+    outcome: Outcome
+    code: ReasonCode | None
+    message: Callable[[_Evidence], str | None]
+    overrides: bool = False
+
+
+# First match wins. A version decided without a job (rejected, refused, reused) carries its outcome.
+_OUTCOMES = (
+    _Rule(
+        lambda e: e.record.superseded_by is not None,
+        Outcome.SUPERSEDED,
+        ReasonCode.NEWER_VERSION,
+        lambda e: _superseded_message(e.record),
+        overrides=True,
+    ),
+    _Rule(
+        lambda e: e.record.cancelled_by is not None,
+        Outcome.CANCELLED,
+        ReasonCode.CANCELLED_BY_OPERATOR,
+        lambda e: _operator_cancel_message(e.record, e.documents),
+        overrides=True,
+    ),
+    _Rule(
+        lambda e: e.record.service_status == Status.CANCELLED,
+        Outcome.CANCELLED,
+        ReasonCode.CANCELLED,
+        lambda e: _service_cancel_message(e.reason_message, e.documents),
+    ),
+    _Rule(
+        lambda e: e.record.service_status == Status.VALIDATION_FAILED,
+        Outcome.FAILED,
+        ReasonCode.VALIDATION_FAILED,
+        lambda e: e.reason_message or "the job failed validation",
+    ),
+    _Rule(
+        lambda e: e.succeeded == 0,
+        Outcome.FAILED,
+        ReasonCode.NO_DOCUMENT_TRANSLATED,
+        lambda e: e.reason_message or "no document was translated",
+    ),
+    _Rule(
+        lambda e: e.succeeded < max(len(e.documents), len(e.record.languages)),
+        Outcome.PARTIALLY_SUCCEEDED,
+        None,
+        lambda e: e.reason_message,
+    ),
+    _Rule(lambda e: True, Outcome.SUCCEEDED, None, lambda e: None, overrides=True),
+)
+
+
 def decide_outcome(record: OpenRecord, documents: list[DocumentDetail]) -> tuple[Outcome, str | None, str | None]:
-    """The version's outcome and the reason an operator reads first, from its job and its own documents."""
-    if record.outcome is None and record.superseded_by is not None:
-        return Outcome.SUPERSEDED, "NewerVersion", _superseded_message(record)
-    if record.outcome is None and record.cancelled_by is not None:
-        kept = [document for document in documents if document.status == Status.SUCCEEDED]
-        return (
-            Outcome.CANCELLED,
-            "CancelledByOperator",
-            f"cancelled by {record.cancelled_by}; nothing was published"
-            + (
-                f"; {len(kept)} translation(s) finished before the cancel (billed) are kept unpublished: "
-                + ", ".join(str(document.path) for document in kept)
-                if kept
-                else ""
-            ),
-        )
+    """The version's outcome and the reason an operator reads first, from its job and its own
+    documents (the table `_OUTCOMES`)."""
     if record.outcome is not None:
         return record.outcome, record.reason_code, record.reason_message
+    evidence = _Evidence(record, documents, *_job_reason(record, documents))
+    rule = next(rule for rule in _OUTCOMES if rule.applies(evidence))
+    if rule.overrides:
+        return rule.outcome, rule.code, rule.message(evidence)
+    return rule.outcome, evidence.reason_code or rule.code, rule.message(evidence)
+
+
+def _job_reason(record: OpenRecord, documents: list[DocumentDetail]) -> tuple[str | None, str | None]:
+    """The code and message the job or its first failed document gave; a lost job that left no
+    failed document says so."""
     failed = next((document for document in documents if document.error_code), None)
-    reason_code = record.job_error_code or (failed.error_code if failed else None)
-    reason_message = record.job_error_message or (failed.error_message if failed else None)
     if record.job_lost and failed is None:
-        reason_code, reason_message = JOB_NOT_FOUND, f"the service no longer knows job {record.job_id}"
-    if record.service_status == Status.CANCELLED:
-        published = sum(1 for document in documents if document.published)
-        message = (reason_message or "the job was cancelled") + (
-            f"; {published} translation(s) finished before the cancel (billed) and were published" if published else ""
-        )
-        return Outcome.CANCELLED, reason_code or "Cancelled", message
-    if record.service_status == Status.VALIDATION_FAILED:
-        return Outcome.FAILED, reason_code or "ValidationFailed", reason_message or "the job failed validation"
-    succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
-    if succeeded == 0:
-        return Outcome.FAILED, reason_code or "NoDocumentTranslated", reason_message or "no document was translated"
-    if succeeded < max(len(documents), len(record.languages)):
-        return Outcome.PARTIALLY_SUCCEEDED, reason_code, reason_message
-    return Outcome.SUCCEEDED, None, None
+        return ReasonCode.JOB_NOT_FOUND, f"the service no longer knows job {record.job_id}"
+    return (
+        record.job_error_code or (failed.error_code if failed else None),
+        record.job_error_message or (failed.error_message if failed else None),
+    )
+
+
+def _operator_cancel_message(record: OpenRecord, documents: list[DocumentDetail]) -> str:
+    kept = [document for document in documents if document.status == Status.SUCCEEDED]
+    return f"cancelled by {record.cancelled_by}; nothing was published" + (
+        f"; {len(kept)} translation(s) finished before the cancel (billed) are kept unpublished: "
+        + ", ".join(str(document.path) for document in kept)
+        if kept
+        else ""
+    )
+
+
+def _service_cancel_message(reason_message: str | None, documents: list[DocumentDetail]) -> str:
+    published = sum(1 for document in documents if document.published)
+    return (reason_message or "the job was cancelled") + (
+        f"; {published} translation(s) finished before the cancel (billed) and were published" if published else ""
+    )
 
 
 def _superseded_message(record: OpenRecord) -> str:
@@ -220,7 +291,7 @@ def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]
                     language,
                     Status.FAILED,
                     None,
-                    error_code=JOB_NOT_FOUND,
+                    error_code=ReasonCode.JOB_NOT_FOUND,
                     error_message=f"the service no longer knows job {record.job_id} and wrote no {language} "
                     "translation",
                 )

@@ -29,20 +29,17 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared.pipeline.checks import MAX_DOCUMENT_BYTES
 from shared.pipeline.context import PipelineContext
-from shared.storage.records import OpenRecord, ReuseEntry, SourceVersion
+from shared.storage.records import OpenRecord, ReasonCode, ReuseEntry, SourceVersion
 from shared.storage.schedule_table import Plan
 
 logger = logging.getLogger(__name__)
-
-SAME_CONTENT = "SameContent"
-SAME_CONTENT_IN_FLIGHT = "SameContentInFlight"
 
 
 @dataclass(frozen=True)
 class Found:
     """What a version reuses, and the reason its record gives."""
 
-    code: str  # SAME_CONTENT or SAME_CONTENT_IN_FLIGHT
+    code: ReasonCode  # SAME_CONTENT or ReasonCode.SAME_CONTENT_IN_FLIGHT
     message: str
     reused_from: str  # the record key of the version whose translations it gets
     reused_etag: str  # the source ETag those translations are stamped with
@@ -51,7 +48,7 @@ class Found:
 
     @property
     def in_flight(self) -> bool:
-        return self.code == SAME_CONTENT_IN_FLIGHT
+        return self.code == ReasonCode.SAME_CONTENT_IN_FLIGHT
 
 
 def with_content_hash(ctx: PipelineContext, source: SourceVersion) -> SourceVersion:
@@ -76,7 +73,7 @@ def find(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> Found | Non
     entry = ctx.records.get_reuse(plan.digest, source.content_hash)
     if entry is not None and entry.record_key != source.key:
         return Found(
-            SAME_CONTENT,
+            ReasonCode.SAME_CONTENT,
             f"the same bytes as {entry.source_container}/{entry.source_name} (version {entry.source_etag}), "
             "translated with the same plan: its translations were copied and nothing was charged",
             entry.record_key,
@@ -94,7 +91,7 @@ def find(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> Found | Non
             and _not_newer(version, source)
         ):
             return Found(
-                SAME_CONTENT_IN_FLIGHT,
+                ReasonCode.SAME_CONTENT_IN_FLIGHT,
                 f"the same bytes as version {version.source_etag} of this file, which is being translated with "
                 "the same plan: its translations are this version's (its record tells how it ends); "
                 "nothing was charged",

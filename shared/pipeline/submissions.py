@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact
-from shared.storage.entity_codec import cut, json_text
+from shared.storage.entity_codec import json_text
+from shared.storage.records import ReasonCode
 from shared.storage.schedule_table import (
     DueEntry,
     DueKind,
@@ -33,6 +34,7 @@ from shared.storage.schedule_table import (
     stamp,
 )
 from shared.telemetry import Event, metrics, source_fields, submission_fields
+from shared.text import cut
 from shared.translator import InvalidRequestError, JobStatus, NotFoundError, TranslatorError
 
 logger = logging.getLogger(__name__)
@@ -274,7 +276,7 @@ def flag(ctx: PipelineContext, submission: Submission, reason: str, at: datetime
             submission.job_id,
             len(submission.members),
             reason,
-            extra=submission_fields(updated, event=Event.NEEDS_ATTENTION, reason_code="NeedsAttention"),
+            extra=submission_fields(updated, event=Event.NEEDS_ATTENTION, reason_code=ReasonCode.NEEDS_ATTENTION),
         )
     return updated
 

@@ -30,7 +30,6 @@ from azure.storage.blob import BlobClient
 from shared.pipeline import grouping, lifecycle, reuse, submissions
 from shared.pipeline.checks import (
     Rejection,
-    RejectionCode,
     canonical_languages,
     check_document,
     check_not_source_language,
@@ -43,7 +42,8 @@ from shared.pipeline.checks import (
 from shared.pipeline.context import LAST_MODIFIED_RESOLUTION, PipelineContext
 from shared.settings import RetranslatePolicy
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
-from shared.storage.records import OpenRecord, SourceVersion, State
+from shared.storage.record_keys import unquoted_etag
+from shared.storage.records import OpenRecord, ReasonCode, SourceVersion, State
 from shared.storage.schedule_table import Lease, Member, Plan, Submission, SubmissionState
 from shared.telemetry import Event, source_fields
 from shared.translator import AuthenticationError, PermissionDeniedError, TranslatorError
@@ -305,7 +305,7 @@ def _retranslate_policy(ctx: PipelineContext, source: SourceVersion, languages: 
             continue
         if made_from is not None and made_from != source.etag:
             return Rejection(
-                RejectionCode.ALREADY_TRANSLATED,
+                ReasonCode.ALREADY_TRANSLATED,
                 f"{blob.blob_name} holds the translation of an earlier version and RETRANSLATE_POLICY=keep",
             )
     return None
@@ -319,10 +319,10 @@ def replan(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
         properties = blob.get_blob_properties()
     except ResourceNotFoundError:
         grouping.finish_source_gone(ctx, record)
-        return SubmitResult("failed", key=record.key, reason="SourceDeleted")
-    if str(properties.etag).strip('"') != record.source_etag:
-        grouping.finish_replaced(ctx, record, str(properties.etag).strip('"'))
-        return SubmitResult("failed", key=record.key, reason="NewerVersion")
+        return SubmitResult("failed", key=record.key, reason=ReasonCode.SOURCE_DELETED)
+    if unquoted_etag(properties.etag) != record.source_etag:
+        grouping.finish_replaced(ctx, record, unquoted_etag(properties.etag))
+        return SubmitResult("failed", key=record.key, reason=ReasonCode.NEWER_VERSION)
     # What the blob says now (an operator's resubmission starts from the final record).
     source = SourceVersion.of(record.source_container, record.source_name, properties)
     record = replace(record, content_length=source.size, source_modified=source.modified)

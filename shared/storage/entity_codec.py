@@ -18,19 +18,11 @@ from typing import Any, Generic, TypeVar
 
 from azure.data.tables import EdmType, EntityProperty
 
+from shared.text import cut
+
 # A string property holds at most 64 KiB (32K UTF-16 units); keep a margin for the JSON escaping.
 MAX_TEXT_LENGTH = 30_000
-# Messages from the service or an exception are cut to this in records (reports keep more).
-MAX_REASON_LENGTH = 2_000
-
 R = TypeVar("R")
-
-
-def cut(text: str | None, limit: int = MAX_REASON_LENGTH) -> str | None:
-    """`text` cut to `limit` characters, saying so."""
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 30] + f"... [{len(text) - limit + 30} more characters]"
 
 
 def column(name: str) -> str:

@@ -24,9 +24,15 @@ def path_digest(container: str, name: str) -> str:
     return hashlib.sha256(f"{container}\n{name}".encode()).hexdigest()[:_DIGEST_LENGTH]
 
 
+def unquoted_etag(etag: object) -> str:
+    """A blob's ETag as records and stamps keep it: storage sends it quoted (`"0x8D..."`), events
+    and the SDK's listings do not always. The one place the quotes are stripped."""
+    return str(etag).strip('"')
+
+
 def record_key(container: str, name: str, etag: str) -> str:
     """The row key of one source version."""
-    version = etag.strip('"')
+    version = unquoted_etag(etag)
     version_digest = hashlib.sha256(f"{container}\n{name}\n{version}".encode()).hexdigest()[:_DIGEST_LENGTH]
     return f"{path_digest(container, name)}-{version_digest}"
 

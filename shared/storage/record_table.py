@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 
-from shared.storage.entity_codec import utc
+from shared.storage.app_state import AppState
 from shared.storage.record_keys import FINAL_PARTITION, OPEN_PARTITIONS, open_partition, path_digest, versions_range
 from shared.storage.records import (
     FINAL_CODEC,
@@ -30,24 +29,15 @@ from shared.storage.table_writes import TableWriter, WriteConflict
 
 logger = logging.getLogger(__name__)
 
-# Small facts the app keeps about itself (the catch-up's watermark), away from the records.
-STATE_PARTITION = "state"
 REUSE_PARTITION = "reuse"
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """A step of the app's own that keeps failing: since when, why, and when it last tried."""
-
-    since: datetime
-    reason: str
-    last_attempt: datetime
 
 
 class RecordTable:
     def __init__(self, table: TableClient):
         self._table = table
         self.writer = TableWriter(table)
+        # The app's own small facts share the table (one table to provision), not the records' code.
+        self.state = AppState(table, self.writer)
 
     # --- open records -------------------------------------------------------------------
     def claim(self, record: OpenRecord) -> OpenRecord | None:
@@ -60,14 +50,14 @@ class RecordTable:
 
     def get_open(self, key: str) -> OpenRecord | None:
         entity = self.writer.read(open_partition(key), key)
-        return None if entity is None else OPEN_CODEC.from_entity(entity, key=key)
+        return None if entity is None else OPEN_CODEC.from_entity(entity)
 
     def open_versions(self, container: str, name: str) -> list[OpenRecord]:
         """Every open version of one file, oldest first (one range query on its partition)."""
         low, high = versions_range(container, name)
         partition = open_partition(path_digest(container, name))
         query = f"PartitionKey eq '{partition}' and RowKey ge '{low}' and RowKey lt '{high}'"
-        found = [OPEN_CODEC.from_entity(entity, key=entity["RowKey"]) for entity in self._table.query_entities(query)]
+        found = [OPEN_CODEC.from_entity(entity) for entity in self._table.query_entities(query)]
         found = [record for record in found if (record.source_container, record.source_name) == (container, name)]
         return sorted(found, key=lambda record: record.version_order)
 
@@ -75,7 +65,7 @@ class RecordTable:
         """Every open record, partition by partition: for operators' reports, never on a hot path."""
         for partition in OPEN_PARTITIONS:
             for entity in self._table.query_entities(f"PartitionKey eq '{partition}'"):
-                yield OPEN_CODEC.from_entity(entity, key=entity["RowKey"])
+                yield OPEN_CODEC.from_entity(entity)
 
     def update(self, record: OpenRecord) -> OpenRecord | None:
         """Replace the open record if nobody changed it since it was read; None on a lost race."""
@@ -153,39 +143,3 @@ class RecordTable:
             self.writer.delete(REUSE_PARTITION, current.row_key)
         except WriteConflict:
             pass
-
-    # --- the app's own state (small facts, away from the records) -------------------------
-    def get_moment(self, name: str) -> datetime | None:
-        try:
-            value = self._table.get_entity(STATE_PARTITION, name).get("Moment")
-        except ResourceNotFoundError:
-            return None
-        return utc(value) if isinstance(value, datetime) else None
-
-    def set_moment(self, name: str, moment: datetime) -> None:
-        self.writer.upsert({"PartitionKey": STATE_PARTITION, "RowKey": name, "Moment": moment})
-
-    def get_trouble(self, name: str) -> Trouble | None:
-        entity = self.writer.read(STATE_PARTITION, name)
-        if entity is None or not isinstance(entity.get("Since"), datetime):
-            return None
-        last_attempt = entity.get("LastAttempt")
-        return Trouble(
-            since=utc(entity["Since"]),
-            reason=str(entity.get("Reason") or ""),
-            last_attempt=utc(last_attempt) if isinstance(last_attempt, datetime) else utc(entity["Since"]),
-        )
-
-    def set_trouble(self, name: str, trouble: Trouble) -> None:
-        self.writer.upsert(
-            {
-                "PartitionKey": STATE_PARTITION,
-                "RowKey": name,
-                "Since": trouble.since,
-                "Reason": trouble.reason,
-                "LastAttempt": trouble.last_attempt,
-            }
-        )
-
-    def clear_trouble(self, name: str) -> None:
-        self.writer.delete(STATE_PARTITION, name)

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.storage.entity_codec import Codec
-from shared.storage.record_keys import record_key
+from shared.storage.record_keys import record_key, unquoted_etag
 
 
 class State(StrEnum):
@@ -37,6 +37,75 @@ class Outcome(StrEnum):
     REJECTED = "Rejected"
     SUPERSEDED = "Superseded"  # a newer version of the file arrived while this one was in flight
     REUSED = "Reused"  # the same bytes were translated with the same plan before: copies, no job, no charge
+
+
+class ReasonCode(StrEnum):
+    """Why a version ended as it did, in one word an operator filters by (records, reports, log
+    fields, metrics). The values are stored and read by people's queries: they never change. A
+    record's `reason_code` may also hold the service's own code (a job's or a document's error)."""
+
+    # Refused by the checks made before any service call (checks.py): the outcome is Rejected.
+    UNSUPPORTED_FORMAT = "UnsupportedFormat"
+    DOCUMENT_TOO_LARGE = "DocumentTooLarge"
+    EMPTY_DOCUMENT = "EmptyDocument"
+    INVALID_TARGET_LANGUAGES = "InvalidTargetLanguages"
+    UNSUPPORTED_LANGUAGE = "UnsupportedLanguage"
+    NAME_TOO_LONG = "NameTooLong"
+    ALREADY_TRANSLATED = "AlreadyTranslated"
+    TARGET_IS_SOURCE_LANGUAGE = "TargetIsSourceLanguage"
+    CONTROL_CHARACTER_IN_NAME = "ControlCharacterInName"
+    # Taken out before or while its job ran.
+    NEWER_VERSION = "NewerVersion"
+    SOURCE_DELETED = "SourceDeleted"
+    CANCELLED_BY_OPERATOR = "CancelledByOperator"
+    # Reused: the same bytes and plan were translated (or are being translated) for another version.
+    SAME_CONTENT = "SameContent"
+    SAME_CONTENT_IN_FLIGHT = "SameContentInFlight"
+    # What its job said, when neither the job nor a document names a code of the service's.
+    SUBMISSION_FAILED = "SubmissionFailed"
+    JOB_NOT_FOUND = "JobNotFound"
+    CANCELLED = "Cancelled"
+    VALIDATION_FAILED = "ValidationFailed"
+    NO_DOCUMENT_TRANSLATED = "NoDocumentTranslated"
+    # The service's own code for a target that holds a file this app did not write.
+    TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
+    # An operator must act (log fields, not outcomes).
+    NEEDS_ATTENTION = "NeedsAttention"
+    CATCH_UP_LISTING_FAILED = "CatchUpListingFailed"
+
+    @property
+    def rejects(self) -> bool:
+        """A code the checks before submission reject a file with."""
+        return self in REJECTIONS
+
+    @property
+    def about_the_file(self) -> bool:
+        """The file's own bytes or name are refused: submitting the same version again can only
+        fail again (a new version is a new record)."""
+        return self in ABOUT_THE_FILE
+
+
+REJECTIONS = frozenset(
+    {
+        ReasonCode.UNSUPPORTED_FORMAT,
+        ReasonCode.DOCUMENT_TOO_LARGE,
+        ReasonCode.EMPTY_DOCUMENT,
+        ReasonCode.INVALID_TARGET_LANGUAGES,
+        ReasonCode.UNSUPPORTED_LANGUAGE,
+        ReasonCode.NAME_TOO_LONG,
+        ReasonCode.ALREADY_TRANSLATED,
+        ReasonCode.TARGET_IS_SOURCE_LANGUAGE,
+        ReasonCode.CONTROL_CHARACTER_IN_NAME,
+    }
+)
+ABOUT_THE_FILE = frozenset(
+    {
+        ReasonCode.UNSUPPORTED_FORMAT,
+        ReasonCode.DOCUMENT_TOO_LARGE,
+        ReasonCode.EMPTY_DOCUMENT,
+        ReasonCode.NAME_TOO_LONG,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +128,7 @@ class SourceVersion:
         return cls(
             container,
             name,
-            str(properties.etag).strip('"'),
+            unquoted_etag(properties.etag),
             properties.last_modified,
             int(properties.size or 0),
             f"md5:{bytes(md5).hex()}" if md5 else None,
@@ -85,9 +154,8 @@ class DocumentResult:
 
 @dataclass
 class OpenRecord:
-    """An outstanding source version."""
+    """An outstanding source version (its record key is derived from container, name and ETag)."""
 
-    key: str
     source_container: str
     source_name: str
     source_etag: str
@@ -130,7 +198,6 @@ class OpenRecord:
     def new(cls, source: SourceVersion, *, state: State, at: datetime, **more: Any) -> OpenRecord:
         """The open record of one source version, claimed at `at`."""
         return cls(
-            key=source.key,
             source_container=source.container,
             source_name=source.name,
             source_etag=source.etag,
@@ -141,6 +208,11 @@ class OpenRecord:
             content_hash=source.content_hash,
             **more,
         )
+
+    @property
+    def key(self) -> str:
+        """The row key: derived, so that a record cannot name one version and be keyed by another."""
+        return record_key(self.source_container, self.source_name, self.source_etag)
 
     @property
     def source(self) -> SourceVersion:
@@ -276,7 +348,6 @@ OPEN_CODEC = Codec(
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
-    row_field="key",
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(

@@ -9,19 +9,12 @@ from shared.pipeline import grouping
 from shared.pipeline.catch_up import catch_up_missed_drops
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poll import poll_outstanding_jobs
-from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import plan_for, submit_dropped_blob
 from shared.storage.records import SourceVersion, State
-from tests.pipeline.conftest import drain_results, upload
+from tests.pipeline.conftest import drain_results, settle, upload
 from translation_ops import actions
 
 pytestmark = pytest.mark.integration
-
-
-def settle(ctx, clock):
-    clock.advance(5)
-    poll_outstanding_jobs(ctx)
-    return [record_outcome(text, ctx) for text in drain_results(ctx)]
 
 
 def test_status_counts_states_and_outcomes_and_lists_what_needs_attention(ctx, service, clock, run):

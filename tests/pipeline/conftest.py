@@ -85,6 +85,37 @@ def drain_results(ctx: PipelineContext) -> list[str]:
     return messages
 
 
+def record_all(ctx: PipelineContext) -> list:
+    """The record step run on every hand-over waiting in the results queue."""
+    from shared.pipeline.record import record_outcome
+
+    return [record_outcome(text, ctx) for text in drain_results(ctx)]
+
+
+def settle(ctx: PipelineContext, clock: Clock, seconds: float = 5) -> list:
+    """Time passes, the poller runs (finished jobs are handed over), and the record step records them."""
+    from shared.pipeline.poll import poll_outstanding_jobs
+
+    clock.advance(seconds)
+    poll_outstanding_jobs(ctx)
+    return record_all(ctx)
+
+
+def finished(
+    ctx: PipelineContext, service, clock: Clock, name: str, data: bytes = b"Hello world", metadata=None, **finish
+):
+    """A file dropped, submitted, its job finished at the service (`finish` scripts how) and polled:
+    its hand-over waits for the record step. Returns what submitting it returned."""
+    from shared.pipeline.poll import poll_outstanding_jobs
+    from shared.pipeline.submit import submit_dropped_blob
+
+    result = submit_dropped_blob(upload(ctx, name, data, metadata), ctx)
+    service.finish(result.job_id, **finish)
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    return result
+
+
 def target_names(ctx: PipelineContext) -> set[str]:
     return {blob.name for blob in ctx.storage.container(ctx.settings.target_container).list_blobs()}
 

@@ -13,12 +13,19 @@ import pytest
 from shared.pipeline import grouping
 from shared.pipeline.lifecycle import claim
 from shared.pipeline.poll import poll_outstanding_jobs
-from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import plan_for, submit_dropped_blob
 from shared.storage.records import SourceVersion, State
 from shared.storage.schedule_table import Lease, SubmissionState
 from shared.translator import SubmissionUncertainError
-from tests.pipeline.conftest import drain_results, job_of, read_target, real_time, slow_start, submission_of, upload
+from tests.pipeline.conftest import (
+    job_of,
+    read_target,
+    real_time,
+    record_all,
+    slow_start,
+    submission_of,
+    upload,
+)
 from tests.pipeline.fake_service import source_name
 
 pytestmark = pytest.mark.integration
@@ -40,10 +47,6 @@ def hold_lease(ctx, blob, *, holder: str = "someone else", seconds: float = 60) 
     lease = ctx.schedule.acquire(plan.digest, holder, ctx.now() + timedelta(seconds=seconds), ctx.now())
     assert lease is not None
     return lease
-
-
-def record_all(ctx):
-    return [record_outcome(text, ctx) for text in drain_results(ctx)]
 
 
 def test_files_that_land_while_a_start_call_runs_share_one_job(ctx, service, monkeypatch):

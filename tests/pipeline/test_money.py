@@ -5,8 +5,8 @@ import pytest
 
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY
-from tests.pipeline.conftest import read_target, upload
-from tests.pipeline.test_record import finished, record_all, report
+from tests.pipeline.conftest import finished, read_target, record_all, upload
+from tests.pipeline.test_record import report
 
 pytestmark = pytest.mark.integration
 

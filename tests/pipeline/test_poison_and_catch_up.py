@@ -10,7 +10,7 @@ from shared.pipeline.poison import record_poisoned_drop, record_poisoned_result
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
-from shared.storage.record_keys import record_key
+from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import State
 from tests.pipeline.conftest import drain_results, upload
 
@@ -32,7 +32,7 @@ def poison_message(ctx, name: str, etag: str) -> str:
 
 def test_a_drop_whose_trigger_gave_up_before_its_claim_gets_a_record_and_is_submitted(ctx, service, clock):
     blob = upload(ctx, "unlucky.txt", b"Hello")
-    etag = blob.get_blob_properties().etag.strip('"')
+    etag = unquoted_etag(blob.get_blob_properties().etag)
     record_poisoned_drop(poison_message(ctx, "unlucky.txt", etag), ctx)
     key = record_key(ctx.settings.source_container, "unlucky.txt", etag)
     record = ctx.records.get_open(key)
@@ -47,7 +47,7 @@ def test_a_drop_whose_trigger_gave_up_before_its_claim_gets_a_record_and_is_subm
 
 def test_a_poisoned_drop_of_a_deleted_file_is_recorded_as_such(ctx, service):
     blob = upload(ctx, "deleted.txt", b"Hello")
-    etag = blob.get_blob_properties().etag.strip('"')
+    etag = unquoted_etag(blob.get_blob_properties().etag)
     blob.delete_blob()
     record_poisoned_drop(poison_message(ctx, "deleted.txt", etag), ctx)
     [final] = [record_outcome(text, ctx) for text in drain_results(ctx)]
@@ -57,7 +57,7 @@ def test_a_poisoned_drop_of_a_deleted_file_is_recorded_as_such(ctx, service):
 def test_a_poisoned_drop_already_claimed_is_flagged_not_submitted_twice(ctx, service):
     blob = upload(ctx, "claimed.txt", b"Hello")
     result = submit_dropped_blob(blob, ctx)
-    etag = blob.get_blob_properties().etag.strip('"')
+    etag = unquoted_etag(blob.get_blob_properties().etag)
     record_poisoned_drop(poison_message(ctx, "claimed.txt", etag), ctx)
     record = ctx.records.get_open(result.key)
     assert record.state == State.GROUPED and record.needs_attention
@@ -118,18 +118,18 @@ def test_a_listing_that_fails_is_flagged_retried_and_cleared_and_skips_nothing(m
     [alert] = [record for record in caplog.records if record.name == "shared.pipeline.catch_up"]
     assert alert.levelno == logging.ERROR and alert.event == "translation.needs_attention"
     assert alert.reason_code == "CatchUpListingFailed"
-    trouble = ctx.records.get_trouble("catch-up-failing")
+    trouble = ctx.records.state.get_trouble("catch-up-failing")
     assert trouble is not None and trouble.since == clock() and "HttpResponseError" in trouble.reason
-    assert ctx.records.get_moment("catch-up-watermark") is None  # the window is looked at again
+    assert ctx.records.state.get_moment("catch-up-watermark") is None  # the window is looked at again
 
     clock.advance(300)
     catch_up_missed_drops(ctx)
-    again = ctx.records.get_trouble("catch-up-failing")
+    again = ctx.records.state.get_trouble("catch-up-failing")
     assert again is not None and again.since == trouble.since and again.last_attempt == clock()
 
     ctx.storage.container(ctx.settings.source_container).delete_blob("b\x01unlistable.txt")
     clock.advance(300)
     recovered = catch_up_missed_drops(ctx)
-    assert recovered.listing_failed is None and ctx.records.get_trouble("catch-up-failing") is None
+    assert recovered.listing_failed is None and ctx.records.state.get_trouble("catch-up-failing") is None
     submitted = sorted(call[0].source_url.split("?")[0].rsplit("/", 1)[-1] for call in service.start_calls)
     assert submitted == ["a-before.txt", "c-after.txt", "d-after.txt"]

@@ -12,13 +12,9 @@ from shared.pipeline.submit import plan_for, submit_dropped_blob
 from shared.storage.records import SourceVersion, State
 from shared.storage.schedule_table import Member, SubmissionState
 from shared.translator import AuthenticationError, RateLimitedError, SubmissionUncertainError
-from tests.pipeline.conftest import drain_results, job_of, read_target, submission_of, upload
+from tests.pipeline.conftest import drain_results, job_of, read_target, record_all, submission_of, upload
 
 pytestmark = pytest.mark.integration
-
-
-def record_all(ctx):
-    return [record_outcome(text, ctx) for text in drain_results(ctx)]
 
 
 def later(clock, seconds: float = 60) -> None:

@@ -4,27 +4,14 @@ import json
 
 import pytest
 
-from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import RecordNotFound, record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY
 from shared.storage.entity_codec import MAX_TEXT_LENGTH
 from shared.storage.results_queue import MalformedResultMessage
-from tests.pipeline.conftest import drain_results, read_target, target_names, upload
+from tests.pipeline.conftest import drain_results, finished, read_target, record_all, target_names, upload
 
 pytestmark = pytest.mark.integration
-
-
-def record_all(ctx):
-    return [record_outcome(text, ctx) for text in drain_results(ctx)]
-
-
-def finished(ctx, service, clock, name, data=b"Hello world", metadata=None, **finish):
-    result = submit_dropped_blob(upload(ctx, name, data, metadata), ctx)
-    service.finish(result.job_id, **finish)
-    clock.advance(5)
-    poll_outstanding_jobs(ctx)
-    return result
 
 
 def report(ctx, name):
@@ -152,10 +139,9 @@ def test_publishing_an_older_version_over_a_newer_one_is_refused(ctx, service, c
 
 
 def _open_like(final):
-    from shared.storage.records import OpenRecord, SourceVersion, State
+    from shared.pipeline.lifecycle import reopened
 
-    source = SourceVersion(final.source_container, final.source_name, final.source_etag, final.source_modified, 1)
-    return OpenRecord.new(source, state=State.FINISHING, at=final.intent_at)
+    return reopened(final, at=final.intent_at)
 
 
 def test_a_record_step_cut_off_after_publishing_is_done_again_harmlessly(ctx, service, clock, monkeypatch):

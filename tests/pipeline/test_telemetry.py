@@ -8,11 +8,10 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.telemetry import FieldsFormatter
-from tests.pipeline.conftest import drain_results, upload
+from tests.pipeline.conftest import drain_results, finished, record_all, upload
 
 pytestmark = pytest.mark.integration
 reader = InMemoryMetricReader()
@@ -37,12 +36,8 @@ def points(name: str) -> list:
 
 def test_every_log_line_about_a_file_carries_its_fields(ctx, service, clock, caplog):
     caplog.set_level(logging.INFO)
-    result = submit_dropped_blob(upload(ctx, "fields.txt", b"Hello"), ctx)
-    service.finish(result.job_id)
-    clock.advance(5)
-    poll_outstanding_jobs(ctx)
-    for text in drain_results(ctx):
-        record_outcome(text, ctx)
+    result = finished(ctx, service, clock, "fields.txt", b"Hello")
+    record_all(ctx)
     about_the_file = [record for record in caplog.records if getattr(record, "record_key", None) == result.key]
     events = {record.event for record in about_the_file}
     assert {"translation.claimed", "translation.submitted", "translation.recorded"} <= events
@@ -60,12 +55,8 @@ def test_a_rejection_is_information_not_a_warning(ctx, service, caplog):
 
 
 def test_metrics_count_files_documents_and_characters(ctx, service, clock):
-    result = submit_dropped_blob(upload(ctx, "metrics.txt", b"Hello"), ctx)
-    service.finish(result.job_id, failures={"de": ("NoTranslatableText", "empty")})
-    clock.advance(5)
-    poll_outstanding_jobs(ctx)
-    for text in drain_results(ctx):
-        record_outcome(text, ctx)
+    finished(ctx, service, clock, "metrics.txt", b"Hello", failures={"de": ("NoTranslatableText", "empty")})
+    record_all(ctx)
     recorded = [p for p in points("translation.files.recorded") if p.attributes.get("outcome") == "PartiallySucceeded"]
     assert recorded and recorded[0].value >= 1
     failed_documents = [

@@ -6,14 +6,13 @@ import pytest
 
 from shared.pipeline.record import DocumentDetail, decide_outcome
 from shared.pipeline.submissions import MAX_CHECK_INTERVAL, MIN_CHECK_INTERVAL, check_interval
-from shared.storage.records import OpenRecord, Outcome, State, version_order
+from shared.storage.records import OpenRecord, Outcome, ReasonCode, State, version_order
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def record(**fields) -> OpenRecord:
     base = {
-        "key": "k",
         "source_container": "source",
         "source_name": "a.txt",
         "source_etag": "0x1",
@@ -85,3 +84,27 @@ def test_a_file_of_a_lost_job_with_nothing_written_says_the_job_is_lost():
     assert lost == (Outcome.SUCCEEDED, None, None)
     nothing = decide_outcome(record(job_lost=True), [])
     assert nothing[:2] == (Outcome.FAILED, "JobNotFound")
+
+
+def test_reason_codes_are_one_enum_whose_values_are_the_stored_strings():
+    # Records outlive deployments: a stored code reads back as the same member.
+    stored = {
+        "NewerVersion": ReasonCode.NEWER_VERSION,
+        "SourceDeleted": ReasonCode.SOURCE_DELETED,
+        "JobNotFound": ReasonCode.JOB_NOT_FOUND,
+        "CancelledByOperator": ReasonCode.CANCELLED_BY_OPERATOR,
+        "NoDocumentTranslated": ReasonCode.NO_DOCUMENT_TRANSLATED,
+        "SameContentInFlight": ReasonCode.SAME_CONTENT_IN_FLIGHT,
+        "UnsupportedFormat": ReasonCode.UNSUPPORTED_FORMAT,
+    }
+    assert {value: ReasonCode(value) for value in stored} == stored
+    assert ReasonCode("EmptyDocument").about_the_file and not ReasonCode("AlreadyTranslated").about_the_file
+
+
+def test_the_outcome_table_names_its_reasons_as_reason_codes():
+    superseded = decide_outcome(record(superseded_by="newer"), [])
+    assert superseded[0] is Outcome.SUPERSEDED and superseded[1] is ReasonCode.NEWER_VERSION
+    lost = decide_outcome(record(job_lost=True), [])
+    assert lost[:2] == (Outcome.FAILED, ReasonCode.JOB_NOT_FOUND) and lost[1] is ReasonCode.JOB_NOT_FOUND
+    nothing = decide_outcome(record(), [doc("fr", "Failed"), doc("de", "Failed")])
+    assert nothing[1] is ReasonCode.NO_DOCUMENT_TRANSLATED
