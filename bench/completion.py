@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.counting import emulator_jobs, reset_emulator, service_calls
-from bench.measures import EMULATOR_ARGS, parse_time, stack, text
+from bench.measures import EMULATOR_ARGS, WRITTEN_FUNCTION, parse_time, stack, text
 from devstack.dropping import DroppedFile, wait_for_final_records
 from shared.settings import Settings
 from shared.storage.clients import StorageClients
 from shared.storage.record_keys import record_key
 from shared.storage.records import FinalRecord
 
-# The blob trigger on the target container's staging writes (shared/triggers/notice_translation_written.py).
-WRITTEN_FUNCTION = "notice_translation_written"
 # A text file of blanks: the service fails each of its documents (NoTranslatableText) and writes nothing.
 NOTHING_TO_TRANSLATE = b"   \n\n   \n"
 

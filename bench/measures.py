@@ -47,6 +47,8 @@ WORDS = "the quick brown fox jumps over the lazy dog while translators translate
 # Bench-wide settings of the emulator: the same for our app and for the SDK baseline.
 # The blob trigger declared in function_app.py (shared/triggers/submit_on_drop.py).
 SUBMIT_FUNCTION = "submit_on_drop"
+# The blob trigger on the target container's staging writes (shared/triggers/notice_translation_written.py).
+WRITTEN_FUNCTION = "notice_translation_written"
 EMULATOR_ARGS = ["--document-seconds", "0.5", "--workers", "8"]
 
 
@@ -69,7 +71,10 @@ def stack(
     azurite_debug_log: Path | None = None,
     host_instances: int = 1,
     storage_faults: Faults | None = None,
+    announce_writes: bool = False,
 ) -> Iterator[LocalStack]:
+    """The local stack. `announce_writes`: the emulator POSTs each written translation's event to the
+    host's webhook itself, as Event Grid would, for a host that lists no container (`--no-watch`)."""
     config = StackConfig.on_free_ports(
         workdir,
         azurite_debug_log=azurite_debug_log,
@@ -79,6 +84,11 @@ def stack(
         host_instances=host_instances,
         storage_faults=storage_faults,
     )
+    if announce_writes:
+        webhook = (
+            f"http://127.0.0.1:{config.host_port}{WEBHOOK_PATH}?functionName={FUNCTION_NAME_PREFIX}{WRITTEN_FUNCTION}"
+        )
+        config.emulator_args = [*config.emulator_args, "--announce-writes", webhook]
     config.with_host = with_host
     running = LocalStack(config).start()
     try:
@@ -483,15 +493,17 @@ def storage_requests(workdir: Path, *, files: int) -> StorageRequests:
 
 @contextmanager
 def _throughput_stack(workdir: Path, azurite_debug_log: Path | None = None) -> Iterator[LocalStack]:
-    # Events are pushed to the host's webhook as Event Grid pushes them in Azure. The local watcher
-    # (which lists the container twice a second to stand in for Event Grid) is off: its listing cost
-    # grows with the container and exists only locally.
+    # Events are pushed to the host's webhook as Event Grid pushes them in Azure: the drops' by the
+    # bench, the service's writes by the emulator as it writes them. The local watcher (which lists
+    # the containers twice a second to stand in for Event Grid) is off: its listing cost grows with
+    # the container and exists only locally.
     with stack(
         workdir,
         with_host=True,
         emulator_args=["--document-seconds", "0", "--workers", "8"],
         settings={},
         host_args=("--no-watch",),
+        announce_writes=True,
         azurite_debug_log=azurite_debug_log,
     ) as local:
         yield local

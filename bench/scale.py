@@ -304,7 +304,15 @@ def invocation_to_submitted(host_log: Path, prefix: str) -> list[float]:
 def bulk(workdir: Path, *, files: int, rate_limit: float | None = None, lone: int = 20) -> Bulk:
     result = Bulk(files=files, rate_limit=rate_limit)
     emulator_args = [*FAST_EMULATOR, *(["--rate-limit", str(rate_limit)] if rate_limit else [])]
-    with stack(workdir, with_host=True, emulator_args=emulator_args, settings={}, host_args=("--no-watch",)) as local:
+    # The drops' events come from the bench, the service's writes' from the emulator (as Event Grid).
+    with stack(
+        workdir,
+        with_host=True,
+        emulator_args=emulator_args,
+        settings={},
+        host_args=("--no-watch",),
+        announce_writes=True,
+    ) as local:
         endpoint, key = local.emulator_endpoint, local.config.emulator_key
         reset_emulator(endpoint, key)
         started = time.monotonic()

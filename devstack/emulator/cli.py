@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.status_lag_seconds,
         help="a document's status says Succeeded this long after its translation is written",
     )
+    parser.add_argument(
+        "--announce-writes",
+        dest="announce_writes_to",
+        default=None,
+        metavar="WEBHOOK_URL",
+        help="POST each written translation's BlobCreated event there, as Event Grid would",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the fault injection")
     parser.add_argument("--workers", type=int, default=DEFAULTS.workers, help="jobs processed in parallel")
     parser.add_argument(
@@ -140,6 +147,7 @@ def options_from_args(args: argparse.Namespace) -> EmulatorOptions:
         chars_per_second=args.chars_per_second,
         document_seconds=args.document_seconds,
         status_lag_seconds=args.status_lag_seconds,
+        announce_writes_to=args.announce_writes_to,
         seed=args.seed,
         workers=args.workers,
         documents_in_parallel=args.documents_in_parallel,

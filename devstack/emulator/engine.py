@@ -40,6 +40,7 @@ from devstack.emulator.pseudo import (
 )
 from devstack.emulator.state import Clock, DocumentState, JobState, error_body
 from devstack.emulator.storage import BlobLocation, StorageAccessError, StorageGateway, describe
+from devstack.emulator.write_events import WriteAnnouncer
 from shared.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,7 @@ class JobEngine:
         self._gateway = StorageGateway(options.storage_connection_string)
         self._threads: list[threading.Thread] = []
         self._store = JobStore(options.state_dir) if options.state_dir is not None else None
+        self._announcer = WriteAnnouncer(options.announce_writes_to) if options.announce_writes_to else None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -209,6 +211,8 @@ class JobEngine:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        if self._announcer is not None:
+            self._announcer.close()
         with self._lock:
             for job in self._jobs.values():
                 job.discarded = True
@@ -485,11 +489,14 @@ class JobEngine:
         self._spend_time(job, document, translation.characters)
         try:
             # The write itself refuses an existing target (If-None-Match: *): no separate look first.
-            self._gateway.container(item.target).upload_blob(
-                item.target_blob,
-                translation.content,
-                overwrite=False,
-                content_settings=ContentSettings(content_type=content_type_for(item.target_blob)),
+            written = (
+                self._gateway.container(item.target)
+                .get_blob_client(item.target_blob)
+                .upload_blob(
+                    translation.content,
+                    overwrite=False,
+                    content_settings=ContentSettings(content_type=content_type_for(item.target_blob)),
+                )
             )
         except ResourceExistsError as exc:
             if resumed:
@@ -500,6 +507,13 @@ class JobEngine:
             raise DocumentFailure(
                 INVALID_TARGET_DOCUMENT_ACCESS_LEVEL, f"Cannot write the target document: {describe(exc)}"
             ) from exc
+        if self._announcer is not None:
+            self._announcer.announce(
+                document.target_url,
+                etag=str(written.get("etag") or ""),
+                size=len(translation.content),
+                content_type=content_type_for(item.target_blob),
+            )
         return translation.characters
 
     def _read_blob(self, location: BlobLocation, blob_name: str) -> bytes:

@@ -36,6 +36,8 @@ class EmulatorOptions:
     # A document's status says Succeeded this long after its translation is written (the service's
     # status can lag the write that raised the blob event).
     status_lag_seconds: float = 0.0
+    # Where each written translation's BlobCreated event is POSTed, as Event Grid would (None: nowhere).
+    announce_writes_to: str | None = None
     seed: int = 0
     # Background threads running jobs (jobs run in parallel across them) ...
     workers: int = 4

@@ -78,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not scan containers; blob triggers run only when something POSTs to the webhook",
     )
     parser.add_argument(
+        "--watch-only",
+        dest="watch_only",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="scan only this blob trigger's container (repeatable); the others' events come by the webhook",
+    )
+    parser.add_argument(
         "--instance-id", default="0", help="this instance's name, when several run on one storage account"
     )
     parser.add_argument(
@@ -159,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             duplicate_rate=args.duplicate_rate,
             event_loss_rates=dict(args.event_loss_rates),
             watch=not args.no_watch,
+            watch_only=tuple(args.watch_only),
             instance_id=args.instance_id,
             event_target_ports=tuple(args.peer_ports),
             singleton_lock_seconds=args.singleton_lock_seconds,

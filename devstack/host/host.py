@@ -30,6 +30,7 @@ from devstack.host.config import (
     load_local_settings,
 )
 from devstack.host.connections import resolve_connection
+from devstack.host.event_filter import subject_begins_with
 from devstack.host.invoke import InvocationResult, blob_argument, invoke
 from devstack.host.queues import PROCESSING_VISIBILITY_SECONDS, QueueListener
 from devstack.host.singleton import SingletonLock, SingletonOptions
@@ -73,6 +74,7 @@ class LocalFunctionsHost:
         duplicate_rate: float = 0.0,
         event_loss_rates: Mapping[str, float] | None = None,
         watch: bool = True,
+        watch_only: tuple[str, ...] = (),
         bind_host: str = "127.0.0.1",
         max_concurrent_invocations: int = 16,
         instance_id: str = "0",
@@ -107,6 +109,12 @@ class LocalFunctionsHost:
         if unknown:
             raise ValueError(f"no blob trigger named {', '.join(sorted(unknown))} to lose events of")
         self.watch = watch
+        # Blob triggers whose container is scanned (empty: all); the others' events are POSTed to the
+        # webhook by whoever stands in for Event Grid (the bench).
+        self.watch_only = frozenset(watch_only)
+        unknown_watched = self.watch_only - {function.name for function in self.functions}
+        if unknown_watched:
+            raise ValueError(f"no blob trigger named {', '.join(sorted(unknown_watched))} to watch")
         self._max_concurrent_invocations = max_concurrent_invocations
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -195,7 +203,7 @@ class LocalFunctionsHost:
 
     def _start_trigger(self, function: FunctionInfo) -> None:
         if function.trigger_type == BLOB_TRIGGER:
-            if not self.watch:
+            if not self.watch or (self.watch_only and function.name not in self.watch_only):
                 return
             if function.is_event_grid_blob_trigger:
                 ports = self.event_target_ports or (self.port,)
@@ -205,6 +213,8 @@ class LocalFunctionsHost:
                     concurrent=self.concurrent_deliveries,
                     duplicate_rate=self.duplicate_rate,
                     loss_rate=self.event_loss_rates.get(function.name, 0.0),
+                    # The subscription feeding this trigger: its container and folder only.
+                    subject_begins_with=subject_begins_with(str(function.blob_path)),
                     stop=self._stop,
                 )
                 self._deliveries.append(delivery)

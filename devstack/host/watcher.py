@@ -27,7 +27,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from devstack.host.bindings import FunctionInfo
 from devstack.host.config import HOST_USER_AGENT
-from devstack.host.event_filter import passes_subscription_filter
+from devstack.host.event_filter import passes_subject_filter, passes_subscription_filter
 from devstack.host.listing import Listing
 from devstack.host.singleton import SingletonLock
 from devstack.host.webhook import blob_created_event
@@ -151,6 +151,7 @@ class EventGridDelivery:
         concurrent: bool = False,
         duplicate_rate: float = 0.0,
         loss_rate: float = 0.0,
+        subject_begins_with: str = "",
         stop: threading.Event,
         max_workers: int = 8,
     ):
@@ -163,13 +164,16 @@ class EventGridDelivery:
         self._concurrent = concurrent
         self._duplicate_rate = duplicate_rate
         self._loss_rate = loss_rate
+        self._subject_begins_with = subject_begins_with
         self._random = random.Random()
         self._stop = stop
         self._client = httpx.Client(timeout=httpx.Timeout(DELIVERY_TIMEOUT_SECONDS, connect=5.0))
         self._pool = ThreadPoolExecutor(max_workers=max(max_workers, copies), thread_name_prefix="eventgrid")
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if not passes_subscription_filter(event):
+        if not passes_subscription_filter(event) or not passes_subject_filter(
+            str(event.get("subject") or ""), self._subject_begins_with
+        ):
             logger.info(
                 "event %s (%s) does not pass the subscription's filter; not delivered",
                 event.get("id"),

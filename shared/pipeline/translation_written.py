@@ -17,8 +17,8 @@ BlobCreated event, as a user's drop does. The notice_translation_written trigger
    final, is also the list the hand-over needs), or one status read for a larger one. A final job
    is finished (finishing.py): its files go to the record step. A job not final yet (an event can
    come a moment before the service's status says so) is looked at again: while its end seems near
-   (its documents' pace says so), by a follow-up of its own; otherwise on the next event or by the
-   poll.
+   (its documents' pace says so), by a look of its own, promised (at most four in a row, 1, 2, 4
+   and 8 s apart); otherwise on the next event or by the poll.
 
 Events are at least once and may be late, early or lost: a late one finds the record no longer
 Grouped, a duplicate finds the look done, and for a lost one the poll's backstop (every job stays
@@ -121,6 +121,7 @@ def follow_up(ctx: PipelineContext, data: dict[str, Any]) -> bool:
                 looked_at=now,
                 not_before=max(look.not_before, now + LOOK_SPACING),
                 follow_up_at=None if look.follow_up_at == promised_at else look.follow_up_at,
+                follow_ups=look.follow_ups + 1,
             )
         )
         if claimed is not None:
@@ -178,7 +179,7 @@ def _look_or_promise(ctx: PipelineContext, submission_id: str, written_at: datet
         if look is None or now >= look.not_before:
             started = JobLook(submission_id, looked_at=now, not_before=now + LOOK_SPACING)
             if look is not None:
-                started = replace(look, looked_at=now, not_before=now + LOOK_SPACING)
+                started = replace(look, looked_at=now, not_before=now + LOOK_SPACING, follow_ups=0)
             claimed = ctx.schedule.put_look(started)
             if claimed is not None:
                 look_at_job(ctx, submission_id, claimed)
@@ -300,11 +301,12 @@ def _set_next_look(ctx: PipelineContext, look: JobLook, submission: Submission, 
     to need still; when that is near, a look of its own is promised for then."""
     now = ctx.now()
     age = now - (submission.submitted_at or now)
-    if found.finished:
-        still_needed = age * (found.remaining / found.finished)
-        spacing = max(LOOK_SPACING, min(submissions.MAX_CHECK_INTERVAL, still_needed * SHARE_OF_REMAINING_TIME))
-    else:
-        spacing = submissions.check_interval(age)
+    # As long again as it took for each document still running per document done (none done: as
+    # long again as it took); promised looks in a row back off (1, 2, 4, 8 s), so a document the
+    # service sits on costs a few looks, then waits for the poll.
+    still_needed = age * (found.remaining / max(found.finished, 1))
+    spacing = max(LOOK_SPACING * 2**look.follow_ups, still_needed * SHARE_OF_REMAINING_TIME)
+    spacing = min(submissions.MAX_CHECK_INTERVAL, spacing)
     following_at = look.looked_at + spacing
     for _ in range(CLAIM_ATTEMPTS):
         current = ctx.schedule.get_look(submission.id) if look.etag is None else look

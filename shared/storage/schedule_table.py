@@ -227,6 +227,7 @@ class JobLook:
     looked_at: datetime  # when the latest look started
     not_before: datetime  # the next look on an event starts no earlier (about once a second, or later)
     follow_up_at: datetime | None = None  # a look promised for then (a message on the poll-shards queue)
+    follow_ups: int = 0  # promised looks in a row since the last one an event asked for
     etag: str | None = None
 
     @property

@@ -248,3 +248,26 @@ def test_lost_events_leave_the_job_to_the_poll_and_the_looks_record_goes_with_th
     poll_outstanding_jobs(ctx)  # the submission's last look: every file recorded, it goes
     assert ctx.schedule.get_submission(submission.id) is None
     assert ctx.schedule.get_look(submission.id) is None
+
+
+def test_a_document_the_service_sits_on_costs_a_few_promised_looks_then_waits_for_the_poll(
+    ctx, service, clock, promises
+):
+    result = submit_dropped_blob(upload(ctx, "stuck.txt", b"Hello"), ctx)
+    clock.advance(2)
+    write_translation(service, result.job_id, "stuck.txt", "fr")
+    write_translation(service, result.job_id, "stuck.txt", "de", final=False)  # and it stays Running
+    assert notice_translation_written(ctx, staging(ctx, result.key, "de", "stuck.txt")) is Notice.LOOKED
+
+    gaps = []
+    taken = 0
+    while taken < len(promises) and taken < 20:
+        promise = json.loads(promises[taken])
+        gaps.append((datetime.fromisoformat(promise["at"]) - clock()).total_seconds())
+        clock.moment = datetime.fromisoformat(promise["at"])
+        assert poll_shard(ctx, promises[taken]).polled == 1
+        taken += 1
+
+    assert gaps == [1, 2, 4, 8]  # the event's look promised one, and each promised look one more, backing off
+    assert service.calls["documents"] == 1 + 4
+    assert ctx.records.get_open(result.key).state is State.GROUPED  # the poll's backstop takes it from here

@@ -429,3 +429,41 @@ def test_logs_never_carry_the_sas_signature(api: Api, containers: Containers, ca
     assert "devstack.emulator" in caplog.text
     for signature in signatures:
         assert signature not in caplog.text
+
+
+def test_each_written_translation_is_announced_as_a_blob_created_event(containers: Containers, start_emulator):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.extend(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(202)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        server = start_emulator(announce_writes_to=f"http://127.0.0.1:{hook.server_port}/runtime/webhooks/blobs")
+        announcing = Api(server.endpoint, server.key)
+        containers.upload({"a.txt": "Hello", "empty.txt": "   "})
+        job = announcing.wait(announcing.start([containers.batch_input("rl", "wl", target_folder="out")]))
+        assert job["status"] == "Succeeded"
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        hook.shutdown()
+
+    target = containers.target.container_name
+    # The one written translation is announced; the failed document wrote nothing, so nothing is.
+    assert [event["subject"] for event in received] == [f"/blobServices/default/containers/{target}/blobs/out/a.txt"]
+    [event] = received
+    assert event["eventType"] == "Microsoft.Storage.BlobCreated" and event["data"]["api"] == "PutBlob"
+    assert "?" not in event["data"]["url"]  # no SAS in an event

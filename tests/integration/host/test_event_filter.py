@@ -48,3 +48,22 @@ def test_a_partial_write_raises_no_delivery_and_committing_writes_do(webhook):
         time.sleep(0.05)
     delivery.close()
     assert sorted(received) == sorted(["PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"])
+
+
+def test_only_events_under_the_subscriptions_subject_prefix_are_delivered(webhook):
+    url, received = webhook
+    stop = threading.Event()
+    prefix = "/blobServices/default/containers/target/blobs/.inflight/"
+    delivery = EventGridDelivery(url, stop=stop, subject_begins_with=prefix)
+    # The filter runs before a delivery is handed to a sender: the last event is the only one sent.
+    for name, api in (("fr/a.txt", "PutBlob"), (".INFLIGHT/x", "CopyBlob"), (".inflight/k-1/fr.txt", "PutBlockList")):
+        event = blob_created_event(f"http://127.0.0.1:10000/devstoreaccount1/target/{name}", etag="0x1", size=1)
+        event["data"]["api"] = api
+        delivery(event)
+    import time
+
+    deadline = time.monotonic() + 30
+    while not received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivery.close()
+    assert received == ["PutBlockList"]
