@@ -1,4 +1,5 @@
-"""Queue trigger: a shard of the work a busy poll found due, on whichever instance takes it."""
+"""Queue trigger: a shard of the work a busy poll found due, or a look at one job that its written
+translations promised (shared/pipeline/translation_written.py), on whichever instance takes it."""
 
 import azure.functions as func
 

@@ -130,16 +130,22 @@ def test_cancel_ends_a_running_file_cancelled(ctx, service, clock, run):
     assert code == 1 and "nothing in flight" in output
 
 
-def dead_letter_container(ctx):
-    """Event Grid's dead-letter container (one for the session's Azurite: made once)."""
+def dead_letter(ctx, container: str, name: str, *, at: str) -> None:
+    """A BlobCreated event Event Grid gave up delivering, in its dead-letter container (one for the
+    session's Azurite: made once)."""
     from azure.core.exceptions import ResourceExistsError
 
-    container = ctx.storage.container("eventgrid-deadletter")
+    dead_letters = ctx.storage.container("eventgrid-deadletter")
     try:
-        container.create_container()
+        dead_letters.create_container()
     except ResourceExistsError:
         pass
-    return container
+    event = {
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
+        "deadLetterReason": "MaxDeliveryAttemptsExceeded",
+    }
+    dead_letters.upload_blob(f"topic/sub/{at}/event.json", json.dumps([event]))
 
 
 def test_redrive_has_the_job_of_a_dead_lettered_translation_write_looked_at(ctx, service, clock, run):
@@ -147,14 +153,8 @@ def test_redrive_has_the_job_of_a_dead_lettered_translation_write_looked_at(ctx,
 
     written = submit_dropped_blob(upload(ctx, "written.txt", b"Hello"), ctx)
     service.finish(written.job_id)  # the service wrote both translations; their events never arrived
-    dead_letters = dead_letter_container(ctx)
     name = staging_blob_name(written.key, 1, "de", "written.txt")
-    event = {
-        "eventType": "Microsoft.Storage.BlobCreated",
-        "subject": f"/blobServices/default/containers/{ctx.settings.target_container}/blobs/{name}",
-        "deadLetterReason": "MaxDeliveryAttemptsExceeded",
-    }
-    dead_letters.upload_blob("topic/sub/2026/12/02/01/event.json", json.dumps([event]))
+    dead_letter(ctx, ctx.settings.target_container, name, at="2026/12/02/01")
 
     code, output = run("redrive")
 
@@ -177,13 +177,7 @@ def test_redrive_moves_each_poisoned_message_and_dead_letter_once(ctx, service, 
         json.dumps({"ContainerName": ctx.settings.source_container, "BlobName": "poisoned.txt", "ETag": '"x"'})
     )
     upload(ctx, "dead.txt", b"Hello")
-    dead_letters = dead_letter_container(ctx)
-    event = {
-        "eventType": "Microsoft.Storage.BlobCreated",
-        "subject": f"/blobServices/default/containers/{ctx.settings.source_container}/blobs/dead.txt",
-        "deadLetterReason": "MaxDeliveryAttemptsExceeded",
-    }
-    dead_letters.upload_blob("topic/sub/2026/11/24/01/event.json", json.dumps([event]))
+    dead_letter(ctx, ctx.settings.source_container, "dead.txt", at="2026/11/24/01")
 
     code, output = run("redrive")
     assert code == 0 and "1 results messages moved back, 1 poisoned drops and 1 dead-lettered events" in output, output
