@@ -207,7 +207,7 @@ class FileHistory:
             "source_path": self.source_path,
             "current_version": self.current_version,
             "outstanding": [asdict(record) for record in self.outstanding],
-            "recorded": [asdict(record) for record in self.recorded],
+            "recorded": [record.to_json() for record in self.recorded],
             "translations": self.translations,
             "report": self.report,
         }

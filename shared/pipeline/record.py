@@ -390,9 +390,6 @@ def _final_record(
     reason_message: str | None,
     earlier: FinalRecord | None = None,
 ) -> FinalRecord:
-    succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
-    failed = sum(1 for document in documents if document.status in (Status.FAILED, Status.VALIDATION_FAILED))
-    cancelled = sum(1 for document in documents if document.status == Status.CANCELLED)
     attempt = max(record.attempt, 1)  # a version refused before any start call was tried once
     charges = [
         *earlier_charges(earlier, before=attempt),
@@ -411,10 +408,6 @@ def _final_record(
         job_status=record.service_status,
         reason_code=reason_code,
         reason_message=cut(reason_message),
-        total=len(documents),
-        succeeded=succeeded,
-        failed=failed,
-        cancelled=cancelled,
         characters_charged=sum(charge.characters_charged for charge in charges),
         language_outcomes=[
             LanguageOutcome(
@@ -460,7 +453,7 @@ def earlier_charges(earlier: FinalRecord | None, *, before: int) -> list[Attempt
 
 
 def report_body(final: FinalRecord, documents: list[DocumentDetail]) -> dict[str, Any]:
-    body: dict[str, Any] = asdict(final)
+    body = final.to_json()
     del body["language_outcomes"]  # the documents below say the same, and more
     for name, value in body.items():
         if isinstance(value, datetime):

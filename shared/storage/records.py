@@ -12,13 +12,14 @@ blob name: per-document detail lives in the report blob, and any text is cut to 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.storage.entity_codec import Codec
 from shared.storage.record_keys import record_key, unquoted_etag
+from shared.translator.models import Status
 
 
 class State(StrEnum):
@@ -310,10 +311,6 @@ class FinalRecord:
     job_status: str | None
     reason_code: str | None
     reason_message: str | None
-    total: int
-    succeeded: int
-    failed: int
-    cancelled: int
     characters_charged: int
     language_outcomes: list[LanguageOutcome]
     report_blob: str
@@ -333,6 +330,39 @@ class FinalRecord:
     reused_from: str | None = None  # Reused: the record key of the version whose translations it got
     reused_etag: str | None = None  # ... and that version's source ETag (what its translations are stamped with)
     characters_saved: int = 0  # Reused: what translating it again would have been charged
+
+    # The counts are derived from `language_outcomes` (so they cannot disagree with it) and still
+    # written to the entity and the report, whose readers (queries, scripts) use them.
+    @property
+    def total(self) -> int:
+        return len(self.language_outcomes)
+
+    @property
+    def succeeded(self) -> int:
+        return self._count(Status.SUCCEEDED)
+
+    @property
+    def failed(self) -> int:
+        return self._count(Status.FAILED, Status.VALIDATION_FAILED)
+
+    @property
+    def cancelled(self) -> int:
+        return self._count(Status.CANCELLED)
+
+    def _count(self, *statuses: str) -> int:
+        return sum(1 for language in self.language_outcomes if language.status in statuses)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field and the counts, in the order the README's report schema shows them."""
+        body: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            body[name] = value
+            if name == "reason_message":
+                body |= {count: getattr(self, count) for count in FINAL_COUNTS}
+        return body
+
+
+FINAL_COUNTS = ("total", "succeeded", "failed", "cancelled")
 
 
 def _rebuild(cls: type) -> Any:
@@ -356,4 +386,5 @@ FINAL_CODEC = Codec(
     enums={"outcome": Outcome},
     items={"language_outcomes": _rebuild(LanguageOutcome), "charges": _rebuild(AttemptCharge)},
     row_field="key",
+    derived=frozenset(FINAL_COUNTS),
 )
