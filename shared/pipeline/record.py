@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.pipeline import lifecycle, publish, reuse
 from shared.pipeline.context import PipelineContext
+from shared.storage.attention import CLEARED, kept
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
 from shared.storage.records import (
     AttemptCharge,
@@ -427,8 +428,7 @@ def _final_record(
         finished_at=ctx.now(),
         attempts=attempt,
         # A flag whose cause passed (credentials fixed, a slow job that finished) ends with the file.
-        needs_attention=record.needs_attention and not ended_well,
-        attention_reason=record.attention_reason if record.needs_attention and not ended_well else None,
+        **(CLEARED if ended_well else kept(record)),
         superseded_by=record.superseded_by,
         submission=record.submission,
         glossaries=dict(record.glossaries),
