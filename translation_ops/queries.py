@@ -60,7 +60,7 @@ class Outstanding:
             version=record.source_etag,
             record_key=record.key,
             state=state,
-            age_seconds=round((now - record.intent_at).total_seconds(), 1),
+            age_seconds=round((now - record.claimed_at).total_seconds(), 1),
             job_id=job_id,
             service_status=status,
             documents_done=done,

@@ -417,7 +417,7 @@ def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     final record stays until the new outcome replaces it; the next attempt has staging names of its
     own. None when the version is open already."""
     record = reopened(final, at=ctx.now())
-    ctx.schedule.put_due(DueEntry(record.intent_at, DueKind.RECORD, record.key))
+    ctx.schedule.put_due(DueEntry(record.claimed_at, DueKind.RECORD, record.key))
     claimed = _insert(ctx, record)
     if claimed is not None:
         logger.info(

@@ -114,7 +114,7 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
         for attempt in range(1, record.attempt + 1):
             publish.delete_staging(ctx, staging_prefix(record.key, attempt), keep)
 
-    seconds = (final.finished_at - record.intent_at).total_seconds()
+    seconds = (final.finished_at - record.claimed_at).total_seconds()
     logger.info(
         "recorded %s (version %s): %s, %d/%d documents translated, %d characters charged",
         record.source_name,
@@ -423,7 +423,7 @@ def _final_record(
             for document in documents
         ],
         report_blob=f"{ctx.settings.reports_container}/{report_blob_name(record.source_container, record.source_name)}",
-        intent_at=record.intent_at,
+        claimed_at=record.claimed_at,
         submitted_at=record.submitted_at,
         finished_at=ctx.now(),
         attempts=attempt,

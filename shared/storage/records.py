@@ -163,7 +163,7 @@ class OpenRecord:
     source_modified: datetime | None  # the blob's Last-Modified: orders versions of one file
     content_length: int
     state: State
-    intent_at: datetime  # when the drop was claimed
+    claimed_at: datetime  # when the drop was claimed (stored as `IntentAt` before; still read)
     content_hash: str | None = None  # see SourceVersion
     languages: list[str] = field(default_factory=list)
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
@@ -205,7 +205,7 @@ class OpenRecord:
             source_modified=source.modified,
             content_length=source.size,
             state=state,
-            intent_at=at,
+            claimed_at=at,
             content_hash=source.content_hash,
             **more,
         )
@@ -234,7 +234,7 @@ class OpenRecord:
     def version_order(self) -> str:
         """Sorts the versions of one file oldest first: the blob's Last-Modified (one-second
         resolution), then the moment each version was claimed."""
-        return version_order(self.source_modified, self.intent_at)
+        return version_order(self.source_modified, self.claimed_at)
 
     @property
     def withdrawn(self) -> bool:
@@ -242,9 +242,9 @@ class OpenRecord:
         return self.superseded_by is not None or self.cancelled_by is not None
 
 
-def version_order(source_modified: datetime | None, intent_at: datetime | None) -> str:
+def version_order(source_modified: datetime | None, claimed_at: datetime | None) -> str:
     modified = source_modified.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if source_modified else "0"
-    claimed = intent_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if intent_at else "0"
+    claimed = claimed_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if claimed_at else "0"
     return f"{modified}.{claimed}"
 
 
@@ -314,7 +314,7 @@ class FinalRecord:
     characters_charged: int
     language_outcomes: list[LanguageOutcome]
     report_blob: str
-    intent_at: datetime | None
+    claimed_at: datetime | None
     submitted_at: datetime | None
     finished_at: datetime
     attempts: int = 1
@@ -373,11 +373,14 @@ def _rebuild(cls: type) -> Any:
     return build
 
 
+# Records written before the word was `claimed_at` hold the moment in `IntentAt`.
+CLAIMED_AT_FORMER_COLUMNS = {"claimed_at": "IntentAt"}
 OPEN_CODEC = Codec(
     OpenRecord,
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
+    former_columns=CLAIMED_AT_FORMER_COLUMNS,
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(
@@ -387,4 +390,5 @@ FINAL_CODEC = Codec(
     items={"language_outcomes": _rebuild(LanguageOutcome), "charges": _rebuild(AttemptCharge)},
     row_field="key",
     derived=frozenset(FINAL_COUNTS),
+    former_columns=CLAIMED_AT_FORMER_COLUMNS,
 )

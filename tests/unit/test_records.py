@@ -8,6 +8,7 @@ from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import (
     FINAL_CODEC,
     FINAL_COUNTS,
+    OPEN_CODEC,
     FinalRecord,
     LanguageOutcome,
     OpenRecord,
@@ -47,7 +48,7 @@ def _final(*statuses: str) -> FinalRecord:
         characters_charged=10,
         language_outcomes=[LanguageOutcome(f"l{index}", status) for index, status in enumerate(statuses)],
         report_blob="reports/a.txt.json",
-        intent_at=NOW,
+        claimed_at=NOW,
         submitted_at=NOW,
         finished_at=NOW,
     )
@@ -75,3 +76,15 @@ def test_a_final_record_stored_with_its_counts_as_columns_reads_back():
     read = FINAL_CODEC.from_entity(entity, key=final.key)
     assert read == final
     assert (read.total, read.succeeded, read.failed, read.cancelled) == (2, 1, 1, 0)
+
+
+def test_records_stored_with_the_claim_moment_as_intent_at_read_back():
+    record = OpenRecord.new(SourceVersion("source", "a.txt", "0x1", NOW, 5), state=State.WAITING, at=NOW)
+    entity = OPEN_CODEC.to_entity("open-0", record.key, record)
+    assert entity["ClaimedAt"] == NOW
+    entity["IntentAt"] = entity.pop("ClaimedAt")  # the shape an earlier release wrote
+    assert OPEN_CODEC.from_entity(entity).claimed_at == NOW
+    final = _final("Succeeded")
+    entity = FINAL_CODEC.to_entity("final", final.key, final)
+    entity["IntentAt"] = entity.pop("ClaimedAt")
+    assert FINAL_CODEC.from_entity(entity, key=final.key) == final
