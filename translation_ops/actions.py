@@ -14,7 +14,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.pipeline import grouping, lifecycle, submissions
 from shared.pipeline.context import PipelineContext
-from shared.pipeline.poison import PoisonedBlob
+from shared.pipeline.poison import MalformedPoisonMessage, PoisonedBlob
 from shared.pipeline.submit import submit_dropped_blob
 from shared.pipeline.translation_written import Notice, notice_translation_written
 from shared.settings import POISON_SUFFIX
@@ -175,7 +175,7 @@ def redrive(ctx: PipelineContext, *, dead_letter_container: str = DEAD_LETTER_CO
         for message in _drain(queue):
             try:
                 poisoned = PoisonedBlob.from_text(message.content)
-            except MalformedResultMessage:
+            except MalformedPoisonMessage:
                 done.skipped.append(f"{queue.queue_name}: not a blob trigger message")
             else:
                 _submit(ctx, poisoned.container, poisoned.name, done, "drops")

@@ -60,7 +60,7 @@ class Outstanding:
             version=record.source_etag,
             record_key=record.key,
             state=state,
-            age_seconds=round((now - record.intent_at).total_seconds(), 1),
+            age_seconds=round((now - record.claimed_at).total_seconds(), 1),
             job_id=job_id,
             service_status=status,
             documents_done=done,
@@ -207,7 +207,7 @@ class FileHistory:
             "source_path": self.source_path,
             "current_version": self.current_version,
             "outstanding": [asdict(record) for record in self.outstanding],
-            "recorded": [asdict(record) for record in self.recorded],
+            "recorded": [record.to_json() for record in self.recorded],
             "translations": self.translations,
             "report": self.report,
         }

@@ -25,8 +25,9 @@ from urllib.parse import unquote
 from shared.pipeline import grouping, lifecycle, submissions
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact, strip_query
+from shared.storage.attention import kept
 from shared.storage.blob_names import staging_owner
-from shared.storage.entity_codec import json_text
+from shared.storage.entity_codec import column, json_text
 from shared.storage.record_keys import open_partition
 from shared.storage.records import DocumentResult, State
 from shared.storage.schedule_table import DueEntry, Member, Submission
@@ -89,7 +90,7 @@ def hand_over(ctx: PipelineContext, submission: Submission, *, listed: Sequence[
             "JobErrorMessage": error_message,
         }
         if submission.needs_attention:
-            fields |= {"NeedsAttention": True, "AttentionReason": submission.attention_reason}
+            fields |= {column(name): value for name, value in kept(submission).items()}
         return {name: value for name, value in fields.items() if value is not None}
 
     members = submission.members

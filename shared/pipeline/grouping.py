@@ -99,7 +99,7 @@ def backstop(plan: str, claimed_at: datetime) -> DueEntry:
 def waiting_entry(record: OpenRecord, plan: Plan) -> WaitingEntry:
     return WaitingEntry(
         plan=plan.digest,
-        claimed_at=record.intent_at,
+        claimed_at=record.claimed_at,
         key=record.key,
         name=record.source_name,
         size=record.content_length,

@@ -31,6 +31,7 @@ from shared.pipeline.context import PipelineContext
 from shared.pipeline.reuse import Found
 from shared.redaction import redact
 from shared.storage import results_queue
+from shared.storage.attention import CLEARED, flagged, flagged_if, kept
 from shared.storage.records import FinalRecord, OpenRecord, Outcome, ReasonCode, SourceVersion, State
 from shared.storage.schedule_table import DueEntry, DueKind, Member, Plan, Submission
 from shared.telemetry import Event, file_fields, metrics, source_fields
@@ -96,8 +97,7 @@ def wait_for_plan(
         plan=None,
         attempt=record.attempt + 1,
         last_error=cause,
-        needs_attention=record.needs_attention or attention is not None,
-        attention_reason=cut(redact(attention)) if attention else record.attention_reason,
+        **flagged_if(record, attention),
     )
     updated = ctx.records.update(waiting)
     if updated is not None:
@@ -126,8 +126,7 @@ def planned(ctx: PipelineContext, record: OpenRecord, plan: Plan) -> OpenRecord 
             glossaries=plan.glossary_names,
             glossary_notes=dict(plan.glossary_notes),
             last_error=None,
-            needs_attention=False,
-            attention_reason=None,
+            **CLEARED,
         )
     )
 
@@ -149,15 +148,16 @@ def ungroup(ctx: PipelineContext, record: OpenRecord, reason: str) -> OpenRecord
 
 def flag(ctx: PipelineContext, record: OpenRecord, reason: str) -> OpenRecord | None:
     """Mark a record as needing an operator's attention (it keeps its state)."""
-    if record.needs_attention and record.attention_reason == reason:
+    flag_fields = flagged(reason)
+    if kept(record) == flag_fields:
         return record
-    updated = ctx.records.update(replace(record, needs_attention=True, attention_reason=cut(redact(reason))))
+    updated = ctx.records.update(replace(record, **flag_fields))
     if updated is not None:
         logger.error(
             "%s (version %s) needs attention: %s",
             record.source_name,
             record.source_etag,
-            reason,
+            updated.attention_reason,  # as stored: redacted
             extra=file_fields(updated, event=Event.NEEDS_ATTENTION, reason_code=ReasonCode.NEEDS_ATTENTION),
         )
     return updated
@@ -417,7 +417,7 @@ def reopen(ctx: PipelineContext, final: FinalRecord) -> OpenRecord | None:
     final record stays until the new outcome replaces it; the next attempt has staging names of its
     own. None when the version is open already."""
     record = reopened(final, at=ctx.now())
-    ctx.schedule.put_due(DueEntry(record.intent_at, DueKind.RECORD, record.key))
+    ctx.schedule.put_due(DueEntry(record.claimed_at, DueKind.RECORD, record.key))
     claimed = _insert(ctx, record)
     if claimed is not None:
         logger.info(

@@ -31,6 +31,10 @@ from shared.telemetry import Event, file_fields, source_fields
 logger = logging.getLogger(__name__)
 
 
+class MalformedPoisonMessage(ValueError):
+    """A message on the blob trigger's poison queue that the blobs extension did not write."""
+
+
 @dataclass(frozen=True)
 class PoisonedBlob:
     """The blobs extension's poison message: which blob version its trigger gave up on."""
@@ -51,7 +55,7 @@ class PoisonedBlob:
                 function_id=data.get("FunctionId"),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise MalformedResultMessage(f"not a blob trigger poison message: {redact(text[:200])!r}") from exc
+            raise MalformedPoisonMessage(f"not a blob trigger poison message: {redact(text[:200])!r}") from exc
 
 
 def record_poisoned_result(message_text: str, ctx: PipelineContext) -> None:

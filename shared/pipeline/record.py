@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.pipeline import lifecycle, publish, reuse
 from shared.pipeline.context import PipelineContext
+from shared.storage.attention import CLEARED, kept
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
 from shared.storage.records import (
     AttemptCharge,
@@ -113,7 +114,7 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
         for attempt in range(1, record.attempt + 1):
             publish.delete_staging(ctx, staging_prefix(record.key, attempt), keep)
 
-    seconds = (final.finished_at - record.intent_at).total_seconds()
+    seconds = (final.finished_at - record.claimed_at).total_seconds()
     logger.info(
         "recorded %s (version %s): %s, %d/%d documents translated, %d characters charged",
         record.source_name,
@@ -390,9 +391,6 @@ def _final_record(
     reason_message: str | None,
     earlier: FinalRecord | None = None,
 ) -> FinalRecord:
-    succeeded = sum(1 for document in documents if document.status == Status.SUCCEEDED)
-    failed = sum(1 for document in documents if document.status in (Status.FAILED, Status.VALIDATION_FAILED))
-    cancelled = sum(1 for document in documents if document.status == Status.CANCELLED)
     attempt = max(record.attempt, 1)  # a version refused before any start call was tried once
     charges = [
         *earlier_charges(earlier, before=attempt),
@@ -411,10 +409,6 @@ def _final_record(
         job_status=record.service_status,
         reason_code=reason_code,
         reason_message=cut(reason_message),
-        total=len(documents),
-        succeeded=succeeded,
-        failed=failed,
-        cancelled=cancelled,
         characters_charged=sum(charge.characters_charged for charge in charges),
         language_outcomes=[
             LanguageOutcome(
@@ -429,13 +423,12 @@ def _final_record(
             for document in documents
         ],
         report_blob=f"{ctx.settings.reports_container}/{report_blob_name(record.source_container, record.source_name)}",
-        intent_at=record.intent_at,
+        claimed_at=record.claimed_at,
         submitted_at=record.submitted_at,
         finished_at=ctx.now(),
         attempts=attempt,
         # A flag whose cause passed (credentials fixed, a slow job that finished) ends with the file.
-        needs_attention=record.needs_attention and not ended_well,
-        attention_reason=record.attention_reason if record.needs_attention and not ended_well else None,
+        **(CLEARED if ended_well else kept(record)),
         superseded_by=record.superseded_by,
         submission=record.submission,
         glossaries=dict(record.glossaries),
@@ -460,7 +453,7 @@ def earlier_charges(earlier: FinalRecord | None, *, before: int) -> list[Attempt
 
 
 def report_body(final: FinalRecord, documents: list[DocumentDetail]) -> dict[str, Any]:
-    body: dict[str, Any] = asdict(final)
+    body = final.to_json()
     del body["language_outcomes"]  # the documents below say the same, and more
     for name, value in body.items():
         if isinstance(value, datetime):

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from shared.pipeline.context import PipelineContext
 from shared.redaction import redact
+from shared.storage.attention import CLEARED, flagged, flagged_if
 from shared.storage.entity_codec import json_text
 from shared.storage.records import ReasonCode
 from shared.storage.schedule_table import (
@@ -151,8 +152,7 @@ def submitted(ctx: PipelineContext, submission: Submission, job_id: str) -> Subm
         attempt_ended_at=now,
         last_error=None,
         # Whatever kept it from being submitted (refused credentials, say) has passed.
-        needs_attention=False,
-        attention_reason=None,
+        **CLEARED,
     )
     updated = ctx.schedule.move(following, entry(following, now + FIRST_CHECK_AFTER))
     if updated is not None:
@@ -220,8 +220,7 @@ def wait(
         state=SubmissionState.WAITING,
         attempt_ended_at=now,
         last_error=cause,
-        needs_attention=submission.needs_attention or attention is not None,
-        attention_reason=cut(redact(attention)) if attention else submission.attention_reason,
+        **flagged_if(submission, attention),
     )
     due = now + waiting_backoff(ctx, submission.attempts)
     updated = ctx.schedule.move(following, entry(following, due), done=done)
@@ -267,7 +266,7 @@ def postpone(
 
 def flag(ctx: PipelineContext, submission: Submission, reason: str, at: datetime) -> Submission | None:
     """Mark a submission as needing an operator's attention (it keeps its state), looking again at `at`."""
-    following = replace(submission, needs_attention=True, attention_reason=cut(redact(reason)))
+    following = replace(submission, **flagged(reason))
     updated = ctx.schedule.move(following, entry(following, at))
     if updated is not None:
         logger.error(

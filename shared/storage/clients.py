@@ -81,7 +81,7 @@ def pooled_transport() -> RequestsTransport:
 
 
 class StorageClients:
-    """Lazily built clients for the containers, the jobs table and the results queues."""
+    """Lazily built clients for the containers, the records table and the results queues."""
 
     def __init__(
         self, settings: Settings, credential: TokenCredential | None = None, *, limits: CallLimits | None = None

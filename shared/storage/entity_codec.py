@@ -60,6 +60,9 @@ class Codec(Generic[R]):
     former_columns: Mapping[str, str] = field(default_factory=dict)
     # The field the row key holds (not stored again as a column); the caller passes it back.
     row_field: str | None = None
+    # Properties computed from the fields, written as columns for the table's readers (queries,
+    # scripts) and never read back: a row stored when they were fields reads back the same.
+    derived: frozenset[str] = frozenset()
 
     @property
     def _skipped(self) -> tuple[str | None, str]:
@@ -89,6 +92,8 @@ class Codec(Generic[R]):
                 # A plain int is an Edm.Int32 to the SDK (it refuses larger ones): a 3 GB drop's length.
                 value = EntityProperty(value, EdmType.INT64)
             entity[name] = value
+        for name in sorted(self.derived):
+            entity[column(name)] = getattr(record, name)
         return entity
 
     def from_entity(self, entity: Mapping[str, Any], **known: Any) -> R:

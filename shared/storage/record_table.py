@@ -113,7 +113,7 @@ class RecordTable:
         query = f"PartitionKey eq '{FINAL_PARTITION}' and RowKey ge '{low}' and RowKey lt '{high}'"
         found = [FINAL_CODEC.from_entity(entity, key=entity["RowKey"]) for entity in self._table.query_entities(query)]
         found = [record for record in found if (record.source_container, record.source_name) == (container, name)]
-        return sorted(found, key=lambda record: version_order(record.source_modified, record.intent_at))
+        return sorted(found, key=lambda record: version_order(record.source_modified, record.claimed_at))
 
     def finals(self, *, since: datetime | None = None) -> Iterator[FinalRecord]:
         """Final records (all, or finished since a moment): for operators' reports, never on a hot path."""

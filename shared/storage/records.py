@@ -12,13 +12,14 @@ blob name: per-document detail lives in the report blob, and any text is cut to 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shared.storage.entity_codec import Codec
 from shared.storage.record_keys import record_key, unquoted_etag
+from shared.translator.models import Status
 
 
 class State(StrEnum):
@@ -162,7 +163,7 @@ class OpenRecord:
     source_modified: datetime | None  # the blob's Last-Modified: orders versions of one file
     content_length: int
     state: State
-    intent_at: datetime  # when the drop was claimed
+    claimed_at: datetime  # when the drop was claimed (stored as `IntentAt` before; still read)
     content_hash: str | None = None  # see SourceVersion
     languages: list[str] = field(default_factory=list)
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
@@ -204,7 +205,7 @@ class OpenRecord:
             source_modified=source.modified,
             content_length=source.size,
             state=state,
-            intent_at=at,
+            claimed_at=at,
             content_hash=source.content_hash,
             **more,
         )
@@ -233,7 +234,7 @@ class OpenRecord:
     def version_order(self) -> str:
         """Sorts the versions of one file oldest first: the blob's Last-Modified (one-second
         resolution), then the moment each version was claimed."""
-        return version_order(self.source_modified, self.intent_at)
+        return version_order(self.source_modified, self.claimed_at)
 
     @property
     def withdrawn(self) -> bool:
@@ -241,9 +242,9 @@ class OpenRecord:
         return self.superseded_by is not None or self.cancelled_by is not None
 
 
-def version_order(source_modified: datetime | None, intent_at: datetime | None) -> str:
+def version_order(source_modified: datetime | None, claimed_at: datetime | None) -> str:
     modified = source_modified.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if source_modified else "0"
-    claimed = intent_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if intent_at else "0"
+    claimed = claimed_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") if claimed_at else "0"
     return f"{modified}.{claimed}"
 
 
@@ -310,14 +311,10 @@ class FinalRecord:
     job_status: str | None
     reason_code: str | None
     reason_message: str | None
-    total: int
-    succeeded: int
-    failed: int
-    cancelled: int
     characters_charged: int
     language_outcomes: list[LanguageOutcome]
     report_blob: str
-    intent_at: datetime | None
+    claimed_at: datetime | None
     submitted_at: datetime | None
     finished_at: datetime
     attempts: int = 1
@@ -334,6 +331,39 @@ class FinalRecord:
     reused_etag: str | None = None  # ... and that version's source ETag (what its translations are stamped with)
     characters_saved: int = 0  # Reused: what translating it again would have been charged
 
+    # The counts are derived from `language_outcomes` (so they cannot disagree with it) and still
+    # written to the entity and the report, whose readers (queries, scripts) use them.
+    @property
+    def total(self) -> int:
+        return len(self.language_outcomes)
+
+    @property
+    def succeeded(self) -> int:
+        return self._count(Status.SUCCEEDED)
+
+    @property
+    def failed(self) -> int:
+        return self._count(Status.FAILED, Status.VALIDATION_FAILED)
+
+    @property
+    def cancelled(self) -> int:
+        return self._count(Status.CANCELLED)
+
+    def _count(self, *statuses: str) -> int:
+        return sum(1 for language in self.language_outcomes if language.status in statuses)
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field and the counts, in the order the README's report schema shows them."""
+        body: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            body[name] = value
+            if name == "reason_message":
+                body |= {count: getattr(self, count) for count in FINAL_COUNTS}
+        return body
+
+
+FINAL_COUNTS = ("total", "succeeded", "failed", "cancelled")
+
 
 def _rebuild(cls: type) -> Any:
     def build(value: Mapping[str, Any]) -> Any:
@@ -343,11 +373,14 @@ def _rebuild(cls: type) -> Any:
     return build
 
 
+# Records written before the word was `claimed_at` hold the moment in `IntentAt`.
+CLAIMED_AT_FORMER_COLUMNS = {"claimed_at": "IntentAt"}
 OPEN_CODEC = Codec(
     OpenRecord,
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
+    former_columns=CLAIMED_AT_FORMER_COLUMNS,
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(
@@ -356,4 +389,6 @@ FINAL_CODEC = Codec(
     enums={"outcome": Outcome},
     items={"language_outcomes": _rebuild(LanguageOutcome), "charges": _rebuild(AttemptCharge)},
     row_field="key",
+    derived=frozenset(FINAL_COUNTS),
+    former_columns=CLAIMED_AT_FORMER_COLUMNS,
 )

@@ -19,7 +19,7 @@ class MalformedResultMessage(ValueError):
 
 @dataclass(frozen=True)
 class ResultMessage:
-    key: str  # the job record's row key
+    key: str  # the record's row key
     source_name: str
 
     def to_text(self) -> str:

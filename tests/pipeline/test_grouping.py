@@ -110,7 +110,7 @@ def test_a_group_is_cut_at_the_window_while_files_keep_arriving(make_context, se
     assert set(jobs_by_file(service).values()) == {1}
     for result in results:
         record = ctx.records.get_open(result.key)
-        waited = (submission_of(ctx, result.key).submitted_at - record.intent_at).total_seconds()
+        waited = (submission_of(ctx, result.key).submitted_at - record.claimed_at).total_seconds()
         assert waited < 1 + 1.0, f"{record.source_name} waited {waited:.1f}s for its job"
 
 

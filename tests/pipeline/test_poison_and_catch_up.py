@@ -6,12 +6,13 @@ import logging
 import pytest
 
 from shared.pipeline.catch_up import catch_up_missed_drops
-from shared.pipeline.poison import record_poisoned_drop, record_poisoned_result
+from shared.pipeline.poison import MalformedPoisonMessage, PoisonedBlob, record_poisoned_drop, record_poisoned_result
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from shared.pipeline.submit import submit_dropped_blob
 from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import State
+from shared.storage.results_queue import MalformedResultMessage
 from tests.pipeline.conftest import drain_results, upload
 
 pytestmark = pytest.mark.integration
@@ -133,3 +134,11 @@ def test_a_listing_that_fails_is_flagged_retried_and_cleared_and_skips_nothing(m
     assert recovered.listing_failed is None and ctx.records.state.get_trouble("catch-up-failing") is None
     submitted = sorted(call[0].source_url.split("?")[0].rsplit("/", 1)[-1] for call in service.start_calls)
     assert submitted == ["a-before.txt", "c-after.txt", "d-after.txt"]
+
+
+@pytest.mark.parametrize("text", ["not json", json.dumps({"BlobName": "a.txt"}), json.dumps(["ContainerName"])])
+def test_a_blob_trigger_poison_message_not_the_extensions_is_named_for_that_queue(text):
+    with pytest.raises(MalformedPoisonMessage) as raised:
+        PoisonedBlob.from_text(text)
+    # Not a results message: the two queues' strangers are told apart by their type.
+    assert not isinstance(raised.value, MalformedResultMessage)

@@ -141,7 +141,7 @@ def test_publishing_an_older_version_over_a_newer_one_is_refused(ctx, service, c
 def _open_like(final):
     from shared.pipeline.lifecycle import reopened
 
-    return reopened(final, at=final.intent_at)
+    return reopened(final, at=final.claimed_at)
 
 
 def test_a_record_step_cut_off_after_publishing_is_done_again_harmlessly(ctx, service, clock, monkeypatch):

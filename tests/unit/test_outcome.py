@@ -19,7 +19,7 @@ def record(**fields) -> OpenRecord:
         "source_modified": NOW,
         "content_length": 5,
         "state": State.FINISHING,
-        "intent_at": NOW,
+        "claimed_at": NOW,
         "languages": ["fr", "de"],
         "job_id": "job",
         "service_status": "Succeeded",
