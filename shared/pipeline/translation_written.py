@@ -212,6 +212,10 @@ def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None
         ctx.looks_here.remember_ended(submission_id)
         ctx.schedule.remove_looks(submission_id)
         return
+    if submission.state in (SubmissionState.SUBMITTING, SubmissionState.UNCERTAIN):
+        # Written before its submitter had the job id on record (a job can be that quick): once it has.
+        _set_next_look(ctx, look, submission_id, _backing_off(look))
+        return
     if submission.state is not SubmissionState.SUBMITTED or not submission.job_id:
         if submission.state is SubmissionState.FINISHING:
             ctx.looks_here.remember_ended(submission_id)  # the looks' record goes with the submission
@@ -239,7 +243,7 @@ def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None
             extra=submission_fields(submission, event=Event.FINISHING, outcome=str(found.final.status)),
         )
         return
-    _set_next_look(ctx, look, submission, found)
+    _set_next_look(ctx, look, submission.id, _spacing(ctx, look, submission, found))
 
 
 @dataclass(frozen=True)
@@ -296,20 +300,28 @@ def _final_from_documents(job_id: str, documents: list[DocumentStatus]) -> JobSt
     )
 
 
-def _set_next_look(ctx: PipelineContext, look: JobLook, submission: Submission, found: JobAsListed) -> None:
-    """A job not final yet: the next look on an event is not before a share of the time the job seems
-    to need still; when that is near, a look of its own is promised for then."""
+def _backing_off(look: JobLook) -> timedelta:
+    """Promised looks in a row back off (1, 2, 4, 8 s): a job that keeps not ending costs a few looks,
+    then waits for an event or the poll."""
+    return LOOK_SPACING * int(2**look.follow_ups)
+
+
+def _spacing(ctx: PipelineContext, look: JobLook, submission: Submission, found: JobAsListed) -> timedelta:
+    """A share of the time the job seems to need still: as long again as it took for each document
+    still running per document done (none done: as long again as it took)."""
     now = ctx.now()
     age = now - (submission.submitted_at or now)
-    # As long again as it took for each document still running per document done (none done: as
-    # long again as it took); promised looks in a row back off (1, 2, 4, 8 s), so a document the
-    # service sits on costs a few looks, then waits for the poll.
     still_needed = age * (found.remaining / max(found.finished, 1))
-    spacing = max(LOOK_SPACING * 2**look.follow_ups, still_needed * SHARE_OF_REMAINING_TIME)
-    spacing = min(submissions.MAX_CHECK_INTERVAL, spacing)
+    return min(submissions.MAX_CHECK_INTERVAL, max(_backing_off(look), still_needed * SHARE_OF_REMAINING_TIME))
+
+
+def _set_next_look(ctx: PipelineContext, look: JobLook, submission_id: str, spacing: timedelta) -> None:
+    """A job not final yet: the next look on an event is not before `spacing` after this one; when
+    that is near, a look of its own is promised for then."""
+    now = ctx.now()
     following_at = look.looked_at + spacing
     for _ in range(CLAIM_ATTEMPTS):
-        current = ctx.schedule.get_look(submission.id) if look.etag is None else look
+        current = ctx.schedule.get_look(submission_id) if look.etag is None else look
         if current is None:
             return
         promise = spacing <= FOLLOW_UP_WITHIN and (current.follow_up_at is None or current.follow_up_at < following_at)
@@ -320,6 +332,6 @@ def _set_next_look(ctx: PipelineContext, look: JobLook, submission: Submission, 
         )
         if ctx.schedule.put_look(updated) is not None:
             if promise:
-                _send_follow_up(ctx, submission.id, following_at, now)
+                _send_follow_up(ctx, submission_id, following_at, now)
             return
         look = replace(current, etag=None)  # changed meanwhile (an event promised a look): read again

@@ -271,3 +271,30 @@ def test_a_document_the_service_sits_on_costs_a_few_promised_looks_then_waits_fo
     assert gaps == [1, 2, 4, 8]  # the event's look promised one, and each promised look one more, backing off
     assert service.calls["documents"] == 1 + 4
     assert ctx.records.get_open(result.key).state is State.GROUPED  # the poll's backstop takes it from here
+
+
+def test_a_translation_written_before_the_job_id_is_on_record_promises_a_look_for_once_it_is(
+    ctx, service, clock, promises, monkeypatch
+):
+    from shared.pipeline import submissions
+
+    # The service writes both translations while its start call's answer is still on its way.
+    recorded = submissions.submitted
+    early: list[str] = []
+
+    def submitted_after_the_writes(ctx_, submission, job_id):
+        for member in submission.members:
+            for language in submission.languages:
+                write_translation(service, job_id, member.name, language)
+            early.append(notice_translation_written(ctx_, staging(ctx_, member.key, "de", member.name)))
+        return recorded(ctx_, submission, job_id)
+
+    monkeypatch.setattr(submissions, "submitted", submitted_after_the_writes)
+    result = submit_dropped_blob(upload(ctx, "quick.txt", b"Hello"), ctx)
+    end_job(service, result.job_id)
+
+    assert early == [Notice.LOOKED]  # it found no job id on record yet...
+    [promise] = promises  # ...so it promised a look for a second later
+    clock.advance(1)
+    assert poll_shard(ctx, promise).polled == 1
+    assert ctx.records.get_open(result.key).state is State.FINISHING
