@@ -15,12 +15,14 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.pipeline import grouping, lifecycle, submissions
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poison import MalformedPoisonMessage, PoisonedBlob
+from shared.pipeline.poll import SHARD_ENTRIES, shard_message
 from shared.pipeline.submit import submit_dropped_blob
 from shared.pipeline.translation_written import Notice, notice_translation_written
 from shared.settings import POISON_SUFFIX
 from shared.storage.clients import BLOB_TRIGGER_POISON_QUEUE
-from shared.storage.records import FinalRecord, Outcome, ReasonCode, State
+from shared.storage.records import FinalRecord, OpenRecord, Outcome, ReasonCode, State
 from shared.storage.results_queue import MalformedResultMessage, ResultMessage
+from shared.storage.schedule_table import DueEntry, DueKind
 from shared.translator import InvalidRequestError, NotFoundError
 from translation_ops.connection import DEAD_LETTER_CONTAINER
 from translation_ops.queries import current_key, resolve_path
@@ -77,8 +79,10 @@ def retry(ctx: PipelineContext, source_path: str) -> FinalRecord:
             f"{final.reason_message}); it can only fail again",
             "upload a new version of the file",
         )
-    if lifecycle.reopen(ctx, final) is None:
+    reopened = lifecycle.reopen(ctx, final)
+    if reopened is None:
         raise ActionRefused(f"{container}/{name} (version {etag}) was reopened meanwhile", "`watch` it")
+    _plan_now(ctx, [reopened])
     return final
 
 
@@ -86,16 +90,28 @@ def retry_failed(ctx: PipelineContext, *, since: timedelta | None = None) -> lis
     """Submits again every recorded version (finished since `since`) that did not succeed and can,
     if it is still the file's current version: not one an operator cancelled, not one rejected for
     its own bytes or name."""
-    reopened = []
+    reopened: list[FinalRecord] = []
+    records: list[OpenRecord] = []
     for final in ctx.records.finals(since=ctx.now() - since if since else None):
         if final.outcome not in RETRYABLE_IN_BULK or _fails_again(final):
             continue
         _, key = current_key(ctx, final.source_container, final.source_name)
         if key != final.key or ctx.records.get_open(key) is not None:
             continue
-        if lifecycle.reopen(ctx, final) is not None:
+        record = lifecycle.reopen(ctx, final)
+        if record is not None:
             reopened.append(final)
+            records.append(record)
+    _plan_now(ctx, records)
     return reopened
+
+
+def _plan_now(ctx: PipelineContext, records: list[OpenRecord]) -> None:
+    """The poll plans a reopened version at its next tick, up to a POLL_SCHEDULE away: handed to the
+    poll_shard function now (any instance), as a busy tick hands out its work."""
+    entries = [DueEntry(record.claimed_at, DueKind.RECORD, record.key) for record in records]
+    for start in range(0, len(entries), SHARD_ENTRIES):
+        ctx.storage.poll_shards_queue.send_message(shard_message(entries[start : start + SHARD_ENTRIES]))
 
 
 def _fails_again(final: FinalRecord) -> bool:

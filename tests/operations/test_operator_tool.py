@@ -275,3 +275,22 @@ def test_status_shows_that_the_catch_up_cannot_list_the_source_container(ctx, se
     catch_up_missed_drops(ctx)
     code, output = run("status", "--json")
     assert json.loads(output)["catch_up_failing"] is None
+
+
+def test_retry_hands_the_file_to_the_poll_shard_function_at_once_not_at_the_next_tick(
+    make_context, service, clock
+):
+    from shared.pipeline.poll import poll_shard
+
+    ctx = make_context(TARGET_LANGUAGES="fr,xx-yy")
+    result = submit_dropped_blob(upload(ctx, "now.txt", b"Hello"), ctx)
+    settle(ctx, clock)
+    fixed = PipelineContext(
+        replace(ctx.settings, target_languages=("fr",)), translator=service, now=clock, sleep=clock.sleep
+    )
+
+    actions.retry(fixed, "now.txt")
+
+    [message] = fixed.storage.poll_shards_queue.receive_messages(max_messages=32)
+    poll_shard(fixed, message.content)  # what the poll_shard function does with it, no tick needed
+    assert fixed.records.get_open(result.key).state is State.GROUPED

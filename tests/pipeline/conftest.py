@@ -56,6 +56,7 @@ def make_context(azurite, service, clock):
             "REPORTS_CONTAINER": f"reports-{suffix}",
             "RECORDS_TABLE": f"records{suffix}",
             "RESULTS_QUEUE": f"results-{suffix}",
+            "POLL_SHARDS_QUEUE": f"poll-shards-{suffix}",
             **overrides,
         }
         ctx = PipelineContext(Settings.from_env(env), translator=service, now=clock, sleep=clock.sleep)
