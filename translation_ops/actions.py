@@ -12,12 +12,11 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.pipeline import grouping, lifecycle, submissions
+from shared.pipeline import grouping, lifecycle, submissions, translation_written
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.poison import MalformedPoisonMessage, PoisonedBlob
 from shared.pipeline.poll import SHARD_ENTRIES, shard_message
 from shared.pipeline.submit import submit_dropped_blob
-from shared.pipeline.translation_written import Notice, notice_translation_written
 from shared.settings import POISON_SUFFIX
 from shared.storage.clients import BLOB_TRIGGER_POISON_QUEUE
 from shared.storage.records import FinalRecord, OpenRecord, Outcome, ReasonCode, State
@@ -161,6 +160,8 @@ def cancel(ctx: PipelineContext, source_path: str) -> str:
         raise ActionRefused(
             f"job {submission.job_id} can no longer be cancelled ({exc})", "it is being recorded: `show` it soon"
         ) from exc
+    # A cancelled job writes nothing more: no event announces its end, so a look is promised.
+    translation_written.promise_look(ctx, submission.id)
     return f"asked the service to cancel job {submission.job_id}; the file ends Cancelled once the service stops it"
 
 
@@ -220,7 +221,7 @@ def redrive(ctx: PipelineContext, *, dead_letter_container: str = DEAD_LETTER_CO
 def _submit(ctx: PipelineContext, container: str, name: str, done: Redrive, counter: str) -> None:
     if container == ctx.settings.target_container:
         # A translation's write: its job is looked at (the poll's backstop would, within its tick).
-        if notice_translation_written(ctx, name) is Notice.NOT_STAGING:
+        if translation_written.notice_translation_written(ctx, name) is translation_written.Notice.NOT_STAGING:
             done.skipped.append(f"{container}/{name}: not a staging name")
         else:
             done.looks += 1

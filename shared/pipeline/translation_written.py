@@ -130,6 +130,21 @@ def follow_up(ctx: PipelineContext, data: dict[str, Any]) -> bool:
     return False
 
 
+def promise_look(ctx: PipelineContext, submission_id: str) -> None:
+    """A look at the job soon, for a job that is to end without writing anything more (an operator
+    cancelled it): looked at again on its own (1, 2, 4, 8 s) until it ends, then the poll."""
+    for _ in range(CLAIM_ATTEMPTS):
+        now = ctx.now()
+        at = now + LOOK_SPACING
+        look = ctx.schedule.get_look(submission_id)
+        promised = replace(look, follow_up_at=at, follow_ups=0) if look is not None else None
+        if promised is None:
+            promised = JobLook(submission_id, looked_at=now, not_before=now, follow_up_at=at)
+        if ctx.schedule.put_look(promised) is not None:
+            _send_follow_up(ctx, submission_id, at, now)
+            return
+
+
 # --- which file, and is it all written --------------------------------------------------------------
 
 

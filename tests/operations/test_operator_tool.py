@@ -277,9 +277,7 @@ def test_status_shows_that_the_catch_up_cannot_list_the_source_container(ctx, se
     assert json.loads(output)["catch_up_failing"] is None
 
 
-def test_retry_hands_the_file_to_the_poll_shard_function_at_once_not_at_the_next_tick(
-    make_context, service, clock
-):
+def test_retry_hands_the_file_to_the_poll_shard_function_at_once_not_at_the_next_tick(make_context, service, clock):
     from shared.pipeline.poll import poll_shard
 
     ctx = make_context(TARGET_LANGUAGES="fr,xx-yy")
@@ -294,3 +292,23 @@ def test_retry_hands_the_file_to_the_poll_shard_function_at_once_not_at_the_next
     [message] = fixed.storage.poll_shards_queue.receive_messages(max_messages=32)
     poll_shard(fixed, message.content)  # what the poll_shard function does with it, no tick needed
     assert fixed.records.get_open(result.key).state is State.GROUPED
+
+
+def test_a_cancelled_job_is_looked_at_soon_after_not_at_the_next_tick(ctx, service, clock, run):
+    from shared.pipeline.poll import poll_shard
+
+    result = submit_dropped_blob(upload(ctx, "stop.txt", b"Hello"), ctx)
+    code, output = run("cancel", "stop.txt")
+    assert code == 0 and "asked the service to cancel" in output, output
+
+    clock.advance(1)
+    deadline = 50
+    while deadline and not (messages := list(ctx.storage.poll_shards_queue.receive_messages(max_messages=32))):
+        import time
+
+        time.sleep(0.1)  # the promise is visible a second after it was made
+        deadline -= 1
+    [message] = messages
+    poll_shard(ctx, message.content)
+    record = ctx.records.get_open(result.key)
+    assert record.state is State.FINISHING and record.service_status == "Cancelled"
