@@ -187,13 +187,17 @@ def _duplicate(ctx: PipelineContext, source: SourceVersion, plan: Plan | None) -
     """Another delivery claimed this version. If it still waits to be grouped (its claimer may have
     died before writing that), it waits now, and is grouped if nobody does."""
     existing = ctx.records.get_open(source.key)
-    if (
+    waits = (
         existing is not None
         and existing.state is State.WAITING
         and plan is not None
         and existing.plan == plan.digest
         and not existing.withdrawn
-    ):
+    )
+    # Two late copies of a recorded version's event at once: the claim found is the other copy's,
+    # which takes it back once it finds the final record; grouping it would submit the version twice.
+    recorded = existing is None or (waits and ctx.records.get_final(source.key) is not None)
+    if waits and not recorded and existing is not None and plan is not None:
         grouping.wait(ctx, existing, plan)
         _group_if_nobody_does(ctx, plan.digest)
         return SubmitResult("waiting", key=source.key, reason="claimed already; it waits")
@@ -201,7 +205,7 @@ def _duplicate(ctx: PipelineContext, source: SourceVersion, plan: Plan | None) -
         "%s (version %s) is %s already; duplicate event ignored",
         source.name,
         source.etag,
-        "recorded" if existing is None else "claimed",
+        "recorded" if recorded else "claimed",
         extra=source_fields(source.container, source.name, source.etag, key=source.key, event=Event.CLAIMED),
     )
     return SubmitResult("duplicate", key=source.key)

@@ -202,3 +202,28 @@ def test_a_blob_deleted_before_its_event_is_handled_is_ignored(ctx, service):
     blob = upload(ctx, "gone.txt", b"Hello")
     blob.delete_blob()
     assert submit_dropped_blob(blob, ctx).action == "ignored"
+
+
+def test_two_late_copies_of_a_recorded_drops_event_at_once_submit_nothing(ctx, service, clock):
+    from shared.pipeline import lifecycle
+    from shared.pipeline.submit import plan_for
+    from shared.storage.records import SourceVersion
+    from tests.pipeline.conftest import settle
+
+    blob = upload(ctx, "late.txt", b"Hello")
+    submit_dropped_blob(blob, ctx)
+    service.finish_all()
+    [final] = settle(ctx, clock)
+    starts = len(service.start_calls)
+    # Event Grid delivers the drop's event twice more, at once, long after: one copy has just
+    # claimed the version again (it has yet to find the final record and take its claim back)...
+    properties = blob.get_blob_properties()
+    source = SourceVersion.of(blob.container_name, blob.blob_name, properties)
+    lifecycle.claim(ctx, source, state=State.WAITING, plan=plan_for(ctx, source, properties.metadata))
+
+    # ...when the other copy finds that claim.
+    result = submit_dropped_blob(blob, ctx)
+
+    assert result.action == "duplicate"
+    assert len(service.start_calls) == starts  # nothing submitted a second time
+    assert not ctx.schedule.waiting(ctx.records.get_open(final.key).plan, limit=1)
