@@ -17,8 +17,9 @@ BlobCreated event, as a user's drop does. The notice_translation_written trigger
    final, is also the list the hand-over needs), or one status read for a larger one. A final job
    is finished (finishing.py): its files go to the record step. A job not final yet (an event can
    come a moment before the service's status says so) is looked at again: while its end seems near
-   (its documents' pace says so), by a look of its own, promised (at most four in a row, 1, 2, 4
-   and 8 s apart); otherwise on the next event or by the poll.
+   (its documents' pace says so), by a look of its own, promised (while documents keep ending; at
+   most four in a row that find none ended, 1, 2, 4 and 8 s apart); otherwise on the next event or
+   by the poll.
 
 Events are at least once and may be late, early or lost: a late one finds the record no longer
 Grouped, a duplicate finds the look done, and for a lost one the poll's backstop (every job stays
@@ -229,7 +230,7 @@ def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None
         return
     if submission.state in (SubmissionState.SUBMITTING, SubmissionState.UNCERTAIN):
         # Written before its submitter had the job id on record (a job can be that quick): once it has.
-        _set_next_look(ctx, look, submission_id, _backing_off(look))
+        _set_next_look(ctx, look, submission_id, _backing_off(look.follow_ups))
         return
     if submission.state is not SubmissionState.SUBMITTED or not submission.job_id:
         if submission.state is SubmissionState.FINISHING:
@@ -258,7 +259,7 @@ def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None
             extra=submission_fields(submission, event=Event.FINISHING, outcome=str(found.final.status)),
         )
         return
-    _set_next_look(ctx, look, submission.id, _spacing(ctx, look, submission, found))
+    _set_next_look(ctx, look, submission.id, _spacing(ctx, look, submission, found), found)
 
 
 @dataclass(frozen=True)
@@ -315,26 +316,37 @@ def _final_from_documents(job_id: str, documents: list[DocumentStatus]) -> JobSt
     )
 
 
-def _backing_off(look: JobLook) -> timedelta:
-    """Promised looks in a row back off (1, 2, 4, 8 s): a job that keeps not ending costs a few looks,
-    then waits for an event or the poll."""
-    return LOOK_SPACING * int(2**look.follow_ups)
+def _backing_off(follow_ups: int) -> timedelta:
+    """Promised looks in a row that find nothing new back off (1, 2, 4, 8 s): a job that keeps not
+    ending costs a few looks, then waits for an event or the poll."""
+    return LOOK_SPACING * int(2**follow_ups)
 
 
 def _spacing(ctx: PipelineContext, look: JobLook, submission: Submission, found: JobAsListed) -> timedelta:
     """A share of the time the job seems to need still: as long again as it took for each document
-    still running per document done (none done: as long again as it took)."""
+    still running per document done (none done: as long again as it took); at least the back-off of
+    promised looks that found no document done since the look before."""
     now = ctx.now()
     age = now - (submission.submitted_at or now)
     still_needed = age * (found.remaining / max(found.finished, 1))
-    return min(submissions.MAX_CHECK_INTERVAL, max(_backing_off(look), still_needed * SHARE_OF_REMAINING_TIME))
+    backing_off = _backing_off(_streak(look, found))
+    return min(submissions.MAX_CHECK_INTERVAL, max(backing_off, still_needed * SHARE_OF_REMAINING_TIME))
 
 
-def _set_next_look(ctx: PipelineContext, look: JobLook, submission_id: str, spacing: timedelta) -> None:
+def _streak(look: JobLook, found: JobAsListed | None) -> int:
+    """Promised looks in a row with nothing new: documents done since the look before end it."""
+    return 0 if found is not None and found.finished > look.finished else look.follow_ups
+
+
+def _set_next_look(
+    ctx: PipelineContext, look: JobLook, submission_id: str, spacing: timedelta, found: JobAsListed | None = None
+) -> None:
     """A job not final yet: the next look on an event is not before `spacing` after this one; when
     that is near, a look of its own is promised for then."""
     now = ctx.now()
     following_at = look.looked_at + spacing
+    streak = _streak(look, found)
+    finished = max(look.finished, found.finished if found is not None else 0)
     for _ in range(CLAIM_ATTEMPTS):
         current = ctx.schedule.get_look(submission_id) if look.etag is None else look
         if current is None:
@@ -344,6 +356,8 @@ def _set_next_look(ctx: PipelineContext, look: JobLook, submission_id: str, spac
             current,
             not_before=max(current.not_before, following_at),
             follow_up_at=following_at if promise else current.follow_up_at,
+            follow_ups=min(current.follow_ups, streak),
+            finished=max(current.finished, finished),
         )
         if ctx.schedule.put_look(updated) is not None:
             if promise:

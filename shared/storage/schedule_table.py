@@ -227,7 +227,8 @@ class JobLook:
     looked_at: datetime  # when the latest look started
     not_before: datetime  # the next look on an event starts no earlier (about once a second, or later)
     follow_up_at: datetime | None = None  # a look promised for then (a message on the poll-shards queue)
-    follow_ups: int = 0  # promised looks in a row since the last one an event asked for
+    follow_ups: int = 0  # promised looks in a row that found no document done since the look before
+    finished: int = 0  # the job's documents final at the latest look
     etag: str | None = None
 
     @property

@@ -298,3 +298,26 @@ def test_a_translation_written_before_the_job_id_is_on_record_promises_a_look_fo
     clock.advance(1)
     assert poll_shard(ctx, promise).polled == 1
     assert ctx.records.get_open(result.key).state is State.FINISHING
+
+
+def test_documents_ending_between_promised_looks_keep_them_a_second_apart(make_context, service, clock, promises):
+    ctx = make_context(TARGET_LANGUAGES="fr,de,es")
+    result = submit_dropped_blob(upload(ctx, "pace.txt", b"Hello"), ctx)
+    clock.advance(2)
+    for language in ("fr", "de", "es"):  # all written; the service says so one document at a time
+        write_translation(service, result.job_id, "pace.txt", language, final=language == "fr")
+    assert notice_translation_written(ctx, staging(ctx, result.key, "es", "pace.txt")) is Notice.LOOKED
+
+    def take_promise(index: int) -> float:
+        promise = json.loads(promises[index])
+        gap = (datetime.fromisoformat(promise["at"]) - clock()).total_seconds()
+        clock.moment = datetime.fromisoformat(promise["at"])
+        assert poll_shard(ctx, promises[index]).polled == 1
+        return gap
+
+    gaps = [take_promise(0)]  # fr done, the rest near: about a second later
+    gaps.append(take_promise(1))  # nothing new since: backing off (2 s)...
+    service.jobs[result.job_id].document_status[("pace.txt", "de")] = "Succeeded"
+    gaps.append(take_promise(2))  # ...and 4 s; this look finds de done since:
+    gaps.append(take_promise(3))  # the back-off is over, the next look is on the pace (1.6 s, not 8 s)
+    assert [round(gap, 1) for gap in gaps] == [1.3, 2.2, 4.0, 1.6]
