@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.counting import emulator_jobs, reset_emulator, service_calls
-from bench.measures import EMULATOR_ARGS, WRITTEN_FUNCTION, parse_time, stack, text
+from bench.measures import EMULATOR_ARGS, WRITTEN_FUNCTION, file_latencies, stack, text
 from devstack.dropping import DroppedFile, wait_for_final_records
 from shared.settings import Settings
 from shared.storage.clients import StorageClients
@@ -52,12 +52,7 @@ def _drop(settings: Settings, name: str, data: bytes) -> DroppedFile:
 
 
 def _latencies(endpoint: str, key: str, records: dict[str, FinalRecord]) -> list[float]:
-    finished = {job["id"]: parse_time(job["lastActionDateTimeUtc"]) for job in emulator_jobs(endpoint, key)}
-    return [
-        (record.finished_at - finished[record.job_id]).total_seconds()
-        for record in records.values()
-        if record.job_id in finished
-    ]
+    return file_latencies(emulator_jobs(endpoint, key), records)
 
 
 def trickle(workdir: Path, *, files: int, seconds_between: float, all_failed_files: int) -> Trickle:

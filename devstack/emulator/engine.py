@@ -303,6 +303,15 @@ class JobEngine:
                     "status": job.status,
                     "sourceUrls": job.source_urls,
                     "targetUrls": job.target_urls,
+                    # When each document ended (the benchmarks time a file from its last one).
+                    "documents": [
+                        {
+                            "target": document.target_blob,
+                            "status": document.status,
+                            "lastActionDateTimeUtc": state.format_timestamp(document.last_action),
+                        }
+                        for document in job.documents
+                    ],
                 }
                 for job in ordered
             ]

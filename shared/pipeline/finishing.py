@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
+from datetime import datetime
 from urllib.parse import unquote
 
 from shared.pipeline import grouping, lifecycle, submissions
@@ -71,27 +72,10 @@ def hand_over(ctx: PipelineContext, submission: Submission, *, listed: Sequence[
             documents = documents_by_member(ctx, submission, listed)
         except NotFoundError:
             job_lost = True
-    error_code, error_message = _job_error(submission)
     now = ctx.now()
 
     def decided(member: Member) -> dict[str, object]:
-        fields: dict[str, object] = {
-            "PartitionKey": open_partition(member.key),
-            "RowKey": member.key,
-            "State": State.FINISHING.value,
-            "Attempt": member.attempt,
-            "JobId": submission.job_id,
-            "SubmittedAt": submission.submitted_at,
-            "ServiceStatus": submission.service_status,
-            "Documents": json_text([asdict(document) for document in documents.get(member.key, [])]),
-            "JobLost": job_lost,
-            "EnqueuedAt": now,
-            "JobErrorCode": error_code,
-            "JobErrorMessage": error_message,
-        }
-        if submission.needs_attention:
-            fields |= {column(name): value for name, value in kept(submission).items()}
-        return {name: value for name, value in fields.items() if value is not None}
+        return _finishing_fields(submission, member, documents.get(member.key, []), job_lost=job_lost, at=now)
 
     members = submission.members
     written = ctx.records.writer.write_all([Change(Op.MERGE, decided(m), m.etag) for m in members])
@@ -121,6 +105,65 @@ def hand_over(ctx: PipelineContext, submission: Submission, *, listed: Sequence[
     )
     submissions.handed_over(ctx, submission, now + lifecycle.REQUEUE_AFTER)
     return len(handed)
+
+
+def hand_over_finished_members(ctx: PipelineContext, submission: Submission, listed: Sequence[DocumentStatus]) -> int:
+    """While the job runs: each file whose every document is final is handed to the record step now,
+    not when the last file of its job ends. Only once a document of the job succeeded: the job then
+    ends Succeeded (SERVICE_NOTES: only a job whose every document failed is Failed), which is what
+    the record says. Each is written Finishing guarded by its record's ETag as grouped, so a file
+    handed over already, or changed since (superseded, withdrawn, flagged), is left alone; the job's
+    end hands over the rest, and these again should their recording not be done yet (the record
+    step takes a message twice harmlessly). Returns how many were handed over."""
+    if not any(document.status == Status.SUCCEEDED for document in listed):
+        return 0
+    documents = documents_by_member(ctx, submission, listed)
+    wanted = len(submission.languages)
+    withdrawn = set(submission.withdrawn)
+    ended = replace(submission, service_status=str(Status.SUCCEEDED))
+    now = ctx.now()
+    ready = [
+        member
+        for member in submission.members
+        if member.key not in withdrawn
+        and member.etag is not None
+        and len(results := documents.get(member.key, [])) == wanted
+        and all(result.status in (Status.SUCCEEDED, Status.FAILED) for result in results)
+    ]
+    if not ready:
+        return 0
+    changes = [
+        Change(Op.MERGE, _finishing_fields(ended, member, documents[member.key], job_lost=False, at=now), member.etag)
+        for member in ready
+    ]
+    written = ctx.records.writer.write_all(changes)
+    handed = [member for member, result in zip(ready, written, strict=True) if not result.conflict]
+    lifecycle.hand_over_members(ctx, ended, handed)
+    return len(handed)
+
+
+def _finishing_fields(
+    submission: Submission, member: Member, documents: Sequence[DocumentResult], *, job_lost: bool, at: datetime
+) -> dict[str, object]:
+    """A member's open record as its job's end (or its own documents' end) decided it: Finishing."""
+    error_code, error_message = _job_error(submission)
+    fields: dict[str, object] = {
+        "PartitionKey": open_partition(member.key),
+        "RowKey": member.key,
+        "State": State.FINISHING.value,
+        "Attempt": member.attempt,
+        "JobId": submission.job_id,
+        "SubmittedAt": submission.submitted_at,
+        "ServiceStatus": submission.service_status,
+        "Documents": json_text([asdict(document) for document in documents]),
+        "JobLost": job_lost,
+        "EnqueuedAt": at,
+        "JobErrorCode": error_code,
+        "JobErrorMessage": error_message,
+    }
+    if submission.needs_attention:
+        fields |= {column(name): value for name, value in kept(submission).items()}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def check_recorded(ctx: PipelineContext, submission: Submission) -> int:

@@ -13,9 +13,10 @@ BlobCreated event, as a user's drop does. The notice_translation_written trigger
    instance gets the events: the schedule's `look|<submission>` row (ETag-guarded) says when the
    latest look started and when the next may; an event that comes sooner makes sure one look
    follows (a message on the poll-shards queue, visible then) instead of looking itself.
-4. The look is one document list for a job of up to 100 documents (which, when every document is
+4. The look is one document list for a job of up to 200 documents (which, when every document is
    final, is also the list the hand-over needs), or one status read for a larger one. A final job
-   is finished (finishing.py): its files go to the record step. A job not final yet (an event can
+   is finished (finishing.py): its files go to the record step. In a listed job still running,
+   each file whose every document is final goes to the record step at once. A job not final yet (an event can
    come a moment before the service's status says so) is looked at again: while its end seems near
    (its documents' pace says so), by a look of its own, promised (while documents keep ending; at
    most four in a row that find none ended, 1, 2, 4 and 8 s apart); otherwise on the next event or
@@ -67,6 +68,10 @@ FOLLOW_UP_WITHIN = timedelta(seconds=10)
 SHARE_OF_REMAINING_TIME = 1 / 3
 # A message on the poll-shards queue that asks for a promised look (poll.poll_shard reads it).
 FOLLOW_UP_KEY = "look"
+# A job of up to this many pages of documents is looked at by listing them (its files are handed over
+# as each one ends); a larger one by its status (its files when it ends: listing a 1,000-file job at
+# every look would cost 20 calls a look).
+LISTED_LOOK_PAGES = 2
 # Attempts at the looks' record when other instances keep changing it first.
 CLAIM_ATTEMPTS = 4
 
@@ -259,6 +264,16 @@ def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None
             extra=submission_fields(submission, event=Event.FINISHING, outcome=str(found.final.status)),
         )
         return
+    if found.documents is not None:
+        early = finishing.hand_over_finished_members(ctx, submission, found.documents)
+        if early:
+            logger.info(
+                "job %s (submission %s) runs on: %d of its files ended, handed over for recording",
+                submission.job_id,
+                submission.id,
+                early,
+                extra=submission_fields(submission, event=Event.FINISHING),
+            )
     _set_next_look(ctx, look, submission.id, _spacing(ctx, look, submission, found), found)
 
 
@@ -273,7 +288,7 @@ class JobAsListed:
 def _job_as_listed(ctx: PipelineContext, submission: Submission) -> JobAsListed:
     assert submission.job_id is not None
     documents_expected = len(submission.members) * len(submission.languages)
-    if documents_expected <= finishing.DOCUMENTS_PER_PAGE:
+    if documents_expected <= LISTED_LOOK_PAGES * finishing.DOCUMENTS_PER_PAGE:
         documents = list(
             ctx.translator.list_document_statuses(submission.job_id, max_page_size=finishing.DOCUMENTS_PER_PAGE)
         )
@@ -323,13 +338,17 @@ def _backing_off(follow_ups: int) -> timedelta:
 
 
 def _spacing(ctx: PipelineContext, look: JobLook, submission: Submission, found: JobAsListed) -> timedelta:
-    """A share of the time the job seems to need still: as long again as it took for each document
-    still running per document done (none done: as long again as it took); at least the back-off of
-    promised looks that found no document done since the look before."""
+    """When the next look may be. A listed job: a second on (its files are handed over as they end).
+    A larger one: a share of the time it seems to need still (as long again as it took for each
+    document still running per document done; none done: as long again as it took). Either way at
+    least the back-off of promised looks that found no document done since the look before."""
+    backing_off = _backing_off(_streak(look, found))
+    if found.documents is not None:
+        # A listed job hands each file over as it ends: its written files are worth a look a second.
+        return backing_off
     now = ctx.now()
     age = now - (submission.submitted_at or now)
     still_needed = age * (found.remaining / max(found.finished, 1))
-    backing_off = _backing_off(_streak(look, found))
     return min(submissions.MAX_CHECK_INTERVAL, max(backing_off, still_needed * SHARE_OF_REMAINING_TIME))
 
 
