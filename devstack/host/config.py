@@ -36,6 +36,10 @@ class HostConfigError(RuntimeError):
     """The app, its settings or host.json cannot be served; the message says what to fix."""
 
 
+# The queues extension's floor for maxPollingInterval, and where an idle listener's back-off starts.
+MIN_POLLING_INTERVAL_SECONDS = 0.1
+
+
 @dataclass(frozen=True)
 class QueueOptions:
     """`extensions.queues` of host.json, with the Functions host's defaults."""
@@ -46,6 +50,8 @@ class QueueOptions:
     # A new batch is fetched once fewer than this many messages are being processed (the
     # extension's default: half the batch), so one slow message never holds up the others.
     new_batch_threshold: int = 8
+    # An idle listener's polls back off (from 100 ms, doubling) up to this: the queue's own latency.
+    max_polling_interval_seconds: float = 60.0
 
     @classmethod
     def from_host_json(cls, host_json: Mapping[str, Any]) -> QueueOptions:
@@ -58,6 +64,10 @@ class QueueOptions:
             raise HostConfigError(f"host.json extensions.queues: {exc}") from exc
         visibility = queues.get("visibilityTimeout")
         visibility_seconds = parse_timespan(visibility) if visibility else cls.visibility_timeout_seconds
+        polling = queues.get("maxPollingInterval")
+        polling_seconds = parse_timespan(polling) if polling else cls.max_polling_interval_seconds
+        if polling_seconds < MIN_POLLING_INTERVAL_SECONDS:
+            raise HostConfigError(f"host.json maxPollingInterval must be at least 00:00:00.100, got {polling}")
         if max_dequeue_count < 1:
             raise HostConfigError(f"host.json maxDequeueCount must be at least 1, got {max_dequeue_count}")
         # The queue service hands out at most 32 messages per receive, as the real host enforces.
@@ -65,7 +75,7 @@ class QueueOptions:
             raise HostConfigError(f"host.json batchSize must be 1..32, got {batch_size}")
         if threshold < 0:
             raise HostConfigError(f"host.json newBatchThreshold must be 0 or more, got {threshold}")
-        return cls(max_dequeue_count, visibility_seconds, batch_size, threshold)
+        return cls(max_dequeue_count, visibility_seconds, batch_size, threshold, polling_seconds)
 
 
 @dataclass(frozen=True)

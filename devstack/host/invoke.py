@@ -6,9 +6,10 @@ import asyncio
 import inspect
 import json
 import logging
-import threading
+import sys
 import time
 import traceback
+import types
 import typing
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from devstack.host.config import HOST_USER_AGENT
 from devstack.host.connections import StorageConnection
 from shared.redaction import redact
 from shared.storage.clients import pooled_transport
+from shared.triggers.bound_blob import WORKER_BINDINGS_CACHE, WORKER_BINDINGS_MODULE
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,6 @@ BLOB_BINDING_SOURCE = "AzureStorageBlobs"
 # The registry the worker asks for SDK-type converters; each registers when its module is
 # imported (azurefunctions.extensions.bindings.blob registers "blob" and "blobTrigger").
 _DEFERRED_BINDINGS: Any = get_binding_registry()  # type: ignore[no-untyped-call]
-# The worker's deferred_bindings_cache: one SDK object per (parameter, type, binding data, function).
-_SDK_TYPE_CACHE: dict[tuple[str, Any, bytes, str], Any] = {}
-_SDK_TYPE_CACHE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -159,15 +158,28 @@ def sdk_type_argument(function: FunctionInfo, annotation: type, container: str, 
         raise TypeError(f"no SDK-type converter is registered for {function.trigger_type!r}")
     datum = blob_model_binding_data(function.storage(), container, blob_name)
     key = (function.parameter_name, annotation, datum.value.content, function.name)
-    with _SDK_TYPE_CACHE_LOCK:
-        cached = _SDK_TYPE_CACHE.get(key)
+    cache = worker_bindings_cache()
+    cached = cache.get(key)
     if cached is not None:
         return cached
     decoded = converter.decode(datum, trigger_metadata={}, pytype=annotation)
     if decoded is None:
         raise TypeError(f"the {function.trigger_type} converter cannot build {annotation!r}")
-    with _SDK_TYPE_CACHE_LOCK:
-        return _SDK_TYPE_CACHE.setdefault(key, decoded)
+    return cache.setdefault(key, decoded)
+
+
+def worker_bindings_cache() -> dict[tuple[str, Any, bytes, str], Any]:
+    """The worker 4.x's deferred_bindings_cache: every SDK object it bound, per (parameter, type,
+    binding data, function), kept until something lets it go. The local host keeps it where that
+    worker does (a module of that name), so the app's code that lets go of a bound client
+    (shared/triggers/bound_blob.py) runs here unchanged."""
+    module = sys.modules.get(WORKER_BINDINGS_MODULE)
+    if module is None:
+        stand_in = types.ModuleType(WORKER_BINDINGS_MODULE, "The local host's stand-in for the worker's bindings cache")
+        setattr(stand_in, WORKER_BINDINGS_CACHE, {})
+        module = sys.modules.setdefault(WORKER_BINDINGS_MODULE, stand_in)
+    cache: dict[tuple[str, Any, bytes, str], Any] = getattr(module, WORKER_BINDINGS_CACHE)
+    return cache
 
 
 def _is_subclass(annotation: Any, cls: type) -> bool:

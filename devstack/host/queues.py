@@ -24,7 +24,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient, QueueMessage
 
 from devstack.host.bindings import FunctionInfo
-from devstack.host.config import HOST_USER_AGENT, QueueOptions
+from devstack.host.config import HOST_USER_AGENT, MIN_POLLING_INTERVAL_SECONDS, QueueOptions
 from devstack.host.invoke import InvocationResult
 from shared.redaction import redact
 
@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 POISON_SUFFIX = "-poison"
 # How long a received message stays invisible while the function runs (the real host's default).
 PROCESSING_VISIBILITY_SECONDS = 600
-MIN_POLL_SECONDS = 0.1
-MAX_POLL_SECONDS = 1.0
 
 Invoke = Callable[[FunctionInfo, object, str], InvocationResult]
 
@@ -68,7 +66,7 @@ class QueueListener:
         self._failing = False
 
     def run(self) -> None:
-        delay = MIN_POLL_SECONDS
+        delay = MIN_POLLING_INTERVAL_SECONDS
         queue_ready = False
         while not self._stop.is_set():
             try:
@@ -81,13 +79,13 @@ class QueueListener:
                 self._report_failure("queue %s: cannot receive messages: %s", self.queue_name, redact(str(exc)))
                 processed = 0
             if processed:
-                delay = MIN_POLL_SECONDS
+                delay = MIN_POLLING_INTERVAL_SECONDS
                 # Fetch more once fewer than the threshold are still being processed.
                 while self._in_flight() > self._options.new_batch_threshold and not self._stop.is_set():
                     self._stop.wait(0.02)
                 continue
             self._stop.wait(delay)
-            delay = min(delay * 2, MAX_POLL_SECONDS)
+            delay = min(delay * 2, self._options.max_polling_interval_seconds)
         self._pool.shutdown(wait=True)
 
     def poll_once(self) -> int:

@@ -12,7 +12,9 @@ BlobCreated event, as a user's drop does. The notice_translation_written trigger
 3. The job is looked at, at most about once a second however many files end at once, whichever
    instance gets the events: the schedule's `look|<submission>` row (ETag-guarded) says when the
    latest look started and when the next may; an event that comes sooner makes sure one look
-   follows (a message on the poll-shards queue, visible then) instead of looking itself.
+   follows (a message on the poll-shards queue, visible then) instead of looking now. When that
+   look is due within a second, the first such event on the instance waits for it and takes it
+   (the message then finds it taken): a queue hop costs up to 2 s more.
 4. The look is one document list for a job of up to 200 documents (which, when every document is
    final, is also the list the hand-over needs), or one status read for a larger one. A final job
    is finished (finishing.py): its files go to the record step. In a listed job still running,
@@ -74,6 +76,11 @@ FOLLOW_UP_KEY = "look"
 LISTED_LOOK_PAGES = 2
 # Attempts at the looks' record when other instances keep changing it first.
 CLAIM_ATTEMPTS = 4
+# A look promised this soon is taken by an event that knows of it, on its instance, after waiting
+# for it: the queue message's delay is whole seconds and its listener polls up to maxPollingInterval,
+# which made a file's end wait up to 3 s more. The message stays, for an instance that stops
+# meanwhile, and finds the look taken. One invocation per instance and job waits, at most this long.
+KEEP_PROMISE_WITHIN = LOOK_SPACING
 
 
 class Notice(StrEnum):
@@ -84,6 +91,7 @@ class Notice(StrEnum):
     FILE_NOT_WRITTEN = "other languages of its file are still to be written"
     LOOK_PROMISED = "a look is promised"  # a recent look: one follows
     LOOKED = "the job was looked at"
+    LOOKED_WHEN_PROMISED = "the job was looked at when the promised look was due"  # after waiting for it
 
 
 def notice_translation_written(ctx: PipelineContext, blob_name: str) -> Notice:
@@ -192,8 +200,9 @@ def _all_languages_written(ctx: PipelineContext, key: str, attempt: int, file: W
 def _look_or_promise(ctx: PipelineContext, submission_id: str, written_at: datetime) -> Notice:
     """Looks at the job now, unless a look started less than LOOK_SPACING ago (or the job's pace says
     later): then makes sure one starts once allowed."""
-    if ctx.looks_here.promised_after(submission_id, written_at):
-        return Notice.LOOK_PROMISED
+    promised_at = ctx.looks_here.promised_after(submission_id, written_at)
+    if promised_at is not None:
+        return _keep_promise_here(ctx, submission_id, promised_at)
     for _ in range(CLAIM_ATTEMPTS):
         now = ctx.now()
         look = ctx.schedule.get_look(submission_id)
@@ -208,13 +217,28 @@ def _look_or_promise(ctx: PipelineContext, submission_id: str, written_at: datet
             continue
         if look.follow_up_at is not None and look.follow_up_at >= written_at:
             ctx.looks_here.remember_promise(submission_id, look.follow_up_at)
-            return Notice.LOOK_PROMISED
+            return _keep_promise_here(ctx, submission_id, look.follow_up_at)
         promised = ctx.schedule.put_look(replace(look, follow_up_at=look.not_before))
         if promised is not None:
             _send_follow_up(ctx, submission_id, look.not_before, now)
-            return Notice.LOOK_PROMISED
+            return _keep_promise_here(ctx, submission_id, look.not_before)
     # Other instances kept changing the record first: each of them looks, or promises a look.
     return Notice.LOOK_PROMISED
+
+
+def _keep_promise_here(ctx: PipelineContext, submission_id: str, at: datetime) -> Notice:
+    """Takes the look promised at `at` once it is due, when that is soon and no other invocation
+    here waits for it; otherwise leaves it to that one or to the queue message."""
+    wait = (at - ctx.now()).total_seconds()
+    if wait > KEEP_PROMISE_WITHIN.total_seconds() or not ctx.looks_here.start_keeping(submission_id, at):
+        return Notice.LOOK_PROMISED
+    try:
+        if wait > 0:
+            ctx.sleep(wait)
+        looked = follow_up(ctx, {FOLLOW_UP_KEY: submission_id, "at": at.isoformat()})
+    finally:
+        ctx.looks_here.stop_keeping(submission_id, at)
+    return Notice.LOOKED_WHEN_PROMISED if looked else Notice.LOOK_PROMISED
 
 
 def _send_follow_up(ctx: PipelineContext, submission_id: str, at: datetime, now: datetime) -> None:

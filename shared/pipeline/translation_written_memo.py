@@ -30,6 +30,8 @@ class LooksNoticedHere:
         self._written: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._promised: OrderedDict[str, datetime] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # The promised look an invocation here waits to take itself, per submission (one at a time).
+        self._kept: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
     def file(self, key: str, attempt: int) -> WrittenFile | None:
@@ -48,11 +50,26 @@ class LooksNoticedHere:
         with self._lock:
             self._put(self._written, (key, attempt), None)
 
-    def promised_after(self, submission: str, moment: datetime) -> bool:
-        """A look at the submission's job is known to start at or after `moment`."""
+    def promised_after(self, submission: str, moment: datetime) -> datetime | None:
+        """When a look at the submission's job is known to start, if at or after `moment`."""
         with self._lock:
             promised = self._promised.get(submission)
-            return promised is not None and promised >= moment
+            return promised if promised is not None and promised >= moment else None
+
+    def start_keeping(self, submission: str, moment: datetime) -> bool:
+        """True for the first invocation here to wait for the look promised at `moment`: the others
+        leave it to that one."""
+        with self._lock:
+            kept = self._kept.get(submission)
+            if kept is not None and kept >= moment:
+                return False
+            self._kept[submission] = moment
+            return True
+
+    def stop_keeping(self, submission: str, moment: datetime) -> None:
+        with self._lock:
+            if self._kept.get(submission) == moment:
+                del self._kept[submission]
 
     def remember_promise(self, submission: str, moment: datetime) -> None:
         with self._lock:

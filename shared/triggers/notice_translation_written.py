@@ -9,11 +9,13 @@ from shared.pipeline.context import get_context
 from shared.pipeline.translation_written import notice_translation_written as notice
 from shared.settings import STORAGE_CONNECTION
 from shared.storage.blob_names import STAGING_FOLDER
+from shared.triggers.bound_blob import take_bound_blob
 
 bp = func.Blueprint()
 
 
-# The SDK-type binding hands us a BlobClient: only the name is used, the translation is never read.
+# The SDK-type binding hands us a BlobClient: only its name is taken (bound_blob.py says why), the
+# translation is never read.
 # A failure is retried by the host, then lands in webjobs-blobtrigger-poison (record_poisoned_drop),
 # and the poll's backstop looks at the job anyway.
 @bp.blob_trigger(
@@ -23,4 +25,5 @@ bp = func.Blueprint()
     source=func.BlobSource.EVENT_GRID,
 )
 def notice_translation_written(translation: blob.BlobClient) -> None:
-    notice(get_context(), translation.blob_name)
+    _container, name = take_bound_blob(translation)
+    notice(get_context(), name)

@@ -156,11 +156,12 @@ def test_many_files_written_at_once_make_one_look_that_hands_them_over_before_th
     write_translation(service, job_id, last_name, "fr")
     write_translation(service, job_id, last_name, "de")
     end_job(service, job_id)
-    assert notice_translation_written(ctx, staging(ctx, last.key, "de", last_name)) is Notice.LOOK_PROMISED
-    assert len(promises) == 1  # the same promise covers it
-    clock.advance(1)
-    assert poll_shard(ctx, promises[0]).polled == 1
+    # The same promise covers it, and it is a second away: this event waits for it and looks.
+    assert notice_translation_written(ctx, staging(ctx, last.key, "de", last_name)) is Notice.LOOKED_WHEN_PROMISED
+    assert len(promises) == 1
     assert {ctx.records.get_open(result.key).state for result, _ in files} == {State.FINISHING}
+    assert service.calls["documents"] == 2
+    assert poll_shard(ctx, promises[0]).polled == 0  # the queue's copy of the promise finds it kept
     assert service.calls["documents"] == 2
     # The job's end hands over the last file, and the six again (not recorded yet: harmless).
     assert {json.loads(text)["key"] for text in drain_results(ctx)} == {result.key for result, _ in files}
@@ -356,3 +357,22 @@ def test_files_recorded_before_their_job_ends_are_not_handed_over_again_at_its_e
 
     assert [json.loads(text)["key"] for text in drain_results(ctx)] == [last.key]  # only the one still open
     assert ctx.records.get_final(last.key) is None and ctx.records.get_open(last.key).state is State.FINISHING
+
+
+def test_an_event_waits_for_no_promised_look_further_than_a_second_away(ctx, service, clock, monkeypatch, promises):
+    monkeypatch.setattr(finishing, "DOCUMENTS_PER_PAGE", 3)
+    monkeypatch.setattr(written, "LISTED_LOOK_PAGES", 1)
+    job_id, files = shared_job(ctx, service, clock, monkeypatch, ["p.txt", "q.txt", "r.txt", "s.txt"])
+    clock.advance(30)
+    (first, first_name), (second, second_name) = files[:2]
+    for name in (first_name, second_name):
+        write_translation(service, job_id, name, "fr")
+        write_translation(service, job_id, name, "de")
+    assert notice_translation_written(ctx, staging(ctx, first.key, "de", first_name)) is Notice.LOOKED
+    # One of three files done in 30 s: the next look is 20 s on (a third of the 60 s still needed).
+    before = clock()
+
+    assert notice_translation_written(ctx, staging(ctx, second.key, "de", second_name)) is Notice.LOOK_PROMISED
+
+    assert clock() == before  # it did not wait: the queue message takes that look
+    assert len(promises) == 1 and service.calls["get_job"] == 1

@@ -100,3 +100,35 @@ def test_a_storage_blip_through_four_immediate_retries_still_ends_with_the_drop_
     except ResourceNotFoundError:
         poisoned = []
     assert poisoned == []
+
+
+def test_drops_through_the_local_host_leave_no_bound_client_in_the_worker_cache(
+    use_context, azurite, service, monkeypatch
+):
+    """The worker 4.x keeps each SDK object it binds, per blob, for the life of the process; the
+    trigger lets its own go, so a bulk of drops does not hold a client per file."""
+    import azure.functions as func
+
+    from devstack.host import LocalFunctionsHost
+    from devstack.host.config import load_host_json
+    from devstack.host.invoke import worker_bindings_cache
+    from devstack.host.webhook import blob_created_event
+    from tests.integration.host.hostkit import eventually
+
+    settings = use_context.settings
+    env = {"TRANSLATION_STORAGE": azurite.connection_string, "SOURCE_CONTAINER": settings.source_container}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the worker's SDK-type converter reads its own environment
+    app = func.FunctionApp()
+    app.register_functions(submit_trigger.bp)
+    blobs = [upload(use_context, f"bulk/{index}.txt", b"Hello") for index in range(5)]
+    host_json = load_host_json(Path(__file__).resolve().parents[2])
+    with LocalFunctionsHost(app, env=env, host_json=host_json, watch=False) as host:
+        events = [blob_created_event(blob.url, etag=blob.get_blob_properties().etag, size=5) for blob in blobs]
+        httpx.post(
+            host.webhook_url("submit_on_drop"), headers={"aeg-event-type": "Notification"}, json=events
+        ).raise_for_status()
+        # A drop is claimed after its trigger took the blob's name.
+        eventually(lambda: len(list(use_context.records.outstanding())) == 5, what="the five drops claimed")
+    assert [key for key in worker_bindings_cache() if key[3] == "submit_on_drop"] == []
+    assert service.start_calls  # the drops were submitted through the app's own clients

@@ -13,7 +13,8 @@ from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from devstack.host.bindings import discover_functions
 from devstack.host.config import HostConfigError
 from devstack.host.connections import resolve_connection
-from devstack.host.invoke import blob_argument, blob_model_binding_data
+from devstack.host.invoke import blob_argument, blob_model_binding_data, worker_bindings_cache
+from shared.triggers.bound_blob import take_bound_blob
 
 AZURITE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
@@ -112,6 +113,19 @@ def test_the_blob_client_is_built_by_the_extension_converter_with_an_identity_ba
     assert client.url == "https://docs.blob.core.windows.net/source/a/b.pdf"
     assert isinstance(client.credential, ManagedIdentityCredential)
     assert blob_argument(function, "source", "a/b.pdf") is client  # the worker's cache, per blob
+
+
+def test_a_trigger_that_takes_its_blob_leaves_nothing_in_the_worker_cache(monkeypatch):
+    monkeypatch.setenv("KEPT", AZURITE)
+    [function] = discover_functions(_app("KEPT"), {"KEPT": AZURITE})
+    client = blob_argument(function, "source", "kept/a.pdf")
+    cached = [key for key, value in worker_bindings_cache().items() if value is client]
+    assert len(cached) == 1  # the worker 4.x keeps it, keyed by the blob's name, until let go
+
+    assert take_bound_blob(client) == ("source", "kept/a.pdf")
+
+    assert all(value is not client for value in worker_bindings_cache().values())
+    assert blob_argument(function, "source", "kept/a.pdf") is not client  # a later event builds its own
 
 
 def test_the_converter_reads_the_connection_from_the_worker_environment(monkeypatch):

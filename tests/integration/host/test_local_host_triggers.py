@@ -25,7 +25,16 @@ from tests.integration.host.hostkit import at_least, eventually, unique_name
 
 pytestmark = pytest.mark.integration
 
-FAST_QUEUES = {"extensions": {"queues": {"maxDequeueCount": 2, "visibilityTimeout": "00:00:00", "batchSize": 4}}}
+FAST_QUEUES = {
+    "extensions": {
+        "queues": {
+            "maxDequeueCount": 2,
+            "visibilityTimeout": "00:00:00",
+            "batchSize": 4,
+            "maxPollingInterval": "00:00:01",
+        }
+    }
+}
 
 
 @pytest.fixture
