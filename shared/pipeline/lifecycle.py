@@ -327,7 +327,7 @@ def hand_over(ctx: PipelineContext, records: Sequence[OpenRecord]) -> None:
             "%s (version %s) is %s; handed over for recording",
             record.source_name,
             record.source_etag,
-            record.service_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
+            record.job_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
             extra=file_fields(record, event=Event.FINISHING, outcome=record.outcome, reason_code=record.reason_code),
         )
 
@@ -347,7 +347,7 @@ def hand_over_members(ctx: PipelineContext, submission: Submission, members: Seq
         logger.info(
             "%s is %s; handed over for recording",
             member.name,
-            submission.service_status or "lost",
+            submission.job_status or "lost",
             extra=source_fields(
                 submission.container, member.name, key=member.key, event=Event.FINISHING, job_id=submission.job_id
             ),

@@ -183,13 +183,13 @@ _OUTCOMES = (
         overrides=True,
     ),
     _Rule(
-        lambda e: e.record.service_status == Status.CANCELLED,
+        lambda e: e.record.job_status == Status.CANCELLED,
         Outcome.CANCELLED,
         ReasonCode.CANCELLED,
         lambda e: _service_cancel_message(e.reason_message, e.documents),
     ),
     _Rule(
-        lambda e: e.record.service_status == Status.VALIDATION_FAILED,
+        lambda e: e.record.job_status == Status.VALIDATION_FAILED,
         Outcome.FAILED,
         ReasonCode.VALIDATION_FAILED,
         lambda e: e.reason_message or "the job failed validation",
@@ -256,10 +256,10 @@ def _superseded_message(record: OpenRecord) -> str:
     goes on for them and may well succeed; only a job every file left is cancelled."""
     if record.job_id is None:
         job = "it had no job yet"
-    elif record.service_status == Status.CANCELLED:
+    elif record.job_status == Status.CANCELLED:
         job = f"its job {record.job_id} was cancelled, every file in it having left"
-    elif record.service_status is not None:
-        job = f"its job {record.job_id} ended {record.service_status}"
+    elif record.job_status is not None:
+        job = f"its job {record.job_id} ended {record.job_status}"
     else:
         job = f"its job {record.job_id} went on for the other files in it"
     return f"a newer version of the file arrived while this one was in flight ({job}); nothing of it was published"
@@ -367,7 +367,7 @@ def _keep_for_reuse(
 
 def _cancelled_at_the_service(record: OpenRecord) -> bool:
     """Cancelled by someone else than this app's operator tool (the portal, a script)."""
-    return record.outcome is None and not record.withdrawn and record.service_status == Status.CANCELLED
+    return record.outcome is None and not record.withdrawn and record.job_status == Status.CANCELLED
 
 
 def _keep(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail) -> DocumentDetail:
@@ -406,7 +406,7 @@ def _final_record(
         outcome=outcome,
         languages=list(record.languages),
         job_id=record.job_id,
-        job_status=record.service_status,
+        job_status=record.job_status,
         reason_code=reason_code,
         reason_message=cut(reason_message),
         characters_charged=sum(charge.characters_charged for charge in charges),

@@ -173,7 +173,7 @@ class OpenRecord:
     submission: str | None = None  # while Grouped: the submission that submits it and follows its job
     job_id: str | None = None  # from Finishing on: the job that translated it
     submitted_at: datetime | None = None
-    service_status: str | None = None  # the job's status when it ended
+    job_status: str | None = None  # the job's status when it ended
     documents: list[DocumentResult] = field(default_factory=list)  # from Finishing on: one per language
     job_lost: bool = False  # the service no longer knows the job: what it wrote is all there is
     enqueued_at: datetime | None = None  # when it was handed to the record step
@@ -375,12 +375,15 @@ def _rebuild(cls: type) -> Any:
 
 # Records written before the word was `claimed_at` hold the moment in `IntentAt`.
 CLAIMED_AT_FORMER_COLUMNS = {"claimed_at": "IntentAt"}
+# Before one word named the status a job ended with, an open record (and a submission) called it
+# the service's: `ServiceStatus`.
+JOB_STATUS_FORMER_COLUMNS = {"job_status": "ServiceStatus"}
 OPEN_CODEC = Codec(
     OpenRecord,
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
-    former_columns=CLAIMED_AT_FORMER_COLUMNS,
+    former_columns=CLAIMED_AT_FORMER_COLUMNS | JOB_STATUS_FORMER_COLUMNS,
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(

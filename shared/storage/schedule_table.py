@@ -29,6 +29,7 @@ from typing import Any
 from azure.data.tables import TableClient
 
 from shared.storage.entity_codec import Codec, json_text
+from shared.storage.records import JOB_STATUS_FORMER_COLUMNS
 from shared.storage.table_transactions import MAX_TRANSACTION_OPERATIONS, Change, Op, TransactionRefused
 from shared.storage.table_writes import TableWriter, WriteConflict
 from shared.translator import StatusSummary
@@ -125,7 +126,7 @@ class Submission:
     attempt_ended_at: datetime | None = None
     job_id: str | None = None
     submitted_at: datetime | None = None
-    service_status: str | None = None
+    job_status: str | None = None  # its job's status at the latest look: the one it ended with, once it did
     summary: StatusSummary = field(default_factory=StatusSummary)
     last_polled_at: datetime | None = None
     due: str | None = None  # the row key of its own place in the schedule
@@ -246,6 +247,7 @@ SUBMISSION_CODEC = Codec(
     enums={"state": SubmissionState},
     items={"members": _member, "summary": StatusSummary.from_fields},
     spread=frozenset({"members"}),
+    former_columns=JOB_STATUS_FORMER_COLUMNS,
 )
 DUE_CODEC = Codec(DueEntry, enums={"kind": DueKind})
 WAITING_CODEC = Codec(WaitingEntry, json_fields=frozenset({"languages", "glossaries"}))

@@ -311,4 +311,4 @@ def test_a_cancelled_job_is_looked_at_soon_after_not_at_the_next_tick(ctx, servi
     [message] = messages
     poll_shard(ctx, message.content)
     record = ctx.records.get_open(result.key)
-    assert record.state is State.FINISHING and record.service_status == "Cancelled"
+    assert record.state is State.FINISHING and record.job_status == "Cancelled"

@@ -63,7 +63,7 @@ def test_a_look_at_a_running_job_is_written_to_its_submission_not_its_files(ctx,
     poll_outstanding_jobs(ctx)
     for result in results:
         submission = submission_of(ctx, result.key)
-        assert submission.service_status == "Running" and submission.last_polled_at is not None
+        assert submission.job_status == "Running" and submission.last_polled_at is not None
         assert submission.summary.total == 2
 
 
