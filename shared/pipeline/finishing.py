@@ -149,7 +149,7 @@ def _finishing_fields(
     error_code, error_message = _job_error(submission)
     changed: dict[str, object] = {
         "state": State.FINISHING.value,
-        "attempt": member.attempt,
+        "attempts": member.attempt,  # the member's try is the record's latest
         "job_id": submission.job_id,
         "submitted_at": submission.submitted_at,
         "job_status": submission.job_status,

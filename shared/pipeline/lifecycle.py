@@ -89,13 +89,13 @@ def wait_for_plan(
     reach): planned again when due. `attention` flags a cause an operator must fix (credentials)."""
     now = ctx.now()
     cause = cut(redact(str(error)))
-    delay = REPLAN_BACKOFF[min(record.attempt, len(REPLAN_BACKOFF) - 1)]
+    delay = REPLAN_BACKOFF[min(record.attempts, len(REPLAN_BACKOFF) - 1)]
     ctx.schedule.put_due(DueEntry(now + delay, DueKind.RECORD, record.key))
     waiting = replace(
         record,
         state=State.WAITING,
         plan=None,
-        attempt=record.attempt + 1,
+        attempts=record.attempts + 1,
         last_error=cause,
         **flagged_if(record, attention),
     )
@@ -438,7 +438,7 @@ def reopened(final: FinalRecord, *, at: datetime) -> OpenRecord:
         source,
         state=State.WAITING,
         at=at,
-        attempt=final.attempts,
+        attempts=final.attempts,
         last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
     )
 

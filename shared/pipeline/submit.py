@@ -141,7 +141,7 @@ def _submit_alone(
 ) -> SubmitResult:
     """Nobody groups this plan's files: the drop is submitted at once, and its submitter then groups
     whatever landed during the call."""
-    claimed = lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempt=1)
+    claimed = lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempts=1)
     if claimed is None or _late_duplicate(ctx, claimed):
         submissions.remove(ctx, submission)  # never started
         result = _duplicate(ctx, source, plan)

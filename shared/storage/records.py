@@ -169,7 +169,10 @@ class OpenRecord:
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
     glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob is not used
     plan: str | None = None  # digest of what the version is sent with: versions of one plan share jobs
-    attempt: int = 0  # submission attempts so far; the current attempt's staging names carry it
+    # Tries of this version so far (plans that failed, submissions), numbered from 1: the latest
+    # one's staging names carry this number. One count with the final record's `attempts` (a
+    # version submitted again counts on from it); a submission's `attempts` counts its start calls.
+    attempts: int = 0
     submission: str | None = None  # while Grouped: the submission that submits it and follows its job
     job_id: str | None = None  # from Finishing on: the job that translated it
     submitted_at: datetime | None = None
@@ -290,7 +293,7 @@ REUSE_CODEC_FIELDS = frozenset({"targets"})
 class AttemptCharge:
     """What one attempt at a version was billed: every attempt's charge is kept, never replaced."""
 
-    attempt: int
+    attempt: int  # which try of the version it was billed for
     characters_charged: int
     job_id: str | None = None
     outcome: str | None = None
@@ -317,7 +320,7 @@ class FinalRecord:
     claimed_at: datetime | None
     submitted_at: datetime | None
     finished_at: datetime
-    attempts: int = 1
+    attempts: int = 1  # the version's tries (its open record's `attempts`); the last one decided the outcome
     needs_attention: bool = False
     attention_reason: str | None = None
     superseded_by: str | None = None
@@ -383,7 +386,8 @@ OPEN_CODEC = Codec(
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
-    former_columns=CLAIMED_AT_FORMER_COLUMNS | JOB_STATUS_FORMER_COLUMNS,
+    # An open record counted its tries in `Attempt` while the final record said `Attempts`.
+    former_columns=CLAIMED_AT_FORMER_COLUMNS | JOB_STATUS_FORMER_COLUMNS | {"attempts": "Attempt"},
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(

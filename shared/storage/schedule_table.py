@@ -105,7 +105,7 @@ class Member:
     key: str
     name: str
     size: int
-    attempt: int  # the attempt whose staging names its documents carry
+    attempt: int  # which try of its version this is (its open record's `attempts`): its staging names carry it
     etag: str | None = None  # its open record as grouped: later writes to it are guarded by this
 
 
@@ -121,7 +121,9 @@ class Submission:
     members: list[Member]
     state: SubmissionState
     created_at: datetime
-    attempts: int = 1  # start calls made
+    # Start calls this submission made. Not its members' tries: each counts its own version's
+    # (`Member.attempt`), carried on from the submissions and plans it went through before.
+    attempts: int = 1
     attempt_started_at: datetime | None = None
     attempt_ended_at: datetime | None = None
     job_id: str | None = None
@@ -195,7 +197,7 @@ class WaitingEntry:
     glossaries: dict[str, str]
     category: str | None = None
     source_language: str | None = None
-    attempt: int = 1  # the attempt it will be submitted as
+    attempt: int = 1  # which try of its version it will be submitted as: one past its record's `attempts`
     record_etag: str | None = None  # the open record as claimed: taking it into a group is guarded by it
     etag: str | None = None
 

@@ -201,7 +201,7 @@ def test_a_crash_before_the_start_call_is_recovered_after_the_reconcile_delay(ct
     plan = plan_for(ctx, source, properties.metadata)
     member = Member(source.key, source.name, source.size, 1)
     _, submission = grouping.start_alone(ctx, plan, member, source.container)
-    lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempt=1)
+    lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempts=1)
     # ... and then the process died, before its start call
     assert poll_outstanding_jobs(ctx).resubmitted == 0  # the submitter may still be running
     later(clock, ctx.settings.submit_reconcile_after_seconds + 1)

@@ -41,6 +41,14 @@ def test_an_open_record_stored_with_the_job_status_as_service_status_reads_back(
     assert OPEN_CODEC.from_entity(entity | {"JobStatus": "Succeeded"}).job_status == "Succeeded"
 
 
+def test_an_open_record_stored_with_its_tries_as_attempt_reads_back():
+    record = _open(attempts=3)
+    entity = _written_earlier(OPEN_CODEC.to_entity("open-0", record.key, record), {"Attempts": "Attempt"})
+    assert OPEN_CODEC.from_entity(entity) == record
+    # Grouped again by this release: the try it is now is the one read.
+    assert OPEN_CODEC.from_entity(entity | {"Attempts": 4}).attempts == 4
+
+
 def test_a_submission_stored_with_the_job_status_as_service_status_reads_back():
     submission = _submission(job_status="Failed", job_error_code="InvalidRequest")
     entity = _written_earlier(
