@@ -102,7 +102,7 @@ def waiting_entry(record: OpenRecord, plan: Plan) -> WaitingEntry:
         claimed_at=record.claimed_at,
         key=record.key,
         name=record.source_name,
-        size=record.content_length,
+        size=record.size,
         languages=list(plan.languages),
         glossaries=plan.glossary_names,
         category=plan.category,
@@ -324,7 +324,7 @@ def _take_again(ctx: PipelineContext, entry: WaitingEntry, submission_id: str) -
     )[0]
     if written.conflict:
         return None
-    return Member(record.key, record.source_name, record.content_length, entry.attempt, written.etag)
+    return Member(record.key, record.source_name, record.size, entry.attempt, written.etag)
 
 
 def finish_withdrawn(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:

@@ -329,7 +329,7 @@ def replan(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
         return SubmitResult("failed", key=record.key, reason=ReasonCode.NEWER_VERSION)
     # What the blob says now (an operator's resubmission starts from the final record).
     source = SourceVersion.of(record.source_container, record.source_name, properties)
-    record = replace(record, content_length=source.size, source_modified=source.modified)
+    record = replace(record, size=source.size, source_modified=source.modified)
     planned = plan_for(ctx, source, properties.metadata or {})
     if isinstance(planned, Unplanned):
         lifecycle.wait_for_plan(ctx, record, planned.error, attention=planned.attention)

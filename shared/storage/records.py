@@ -117,7 +117,7 @@ class SourceVersion:
     name: str
     etag: str
     modified: datetime | None
-    size: int
+    size: int  # bytes
     # What the bytes are: `md5:<hex>`, from storage's Content-MD5 or hashed while streaming (content.py).
     content_hash: str | None = None
 
@@ -161,7 +161,7 @@ class OpenRecord:
     source_name: str
     source_etag: str
     source_modified: datetime | None  # the blob's Last-Modified: orders versions of one file
-    content_length: int
+    size: int  # the blob's length in bytes, as its version's `size` (stored as `ContentLength` before; still read)
     state: State
     claimed_at: datetime  # when the drop was claimed (stored as `IntentAt` before; still read)
     content_hash: str | None = None  # see SourceVersion
@@ -206,7 +206,7 @@ class OpenRecord:
             source_name=source.name,
             source_etag=source.etag,
             source_modified=source.modified,
-            content_length=source.size,
+            size=source.size,
             state=state,
             claimed_at=at,
             content_hash=source.content_hash,
@@ -225,7 +225,7 @@ class OpenRecord:
             self.source_name,
             self.source_etag,
             self.source_modified,
-            self.content_length,
+            self.size,
             self.content_hash,
         )
 
@@ -386,8 +386,11 @@ OPEN_CODEC = Codec(
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
-    # An open record counted its tries in `Attempt` while the final record said `Attempts`.
-    former_columns=CLAIMED_AT_FORMER_COLUMNS | JOB_STATUS_FORMER_COLUMNS | {"attempts": "Attempt"},
+    # An open record counted its tries in `Attempt` while the final record said `Attempts`, and
+    # kept the blob's length as `ContentLength` while every other type said `size`.
+    former_columns=CLAIMED_AT_FORMER_COLUMNS
+    | JOB_STATUS_FORMER_COLUMNS
+    | {"attempts": "Attempt", "size": "ContentLength"},
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(

@@ -49,6 +49,15 @@ def test_an_open_record_stored_with_its_tries_as_attempt_reads_back():
     assert OPEN_CODEC.from_entity(entity | {"Attempts": 4}).attempts == 4
 
 
+def test_an_open_record_stored_with_its_size_as_content_length_reads_back():
+    record = _open(size=3 * 2**30)  # beyond Int32: written as an Edm.Int64
+    entity = _written_earlier(OPEN_CODEC.to_entity("open-0", record.key, record), {"Size": "ContentLength"})
+    assert OPEN_CODEC.from_entity(entity) == record
+    assert OPEN_CODEC.from_entity(entity).source.size == 3 * 2**30
+    # Planned by this release, which reads the blob's size again (submit.py): that one is read.
+    assert OPEN_CODEC.from_entity(entity | {"Size": 7}).size == 7
+
+
 def test_a_submission_stored_with_the_job_status_as_service_status_reads_back():
     submission = _submission(job_status="Failed", job_error_code="InvalidRequest")
     entity = _written_earlier(

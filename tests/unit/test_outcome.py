@@ -17,7 +17,7 @@ def record(**fields) -> OpenRecord:
         "source_name": "a.txt",
         "source_etag": "0x1",
         "source_modified": NOW,
-        "content_length": 5,
+        "size": 5,
         "state": State.FINISHING,
         "claimed_at": NOW,
         "languages": ["fr", "de"],
