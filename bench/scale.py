@@ -95,7 +95,7 @@ def _simulate_outstanding(ctx: PipelineContext, count: int, *, files_per_job: in
     records = []
     for index in range(start, start + count):
         source = SourceVersion("source", f"backlog/{index:06d}.txt", f"0x{index:x}", now, 400)
-        records.append(OpenRecord.new(source, state=State.GROUPED, at=now, languages=list(LANGUAGES), attempt=1))
+        records.append(OpenRecord.new(source, state=State.GROUPED, at=now, languages=list(LANGUAGES), attempts=1))
     plan = Plan.of(LANGUAGES)
     for batch_start in range(0, len(records), files_per_job):
         batch = records[batch_start : batch_start + files_per_job]

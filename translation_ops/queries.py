@@ -29,7 +29,7 @@ class Outstanding:
     state: str
     age_seconds: float
     job_id: str | None
-    service_status: str | None
+    job_status: str | None
     documents_done: int
     documents_total: int
     needs_attention: bool
@@ -40,13 +40,13 @@ class Outstanding:
 
     @classmethod
     def of(cls, record: OpenRecord, submission: Submission | None, now: datetime) -> Outstanding:
-        state, job_id, status = str(record.state), record.job_id, record.service_status
+        state, job_id, status = str(record.state), record.job_id, record.job_status
         done = total = files = 0
         needs_attention, reason = record.needs_attention, record.attention_reason
         if record.state is State.WAITING:
             state = "Waiting" if record.plan else "Waiting (to be planned)"
         elif record.state is State.GROUPED and submission is not None:
-            state, job_id, status = str(submission.state), submission.job_id, submission.service_status
+            state, job_id, status = str(submission.state), submission.job_id, submission.job_status
             files = len(submission.members)
             total = submission.summary.total or files * len(submission.languages)
             done = submission.summary.done
@@ -62,7 +62,7 @@ class Outstanding:
             state=state,
             age_seconds=round((now - record.claimed_at).total_seconds(), 1),
             job_id=job_id,
-            service_status=status,
+            job_status=status,
             documents_done=done,
             documents_total=total,
             needs_attention=needs_attention,

@@ -176,7 +176,7 @@ def history_tables(history: FileHistory) -> list[Table]:
             open_record.source_etag,
             f"outstanding: {open_record.state}",
             open_record.job_id or (f"submission {open_record.submission}" if open_record.submission else "-"),
-            str(open_record.attempt),
+            str(open_record.attempts),
             "-",
             short(open_record.attention_reason or open_record.last_error),
         )

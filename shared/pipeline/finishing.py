@@ -28,9 +28,9 @@ from shared.pipeline.context import PipelineContext
 from shared.redaction import redact, strip_query
 from shared.storage.attention import kept
 from shared.storage.blob_names import staging_owner
-from shared.storage.entity_codec import column, json_text
+from shared.storage.entity_codec import json_text
 from shared.storage.record_keys import open_partition
-from shared.storage.records import DocumentResult, State
+from shared.storage.records import OPEN_CODEC, DocumentResult, State
 from shared.storage.schedule_table import DueEntry, Member, Submission
 from shared.storage.table_transactions import Change, Op
 from shared.telemetry import Event, submission_fields
@@ -67,7 +67,7 @@ def hand_over(ctx: PipelineContext, submission: Submission, *, listed: Sequence[
     listed (else they are listed here)."""
     job_lost = submission.job_lost
     documents: dict[str, list[DocumentResult]] = {}
-    if submission.job_id and not job_lost and submission.service_status != Status.VALIDATION_FAILED:
+    if submission.job_id and not job_lost and submission.job_status != Status.VALIDATION_FAILED:
         try:
             documents = documents_by_member(ctx, submission, listed)
         except NotFoundError:
@@ -98,10 +98,10 @@ def hand_over(ctx: PipelineContext, submission: Submission, *, listed: Sequence[
         "job %s (submission %s) is %s: %d of its %d files handed over for recording",
         submission.job_id,
         submission.id,
-        submission.service_status or "lost",
+        submission.job_status or "lost",
         len(handed),
         len(members),
-        extra=submission_fields(submission, event=Event.FINISHING, outcome=submission.service_status),
+        extra=submission_fields(submission, event=Event.FINISHING, outcome=submission.job_status),
     )
     submissions.handed_over(ctx, submission, now + lifecycle.REQUEUE_AFTER)
     return len(handed)
@@ -120,7 +120,7 @@ def hand_over_finished_members(ctx: PipelineContext, submission: Submission, lis
     documents = documents_by_member(ctx, submission, listed)
     wanted = len(submission.languages)
     withdrawn = set(submission.withdrawn)
-    ended = replace(submission, service_status=str(Status.SUCCEEDED))
+    ended = replace(submission, job_status=str(Status.SUCCEEDED))
     now = ctx.now()
     ready = [
         member
@@ -147,23 +147,22 @@ def _finishing_fields(
 ) -> dict[str, object]:
     """A member's open record as its job's end (or its own documents' end) decided it: Finishing."""
     error_code, error_message = _job_error(submission)
-    fields: dict[str, object] = {
-        "PartitionKey": open_partition(member.key),
-        "RowKey": member.key,
-        "State": State.FINISHING.value,
-        "Attempt": member.attempt,
-        "JobId": submission.job_id,
-        "SubmittedAt": submission.submitted_at,
-        "ServiceStatus": submission.service_status,
-        "Documents": json_text([asdict(document) for document in documents]),
-        "JobLost": job_lost,
-        "EnqueuedAt": at,
-        "JobErrorCode": error_code,
-        "JobErrorMessage": error_message,
+    changed: dict[str, object] = {
+        "state": State.FINISHING.value,
+        "attempts": member.attempt,  # the member's try is the record's latest
+        "job_id": submission.job_id,
+        "submitted_at": submission.submitted_at,
+        "job_status": submission.job_status,
+        "documents": json_text([asdict(document) for document in documents]),
+        "job_lost": job_lost,
+        "enqueued_at": at,
+        "job_error_code": error_code,
+        "job_error_message": error_message,
     }
     if submission.needs_attention:
-        fields |= {column(name): value for name, value in kept(submission).items()}
-    return {name: value for name, value in fields.items() if value is not None}
+        changed |= kept(submission)
+    fields: dict[str, object] = {"PartitionKey": open_partition(member.key), "RowKey": member.key}
+    return fields | {OPEN_CODEC.column(name): value for name, value in changed.items() if value is not None}
 
 
 def check_recorded(ctx: PipelineContext, submission: Submission) -> int:
@@ -204,7 +203,7 @@ def check_recorded(ctx: PipelineContext, submission: Submission) -> int:
 
 
 def _job_error(submission: Submission) -> tuple[str | None, str | None]:
-    if submission.service_status not in (Status.FAILED, Status.VALIDATION_FAILED):
+    if submission.job_status not in (Status.FAILED, Status.VALIDATION_FAILED):
         return None, None
     return submission.job_error_code, submission.job_error_message
 

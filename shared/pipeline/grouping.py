@@ -37,7 +37,7 @@ from shared.pipeline.checks import extension_of
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import staging_blob_name
 from shared.storage.record_keys import open_partition, unquoted_etag
-from shared.storage.records import OpenRecord, Outcome, ReasonCode, State
+from shared.storage.records import OPEN_CODEC, OpenRecord, Outcome, ReasonCode, State
 from shared.storage.schedule_table import (
     DueEntry,
     DueKind,
@@ -102,12 +102,12 @@ def waiting_entry(record: OpenRecord, plan: Plan) -> WaitingEntry:
         claimed_at=record.claimed_at,
         key=record.key,
         name=record.source_name,
-        size=record.content_length,
+        size=record.size,
         languages=list(plan.languages),
         glossaries=plan.glossary_names,
         category=plan.category,
         source_language=plan.source_language,
-        attempt=record.attempt + 1,
+        attempt=record.attempts + 1,
         record_etag=record.etag,
     )
 
@@ -302,12 +302,11 @@ def take(ctx: PipelineContext, entries: Sequence[WaitingEntry], submission_id: s
 
 
 def _grouped(key: str, submission_id: str, attempt: int) -> dict[str, object]:
-    return {
-        "PartitionKey": open_partition(key),
-        "RowKey": key,
-        "State": State.GROUPED.value,
-        "Submission": submission_id,
-        "Attempt": attempt,
+    """The columns that make an open record a member of a submission, as its try `attempt` (now
+    the record's latest: its `attempts`)."""
+    changed = {"state": State.GROUPED.value, "submission": submission_id, "attempts": attempt}
+    return {"PartitionKey": open_partition(key), "RowKey": key} | {
+        OPEN_CODEC.column(name): value for name, value in changed.items()
     }
 
 
@@ -325,7 +324,7 @@ def _take_again(ctx: PipelineContext, entry: WaitingEntry, submission_id: str) -
     )[0]
     if written.conflict:
         return None
-    return Member(record.key, record.source_name, record.content_length, entry.attempt, written.etag)
+    return Member(record.key, record.source_name, record.size, entry.attempt, written.etag)
 
 
 def finish_withdrawn(ctx: PipelineContext, record: OpenRecord) -> OpenRecord | None:

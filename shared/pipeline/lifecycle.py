@@ -89,13 +89,13 @@ def wait_for_plan(
     reach): planned again when due. `attention` flags a cause an operator must fix (credentials)."""
     now = ctx.now()
     cause = cut(redact(str(error)))
-    delay = REPLAN_BACKOFF[min(record.attempt, len(REPLAN_BACKOFF) - 1)]
+    delay = REPLAN_BACKOFF[min(record.attempts, len(REPLAN_BACKOFF) - 1)]
     ctx.schedule.put_due(DueEntry(now + delay, DueKind.RECORD, record.key))
     waiting = replace(
         record,
         state=State.WAITING,
         plan=None,
-        attempt=record.attempt + 1,
+        attempts=record.attempts + 1,
         last_error=cause,
         **flagged_if(record, attention),
     )
@@ -327,7 +327,7 @@ def hand_over(ctx: PipelineContext, records: Sequence[OpenRecord]) -> None:
             "%s (version %s) is %s; handed over for recording",
             record.source_name,
             record.source_etag,
-            record.service_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
+            record.job_status if record.outcome is None else f"{record.outcome} ({record.reason_code})",
             extra=file_fields(record, event=Event.FINISHING, outcome=record.outcome, reason_code=record.reason_code),
         )
 
@@ -347,7 +347,7 @@ def hand_over_members(ctx: PipelineContext, submission: Submission, members: Seq
         logger.info(
             "%s is %s; handed over for recording",
             member.name,
-            submission.service_status or "lost",
+            submission.job_status or "lost",
             extra=source_fields(
                 submission.container, member.name, key=member.key, event=Event.FINISHING, job_id=submission.job_id
             ),
@@ -438,7 +438,7 @@ def reopened(final: FinalRecord, *, at: datetime) -> OpenRecord:
         source,
         state=State.WAITING,
         at=at,
-        attempt=final.attempts,
+        attempts=final.attempts,
         last_error=f"submitted again by an operator after {final.outcome} ({final.reason_code or 'no reason'})",
     )
 

@@ -98,7 +98,7 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
         documents = [_keep(ctx, record, document) for document in documents]
         outcome, reason_code, reason_message = decide_outcome(record, documents)
     # A version submitted again keeps what its earlier attempts were billed.
-    earlier = ctx.records.get_final(record.key) if record.attempt > 1 else None
+    earlier = ctx.records.get_final(record.key) if record.attempts > 1 else None
     final = _final_record(ctx, record, documents, outcome, reason_code, reason_message, earlier)
     if final.reason_code != ReasonCode.SAME_CONTENT_IN_FLIGHT:
         # (The version whose translations this one shares writes the file's report when it ends.)
@@ -107,11 +107,11 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     lifecycle.finalise(ctx, record, final)
     # Published translations left their staging names already; look for leftovers only where some
     # can be: earlier attempts, and translations that were not published (superseded, blocked, forgotten).
-    leftovers = record.attempt > 1 or any(
+    leftovers = record.attempts > 1 or any(
         document.status == Status.SUCCEEDED and not document.published for document in documents
     )
     if leftovers:
-        for attempt in range(1, record.attempt + 1):
+        for attempt in range(1, record.attempts + 1):
             publish.delete_staging(ctx, staging_prefix(record.key, attempt), keep)
 
     seconds = (final.finished_at - record.claimed_at).total_seconds()
@@ -183,13 +183,13 @@ _OUTCOMES = (
         overrides=True,
     ),
     _Rule(
-        lambda e: e.record.service_status == Status.CANCELLED,
+        lambda e: e.record.job_status == Status.CANCELLED,
         Outcome.CANCELLED,
         ReasonCode.CANCELLED,
         lambda e: _service_cancel_message(e.reason_message, e.documents),
     ),
     _Rule(
-        lambda e: e.record.service_status == Status.VALIDATION_FAILED,
+        lambda e: e.record.job_status == Status.VALIDATION_FAILED,
         Outcome.FAILED,
         ReasonCode.VALIDATION_FAILED,
         lambda e: e.reason_message or "the job failed validation",
@@ -256,10 +256,10 @@ def _superseded_message(record: OpenRecord) -> str:
     goes on for them and may well succeed; only a job every file left is cancelled."""
     if record.job_id is None:
         job = "it had no job yet"
-    elif record.service_status == Status.CANCELLED:
+    elif record.job_status == Status.CANCELLED:
         job = f"its job {record.job_id} was cancelled, every file in it having left"
-    elif record.service_status is not None:
-        job = f"its job {record.job_id} ended {record.service_status}"
+    elif record.job_status is not None:
+        job = f"its job {record.job_id} ended {record.job_status}"
     else:
         job = f"its job {record.job_id} went on for the other files in it"
     return f"a newer version of the file arrived while this one was in flight ({job}); nothing of it was published"
@@ -279,7 +279,7 @@ def _documents(ctx: PipelineContext, record: OpenRecord) -> list[DocumentDetail]
     # The service no longer knows the job: what it wrote is all there is to go on.
     details = []
     for language in record.languages:
-        staging = staging_blob_name(record.key, record.attempt, language, record.source_name)
+        staging = staging_blob_name(record.key, record.attempts, language, record.source_name)
         if publish.staging_exists(ctx, staging):
             details.append(
                 DocumentDetail(
@@ -315,7 +315,7 @@ def _detail(document: DocumentResult) -> DocumentDetail:
 def _publish(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail, keep: set[str]) -> DocumentDetail:
     if document.status != Status.SUCCEEDED:
         return document
-    staging = staging_blob_name(record.key, record.attempt, document.language, record.source_name)
+    staging = staging_blob_name(record.key, record.attempts, document.language, record.source_name)
     publication = publish.publish_translation(ctx, record, document.language, staging)
     path = f"{ctx.settings.target_container}/{publication.path}"
     if publication.error_code is not None:
@@ -367,13 +367,13 @@ def _keep_for_reuse(
 
 def _cancelled_at_the_service(record: OpenRecord) -> bool:
     """Cancelled by someone else than this app's operator tool (the portal, a script)."""
-    return record.outcome is None and not record.withdrawn and record.service_status == Status.CANCELLED
+    return record.outcome is None and not record.withdrawn and record.job_status == Status.CANCELLED
 
 
 def _keep(ctx: PipelineContext, record: OpenRecord, document: DocumentDetail) -> DocumentDetail:
     if document.status != Status.SUCCEEDED:
         return document
-    staging = staging_blob_name(record.key, record.attempt, document.language, record.source_name)
+    staging = staging_blob_name(record.key, record.attempts, document.language, record.source_name)
     kept = publish.keep_translation(ctx, record, document.language, staging)
     return replace(
         document,
@@ -391,7 +391,8 @@ def _final_record(
     reason_message: str | None,
     earlier: FinalRecord | None = None,
 ) -> FinalRecord:
-    attempt = max(record.attempt, 1)  # a version refused before any start call was tried once
+    # The try recorded is the version's latest (tries are numbered from 1; one refused before any was tried once).
+    attempt = max(record.attempts, 1)
     charges = [
         *earlier_charges(earlier, before=attempt),
         AttemptCharge(attempt, sum(document.characters_charged for document in documents), record.job_id, outcome),
@@ -406,7 +407,7 @@ def _final_record(
         outcome=outcome,
         languages=list(record.languages),
         job_id=record.job_id,
-        job_status=record.service_status,
+        job_status=record.job_status,
         reason_code=reason_code,
         reason_message=cut(reason_message),
         characters_charged=sum(charge.characters_charged for charge in charges),
@@ -443,7 +444,7 @@ def _final_record(
 
 def earlier_charges(earlier: FinalRecord | None, *, before: int) -> list[AttemptCharge]:
     """The charges of a version's attempts before `before` (a record written before charges were
-    itemised counts as one attempt). Recording an attempt twice keeps one entry for it."""
+    itemised counts as one attempt, its last). Recording an attempt twice keeps one entry for it."""
     if earlier is None:
         return []
     charges = earlier.charges or [

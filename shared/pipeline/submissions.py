@@ -25,6 +25,7 @@ from shared.storage.attention import CLEARED, flagged, flagged_if
 from shared.storage.entity_codec import json_text
 from shared.storage.records import ReasonCode
 from shared.storage.schedule_table import (
+    SUBMISSION_CODEC,
     DueEntry,
     DueKind,
     Lease,
@@ -92,7 +93,11 @@ def entry(submission: Submission, at: datetime) -> DueEntry:
 
 def progress(status: JobStatus, now: datetime) -> dict[str, object]:
     """The columns a look at a running job changes on its submission."""
-    return {"ServiceStatus": str(status.status), "Summary": json_text(status.summary), "LastPolledAt": now}
+    return {
+        SUBMISSION_CODEC.column("job_status"): str(status.status),
+        SUBMISSION_CODEC.column("summary"): json_text(status.summary),
+        SUBMISSION_CODEC.column("last_polled_at"): now,
+    }
 
 
 # --- before the service is called ---------------------------------------------------------
@@ -287,7 +292,7 @@ def finishing(
     now = ctx.now()
     following = replace(submission, state=SubmissionState.FINISHING, last_polled_at=now, job_lost=status is None)
     if status is not None:
-        following.service_status = str(status.status)
+        following.job_status = str(status.status)
         following.summary = status.summary
         if status.error is not None:
             following.job_error_code = status.error.inner_code or status.error.code

@@ -141,7 +141,7 @@ def _submit_alone(
 ) -> SubmitResult:
     """Nobody groups this plan's files: the drop is submitted at once, and its submitter then groups
     whatever landed during the call."""
-    claimed = lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempt=1)
+    claimed = lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempts=1)
     if claimed is None or _late_duplicate(ctx, claimed):
         submissions.remove(ctx, submission)  # never started
         result = _duplicate(ctx, source, plan)
@@ -329,7 +329,7 @@ def replan(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
         return SubmitResult("failed", key=record.key, reason=ReasonCode.NEWER_VERSION)
     # What the blob says now (an operator's resubmission starts from the final record).
     source = SourceVersion.of(record.source_container, record.source_name, properties)
-    record = replace(record, content_length=source.size, source_modified=source.modified)
+    record = replace(record, size=source.size, source_modified=source.modified)
     planned = plan_for(ctx, source, properties.metadata or {})
     if isinstance(planned, Unplanned):
         lifecycle.wait_for_plan(ctx, record, planned.error, attention=planned.attention)

@@ -167,12 +167,12 @@ def _written_file(ctx: PipelineContext, key: str, attempt: int) -> WrittenFile |
     if remembered is not None:
         return None if ctx.looks_here.has_ended(remembered.submission) else remembered
     record = ctx.records.get_open(key)
-    if record is None or record.state is not State.GROUPED or record.attempt != attempt or not record.submission:
+    if record is None or record.state is not State.GROUPED or record.attempts != attempt or not record.submission:
         logger.debug(
             "a translation of %s (attempt %d) was written; its record is %s: nothing to look at",
             key,
             attempt,
-            "gone" if record is None else f"{record.state.value}, attempt {record.attempt}",
+            "gone" if record is None else f"{record.state.value}, attempt {record.attempts}",
         )
         return None
     file = WrittenFile(

@@ -64,6 +64,13 @@ class Codec(Generic[R]):
     # scripts) and never read back: a row stored when they were fields reads back the same.
     derived: frozenset[str] = frozenset()
 
+    def column(self, name: str) -> str:
+        """The column a field is written under: a hand-made partial write names its columns by
+        this, so that renaming the field cannot leave it writing one nobody reads."""
+        if name not in {item.name for item in fields(self.cls)}:  # type: ignore[arg-type]
+            raise ValueError(f"{self.cls.__name__} has no field {name!r}")
+        return column(name)
+
     @property
     def _skipped(self) -> tuple[str | None, str]:
         return (self.row_field, "etag")

@@ -117,7 +117,7 @@ class SourceVersion:
     name: str
     etag: str
     modified: datetime | None
-    size: int
+    size: int  # bytes
     # What the bytes are: `md5:<hex>`, from storage's Content-MD5 or hashed while streaming (content.py).
     content_hash: str | None = None
 
@@ -161,7 +161,7 @@ class OpenRecord:
     source_name: str
     source_etag: str
     source_modified: datetime | None  # the blob's Last-Modified: orders versions of one file
-    content_length: int
+    size: int  # the blob's length in bytes, as its version's `size` (stored as `ContentLength` before; still read)
     state: State
     claimed_at: datetime  # when the drop was claimed (stored as `IntentAt` before; still read)
     content_hash: str | None = None  # see SourceVersion
@@ -169,11 +169,14 @@ class OpenRecord:
     glossaries: dict[str, str] = field(default_factory=dict)  # language -> glossary blob name
     glossary_notes: dict[str, str] = field(default_factory=dict)  # language -> why a glossary-like blob is not used
     plan: str | None = None  # digest of what the version is sent with: versions of one plan share jobs
-    attempt: int = 0  # submission attempts so far; the current attempt's staging names carry it
+    # Tries of this version so far (plans that failed, submissions), numbered from 1: the latest
+    # one's staging names carry this number. One count with the final record's `attempts` (a
+    # version submitted again counts on from it); a submission's `attempts` counts its start calls.
+    attempts: int = 0
     submission: str | None = None  # while Grouped: the submission that submits it and follows its job
     job_id: str | None = None  # from Finishing on: the job that translated it
     submitted_at: datetime | None = None
-    service_status: str | None = None  # the job's status when it ended
+    job_status: str | None = None  # the job's status when it ended
     documents: list[DocumentResult] = field(default_factory=list)  # from Finishing on: one per language
     job_lost: bool = False  # the service no longer knows the job: what it wrote is all there is
     enqueued_at: datetime | None = None  # when it was handed to the record step
@@ -203,7 +206,7 @@ class OpenRecord:
             source_name=source.name,
             source_etag=source.etag,
             source_modified=source.modified,
-            content_length=source.size,
+            size=source.size,
             state=state,
             claimed_at=at,
             content_hash=source.content_hash,
@@ -222,7 +225,7 @@ class OpenRecord:
             self.source_name,
             self.source_etag,
             self.source_modified,
-            self.content_length,
+            self.size,
             self.content_hash,
         )
 
@@ -290,7 +293,7 @@ REUSE_CODEC_FIELDS = frozenset({"targets"})
 class AttemptCharge:
     """What one attempt at a version was billed: every attempt's charge is kept, never replaced."""
 
-    attempt: int
+    attempt: int  # which try of the version it was billed for
     characters_charged: int
     job_id: str | None = None
     outcome: str | None = None
@@ -317,7 +320,7 @@ class FinalRecord:
     claimed_at: datetime | None
     submitted_at: datetime | None
     finished_at: datetime
-    attempts: int = 1
+    attempts: int = 1  # the version's tries (its open record's `attempts`); the last one decided the outcome
     needs_attention: bool = False
     attention_reason: str | None = None
     superseded_by: str | None = None
@@ -375,12 +378,19 @@ def _rebuild(cls: type) -> Any:
 
 # Records written before the word was `claimed_at` hold the moment in `IntentAt`.
 CLAIMED_AT_FORMER_COLUMNS = {"claimed_at": "IntentAt"}
+# Before one word named the status a job ended with, an open record (and a submission) called it
+# the service's: `ServiceStatus`.
+JOB_STATUS_FORMER_COLUMNS = {"job_status": "ServiceStatus"}
 OPEN_CODEC = Codec(
     OpenRecord,
     json_fields=frozenset({"languages", "glossaries", "glossary_notes", "documents", "reuse"}),
     enums={"state": State, "outcome": Outcome},
     items={"documents": _rebuild(DocumentResult)},
-    former_columns=CLAIMED_AT_FORMER_COLUMNS,
+    # An open record counted its tries in `Attempt` while the final record said `Attempts`, and
+    # kept the blob's length as `ContentLength` while every other type said `size`.
+    former_columns=CLAIMED_AT_FORMER_COLUMNS
+    | JOB_STATUS_FORMER_COLUMNS
+    | {"attempts": "Attempt", "size": "ContentLength"},
 )
 REUSE_CODEC = Codec(ReuseEntry, json_fields=REUSE_CODEC_FIELDS)
 FINAL_CODEC = Codec(

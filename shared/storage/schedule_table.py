@@ -29,6 +29,7 @@ from typing import Any
 from azure.data.tables import TableClient
 
 from shared.storage.entity_codec import Codec, json_text
+from shared.storage.records import JOB_STATUS_FORMER_COLUMNS
 from shared.storage.table_transactions import MAX_TRANSACTION_OPERATIONS, Change, Op, TransactionRefused
 from shared.storage.table_writes import TableWriter, WriteConflict
 from shared.translator import StatusSummary
@@ -104,7 +105,7 @@ class Member:
     key: str
     name: str
     size: int
-    attempt: int  # the attempt whose staging names its documents carry
+    attempt: int  # which try of its version this is (its open record's `attempts`): its staging names carry it
     etag: str | None = None  # its open record as grouped: later writes to it are guarded by this
 
 
@@ -120,12 +121,14 @@ class Submission:
     members: list[Member]
     state: SubmissionState
     created_at: datetime
-    attempts: int = 1  # start calls made
+    # Start calls this submission made. Not its members' tries: each counts its own version's
+    # (`Member.attempt`), carried on from the submissions and plans it went through before.
+    attempts: int = 1
     attempt_started_at: datetime | None = None
     attempt_ended_at: datetime | None = None
     job_id: str | None = None
     submitted_at: datetime | None = None
-    service_status: str | None = None
+    job_status: str | None = None  # its job's status at the latest look: the one it ended with, once it did
     summary: StatusSummary = field(default_factory=StatusSummary)
     last_polled_at: datetime | None = None
     due: str | None = None  # the row key of its own place in the schedule
@@ -194,7 +197,7 @@ class WaitingEntry:
     glossaries: dict[str, str]
     category: str | None = None
     source_language: str | None = None
-    attempt: int = 1  # the attempt it will be submitted as
+    attempt: int = 1  # which try of its version it will be submitted as: one past its record's `attempts`
     record_etag: str | None = None  # the open record as claimed: taking it into a group is guarded by it
     etag: str | None = None
 
@@ -246,6 +249,7 @@ SUBMISSION_CODEC = Codec(
     enums={"state": SubmissionState},
     items={"members": _member, "summary": StatusSummary.from_fields},
     spread=frozenset({"members"}),
+    former_columns=JOB_STATUS_FORMER_COLUMNS,
 )
 DUE_CODEC = Codec(DueEntry, enums={"kind": DueKind})
 WAITING_CODEC = Codec(WaitingEntry, json_fields=frozenset({"languages", "glossaries"}))

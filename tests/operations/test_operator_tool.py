@@ -87,6 +87,25 @@ def test_show_tells_every_version_of_a_file(ctx, service, clock, run):
     assert code == 0 and "NoTranslatableText" in output
 
 
+def test_show_names_a_versions_status_tries_and_size_alike_in_flight_and_recorded(ctx, service, clock, run):
+    result = submit_dropped_blob(upload(ctx, "words.txt", b"Hello"), ctx)
+    service.finish(result.job_id)
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)  # handed over, not recorded yet
+    code, output = run("show", "words.txt", "--json")
+    assert code == 0
+    [open_record] = json.loads(output)["outstanding"]
+    assert (open_record["job_status"], open_record["attempts"], open_record["size"]) == ("Succeeded", 1, 5)
+
+    settle(ctx, clock)
+    code, output = run("show", "words.txt", "--json")
+    shown = json.loads(output)
+    assert code == 0 and shown["outstanding"] == []
+    [final] = shown["recorded"]
+    assert (final["job_status"], final["attempts"]) == ("Succeeded", 1)
+    assert (shown["report"]["job_status"], shown["report"]["attempts"]) == ("Succeeded", 1)
+
+
 def test_watch_follows_until_recorded_and_fails_when_a_file_failed(ctx, service, clock, run, monkeypatch):
     good = submit_dropped_blob(upload(ctx, "good.txt", b"Hello"), ctx)
     bad = submit_dropped_blob(upload(ctx, "bad.txt", b"Hello"), ctx)
@@ -311,4 +330,4 @@ def test_a_cancelled_job_is_looked_at_soon_after_not_at_the_next_tick(ctx, servi
     [message] = messages
     poll_shard(ctx, message.content)
     record = ctx.records.get_open(result.key)
-    assert record.state is State.FINISHING and record.service_status == "Cancelled"
+    assert record.state is State.FINISHING and record.job_status == "Cancelled"

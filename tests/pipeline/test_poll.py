@@ -63,7 +63,7 @@ def test_a_look_at_a_running_job_is_written_to_its_submission_not_its_files(ctx,
     poll_outstanding_jobs(ctx)
     for result in results:
         submission = submission_of(ctx, result.key)
-        assert submission.service_status == "Running" and submission.last_polled_at is not None
+        assert submission.job_status == "Running" and submission.last_polled_at is not None
         assert submission.summary.total == 2
 
 
@@ -201,7 +201,7 @@ def test_a_crash_before_the_start_call_is_recovered_after_the_reconcile_delay(ct
     plan = plan_for(ctx, source, properties.metadata)
     member = Member(source.key, source.name, source.size, 1)
     _, submission = grouping.start_alone(ctx, plan, member, source.container)
-    lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempt=1)
+    lifecycle.claim(ctx, source, state=State.GROUPED, plan=plan, submission=submission.id, attempts=1)
     # ... and then the process died, before its start call
     assert poll_outstanding_jobs(ctx).resubmitted == 0  # the submitter may still be running
     later(clock, ctx.settings.submit_reconcile_after_seconds + 1)

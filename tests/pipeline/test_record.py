@@ -159,3 +159,36 @@ def test_a_record_step_cut_off_after_publishing_is_done_again_harmlessly(ctx, se
     final = record_outcome(message, ctx)  # the message comes back
     assert final.outcome == "Succeeded" and all(outcome.published for outcome in final.language_outcomes)
     assert ctx.records.get_open(result.key) is None
+
+
+def test_a_version_an_earlier_release_handed_over_is_recorded_by_this_one(ctx, service, clock):
+    from azure.data.tables import UpdateMode
+
+    from shared.storage.record_keys import open_partition
+    from shared.storage.schedule_table import SCHEDULE_PARTITION, SUBMISSION_PREFIX
+
+    result = finished(ctx, service, clock, "earlier/release.txt")
+    table = ctx.storage.records_table
+    submission = ctx.records.get_open(result.key).submission
+
+    def as_written_earlier(partition: str, row: str, renamed: dict[str, str]) -> None:
+        entity = dict(table.get_entity(partition, row))
+        for new, old in renamed.items():
+            entity[old] = entity.pop(new)
+        table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    # The columns an earlier release wrote the open record (Finishing) and its submission under.
+    as_written_earlier(
+        open_partition(result.key),
+        result.key,
+        {"JobStatus": "ServiceStatus", "Attempts": "Attempt", "Size": "ContentLength"},
+    )
+    as_written_earlier(SCHEDULE_PARTITION, f"{SUBMISSION_PREFIX}{submission}", {"JobStatus": "ServiceStatus"})
+    assert ctx.schedule.get_submission(submission).job_status == "Succeeded"
+    opened = ctx.records.get_open(result.key)
+    assert (opened.job_status, opened.attempts, opened.size) == ("Succeeded", 1, len(b"Hello world"))
+
+    [record] = record_all(ctx)
+    assert (record.outcome, record.job_status, record.attempts) == ("Succeeded", "Succeeded", 1)
+    # Published from the staging names of the try read from `Attempt`, and those cleaned up.
+    assert target_names(ctx) == {"fr/earlier/release.txt", "de/earlier/release.txt"}

@@ -126,7 +126,7 @@ def test_a_drop_over_2_gib_is_recorded_as_too_large(ctx, service):
     assert (result.action, result.reason) == ("rejected", "DocumentTooLarge")
     assert service.start_calls == []
     record = ctx.records.get_open(result.key)
-    assert record.content_length == 3 * 2**30 and record.state == State.FINISHING
+    assert record.size == 3 * 2**30 and record.state == State.FINISHING
     assert "3,221,225,472 bytes" in record.reason_message
     assert len(drain_results(ctx)) == 1
 

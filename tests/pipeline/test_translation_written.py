@@ -87,7 +87,7 @@ def test_a_file_whose_translations_are_all_written_ends_its_job_with_one_documen
     assert notice_translation_written(ctx, staging(ctx, result.key, "de", "letter.txt")) is Notice.LOOKED
 
     record = ctx.records.get_open(result.key)
-    assert record.state is State.FINISHING and record.service_status == "Succeeded"
+    assert record.state is State.FINISHING and record.job_status == "Succeeded"
     assert [document.status for document in record.documents] == ["Succeeded", "Succeeded"]
     # One call: the document list was the look and the hand-over's list at once.
     assert service.calls.get("documents") == 1 and "get_job" not in service.calls and "list" not in service.calls
@@ -108,7 +108,7 @@ def test_the_documents_decide_even_before_the_job_status_says_it_ended(ctx, serv
 
     record = ctx.records.get_open(result.key)
     # Every document final and none cancelled: the job ends Succeeded, as the service will say.
-    assert record.state is State.FINISHING and record.service_status == "Succeeded"
+    assert record.state is State.FINISHING and record.job_status == "Succeeded"
 
 
 def test_an_event_before_the_documents_status_promises_one_follow_up_that_finishes_the_job(
@@ -149,7 +149,7 @@ def test_many_files_written_at_once_make_one_look_that_hands_them_over_before_th
     assert notices == [Notice.LOOKED] + [Notice.NOT_FOLLOWED] * 5
     assert service.calls["documents"] == 1
     assert [ctx.records.get_open(result.key).state for result, _ in files] == [State.FINISHING] * 6 + [State.GROUPED]
-    assert ctx.records.get_open(files[0][0].key).service_status == "Succeeded"
+    assert ctx.records.get_open(files[0][0].key).job_status == "Succeeded"
     assert len(promises) == 1  # its end is near: a look of its own follows
 
     last, last_name = files[6]
@@ -224,7 +224,7 @@ def test_a_job_with_cancelled_documents_is_read_for_its_own_status(ctx, service,
     assert notice_translation_written(ctx, staging(ctx, result.key, "de", "gone.txt")) is Notice.LOOKED
 
     assert service.calls["get_job"] == 1
-    assert ctx.records.get_open(result.key).service_status == "Cancelled"
+    assert ctx.records.get_open(result.key).job_status == "Cancelled"
 
 
 def test_events_for_another_attempt_or_names_outside_staging_ask_nothing(ctx, service):

@@ -17,12 +17,12 @@ def record(**fields) -> OpenRecord:
         "source_name": "a.txt",
         "source_etag": "0x1",
         "source_modified": NOW,
-        "content_length": 5,
+        "size": 5,
         "state": State.FINISHING,
         "claimed_at": NOW,
         "languages": ["fr", "de"],
         "job_id": "job",
-        "service_status": "Succeeded",
+        "job_status": "Succeeded",
     }
     return OpenRecord(**{**base, **fields})
 
@@ -49,7 +49,7 @@ def test_a_missing_document_is_not_success():
     [("Failed", Outcome.FAILED), ("ValidationFailed", Outcome.FAILED), ("Cancelled", Outcome.CANCELLED)],
 )
 def test_the_jobs_final_status_decides_first(status, outcome):
-    decided = decide_outcome(record(service_status=status, job_error_code="InvalidDocumentAccessLevel"), [])
+    decided = decide_outcome(record(job_status=status, job_error_code="InvalidDocumentAccessLevel"), [])
     assert decided[0] is outcome
 
 

@@ -143,19 +143,19 @@ def test_update_many_writes_the_others_when_one_record_lost_a_race(table: TableC
     assert all(record is not None for record in claimed)
     fresh = [record for record in claimed if record is not None]
     # Somebody else writes record 120 (in the second transaction) first.
-    assert records.update(replace(fresh[120], service_status="Running")) is not None
+    assert records.update(replace(fresh[120], job_status="Running")) is not None
 
-    written = records.update_many([replace(record, service_status="Succeeded") for record in fresh])
+    written = records.update_many([replace(record, job_status="Succeeded") for record in fresh])
 
     assert written[120] is None
     assert all(result is not None for index, result in enumerate(written) if index != 120)
-    assert records.get_open(fresh[120].key).service_status == "Running"  # type: ignore[union-attr]
+    assert records.get_open(fresh[120].key).job_status == "Running"  # type: ignore[union-attr]
     for result in (written[0], written[149]):
         assert result is not None
         stored = records.get_open(result.key)
         assert stored is not None
-        assert stored.service_status == "Succeeded" and stored.etag == result.etag
-        assert stored.content_length == result.content_length > 2**31
+        assert stored.job_status == "Succeeded" and stored.etag == result.etag
+        assert stored.size == result.size > 2**31
     assert {record.key for record in records.outstanding()} == {record.key for record in fresh}
 
 
