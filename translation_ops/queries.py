@@ -13,7 +13,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from shared.pipeline.catch_up import LISTING_FAILING
 from shared.pipeline.context import PipelineContext
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, report_blob_name, target_blob_name
-from shared.storage.record_keys import record_key
+from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import FinalRecord, OpenRecord, Outcome, State
 from shared.storage.schedule_table import Submission
 
@@ -226,7 +226,7 @@ def current_key(ctx: PipelineContext, container: str, name: str) -> tuple[str | 
         properties = ctx.storage.container(container).get_blob_client(name).get_blob_properties()
     except ResourceNotFoundError:
         return None, None
-    etag = str(properties.etag).strip('"')
+    etag = unquoted_etag(properties.etag)
     return etag, record_key(container, name, etag)
 
 
@@ -235,12 +235,7 @@ def show(ctx: PipelineContext, source_path: str) -> FileHistory:
     etag, _ = current_key(ctx, container, name)
     outstanding = ctx.records.open_versions(container, name)
     recorded = ctx.records.final_versions(container, name)
-    report = None
-    reports = ctx.storage.container(ctx.settings.reports_container)
-    try:
-        report = json.loads(reports.download_blob(report_blob_name(container, name)).readall())
-    except ResourceNotFoundError:
-        pass
+    report = _latest_report(ctx, container, name, recorded)
     translations: dict[str, str | None] = {}
     target = ctx.storage.container(ctx.settings.target_container)
     languages = sorted({language for record in recorded for language in record.languages})
@@ -252,6 +247,20 @@ def show(ctx: PipelineContext, source_path: str) -> FileHistory:
             continue
         translations[f"{ctx.settings.target_container}/{blob.blob_name}"] = metadata.get(TRANSLATED_FROM_METADATA_KEY)
     return FileHistory(f"{container}/{name}", etag, outstanding, recorded, report, translations)
+
+
+def _latest_report(ctx: PipelineContext, container: str, name: str, recorded: list[FinalRecord]) -> Any:
+    """The file's report: where its latest final record says it was written (the reports container
+    may have been another one then), else where this release writes it; None when there is none."""
+    here = f"{ctx.settings.reports_container}/{report_blob_name(container, name)}"
+    places = ([recorded[-1].report_blob] if recorded and recorded[-1].report_blob else []) + [here]
+    for place in dict.fromkeys(places):
+        reports_container, _, blob = place.partition("/")
+        try:
+            return json.loads(ctx.storage.container(reports_container).download_blob(blob).readall())
+        except ResourceNotFoundError:
+            continue
+    return None
 
 
 def open_states() -> list[str]:

@@ -331,3 +331,25 @@ def test_a_cancelled_job_is_looked_at_soon_after_not_at_the_next_tick(ctx, servi
     poll_shard(ctx, message.content)
     record = ctx.records.get_open(result.key)
     assert record.state is State.FINISHING and record.job_status == "Cancelled"
+
+
+def test_show_finds_the_report_where_its_final_record_says_it_was_written(ctx, service, clock, run):
+    from azure.data.tables import UpdateMode
+
+    from shared.storage.records import FINAL_CODEC
+
+    result = submit_dropped_blob(upload(ctx, "moved.txt", b"Hello"), ctx)
+    service.finish(result.job_id)
+    settle(ctx, clock)
+    [final] = ctx.records.final_versions(ctx.settings.source_container, "moved.txt")
+    # Written when the reports container was another one (REPORTS_CONTAINER changed since).
+    container, _, name = final.report_blob.partition("/")
+    old = ctx.storage.blob_service.create_container("reports-before")
+    old.upload_blob(name, ctx.storage.container(container).download_blob(name).readall())
+    ctx.storage.container(container).delete_blob(name)
+    entity = {"PartitionKey": "final", "RowKey": final.key, FINAL_CODEC.column("report_blob"): f"reports-before/{name}"}
+    ctx.storage.records_table.update_entity(entity, mode=UpdateMode.MERGE)
+
+    code, output = run("show", "moved.txt", "--json")
+
+    assert code == 0 and json.loads(output)["report"]["outcome"] == "Succeeded"
