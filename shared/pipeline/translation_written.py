@@ -6,9 +6,9 @@ BlobCreated event, as a user's drop does. The notice_translation_written trigger
 
 1. The staging name says which file (record key) and attempt it is; the open record says which
    submission follows that file (remembered per instance, so a file's other languages cost nothing).
-2. Only a file whose every language is written can end its job: its staging folder is listed (one
-   storage call). A language that fails writes nothing, so a job whose last file failed is left to
-   the poll's backstop.
+2. Only a file whose every language is written can end its job: this instance had an event for
+   each, or else its staging folder is listed (one storage call). A language that fails writes
+   nothing, so a job whose last file failed is left to the poll's backstop.
 3. The job is looked at, at most about once a second however many files end at once, whichever
    instance gets the events: the schedule's `look|<submission>` row (ETag-guarded) says when the
    latest look started and when the next may; an event that comes sooner makes sure one look
@@ -104,7 +104,7 @@ def notice_translation_written(ctx: PipelineContext, blob_name: str) -> Notice:
     file = _written_file(ctx, key, attempt)
     if file is None:
         return Notice.NOT_FOLLOWED
-    if not _all_languages_written(ctx, key, attempt, file):
+    if not _all_languages_written(ctx, key, attempt, file, blob_name):
         return Notice.FILE_NOT_WRITTEN
     return _look_or_promise(ctx, file.submission, ctx.now())
 
@@ -183,8 +183,14 @@ def _written_file(ctx: PipelineContext, key: str, attempt: int) -> WrittenFile |
     return file
 
 
-def _all_languages_written(ctx: PipelineContext, key: str, attempt: int, file: WrittenFile) -> bool:
+def _all_languages_written(ctx: PipelineContext, key: str, attempt: int, file: WrittenFile, blob_name: str) -> bool:
+    """Every language of the file is written: this instance had an event for each (BlobCreated
+    comes once a write is whole), or else its staging folder says so (the events of one file may
+    go to several instances)."""
     if ctx.looks_here.was_written(key, attempt):
+        return True
+    if file.staging_names <= ctx.looks_here.saw_written(key, attempt, blob_name):
+        ctx.looks_here.remember_written(key, attempt)
         return True
     target = ctx.storage.container(ctx.settings.target_container)
     written = {blob.name for blob in target.list_blobs(name_starts_with=staging_prefix(key, attempt))}

@@ -28,6 +28,7 @@ class LooksNoticedHere:
         self._size = size
         self._files: OrderedDict[tuple[str, int], WrittenFile] = OrderedDict()
         self._written: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
         self._promised: OrderedDict[str, datetime] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
         # The promised look an invocation here waits to take itself, per submission (one at a time).
@@ -45,6 +46,14 @@ class LooksNoticedHere:
     def was_written(self, key: str, attempt: int) -> bool:
         with self._lock:
             return (key, attempt) in self._written
+
+    def saw_written(self, key: str, attempt: int, staging_name: str) -> frozenset[str]:
+        """Notes that an event here said `staging_name` was written: every one this instance saw
+        for that file's attempt."""
+        with self._lock:
+            seen = self._seen.get((key, attempt), frozenset()) | {staging_name}
+            self._put(self._seen, (key, attempt), seen)
+            return seen
 
     def remember_written(self, key: str, attempt: int) -> None:
         with self._lock:

@@ -376,3 +376,27 @@ def test_an_event_waits_for_no_promised_look_further_than_a_second_away(ctx, ser
 
     assert clock() == before  # it did not wait: the queue message takes that look
     assert len(promises) == 1 and service.calls["get_job"] == 1
+
+
+def test_an_instance_that_had_every_language_s_event_does_not_list_the_staging_folder(ctx, service, monkeypatch):
+    from azure.storage.blob import ContainerClient
+
+    listings: list[str] = []
+    real_list_blobs = ContainerClient.list_blobs
+
+    def counted(self, *args, **kwargs):
+        listings.append(self.container_name)
+        return real_list_blobs(self, *args, **kwargs)
+
+    monkeypatch.setattr(ContainerClient, "list_blobs", counted)
+    result = submit_dropped_blob(upload(ctx, "both.txt", b"Hello"), ctx)
+    write_translation(service, result.job_id, "both.txt", "fr")
+    assert notice_translation_written(ctx, staging(ctx, result.key, "fr", "both.txt")) is Notice.FILE_NOT_WRITTEN
+    assert listings.count(ctx.settings.target_container) == 1  # de's event may go to another instance
+    write_translation(service, result.job_id, "both.txt", "de")
+    end_job(service, result.job_id)
+
+    assert notice_translation_written(ctx, staging(ctx, result.key, "de", "both.txt")) is Notice.LOOKED
+
+    assert listings.count(ctx.settings.target_container) == 1  # both events came here: no listing
+    assert ctx.records.get_open(result.key).state is State.FINISHING
