@@ -106,7 +106,8 @@ def notice_translation_written(ctx: PipelineContext, blob_name: str) -> Notice:
         return Notice.NOT_FOLLOWED
     if not _all_languages_written(ctx, key, attempt, file, blob_name):
         return Notice.FILE_NOT_WRITTEN
-    return _look_or_promise(ctx, file.submission, ctx.now())
+    all_written_here = ctx.looks_here.note_file_written(file.submission, key)
+    return _look_or_promise(ctx, file.submission, ctx.now(), all_written_here=all_written_here)
 
 
 def follow_up_message(submission_id: str, at: datetime) -> str:
@@ -203,16 +204,22 @@ def _all_languages_written(ctx: PipelineContext, key: str, attempt: int, file: W
 # --- about once a second per job ----------------------------------------------------------------------
 
 
-def _look_or_promise(ctx: PipelineContext, submission_id: str, written_at: datetime) -> Notice:
+def _look_or_promise(
+    ctx: PipelineContext, submission_id: str, written_at: datetime, *, all_written_here: bool = False
+) -> Notice:
     """Looks at the job now, unless a look started less than LOOK_SPACING ago (or the job's pace says
-    later): then makes sure one starts once allowed."""
+    later): then makes sure one starts once allowed. When this instance saw every file of the job
+    written, its pace no longer matters: the job is looked at a second after the look before."""
     promised_at = ctx.looks_here.promised_after(submission_id, written_at)
-    if promised_at is not None:
+    if promised_at is not None and not all_written_here:
         return _keep_promise_here(ctx, submission_id, promised_at)
     for _ in range(CLAIM_ATTEMPTS):
         now = ctx.now()
         look = ctx.schedule.get_look(submission_id)
-        if look is None or now >= look.not_before:
+        due = None if look is None else look.not_before
+        if look is not None and all_written_here:
+            due = min(look.not_before, look.looked_at + LOOK_SPACING)
+        if look is None or due is None or now >= due:
             started = JobLook(submission_id, looked_at=now, not_before=now + LOOK_SPACING)
             if look is not None:
                 started = replace(look, looked_at=now, not_before=now + LOOK_SPACING, follow_ups=0)
@@ -221,13 +228,13 @@ def _look_or_promise(ctx: PipelineContext, submission_id: str, written_at: datet
                 look_at_job(ctx, submission_id, claimed)
                 return Notice.LOOKED
             continue
-        if look.follow_up_at is not None and look.follow_up_at >= written_at:
+        if look.follow_up_at is not None and written_at <= look.follow_up_at <= due:
             ctx.looks_here.remember_promise(submission_id, look.follow_up_at)
             return _keep_promise_here(ctx, submission_id, look.follow_up_at)
-        promised = ctx.schedule.put_look(replace(look, follow_up_at=look.not_before))
+        promised = ctx.schedule.put_look(replace(look, follow_up_at=due, not_before=due))
         if promised is not None:
-            _send_follow_up(ctx, submission_id, look.not_before, now)
-            return _keep_promise_here(ctx, submission_id, look.not_before)
+            _send_follow_up(ctx, submission_id, due, now)
+            return _keep_promise_here(ctx, submission_id, due)
     # Other instances kept changing the record first: each of them looks, or promises a look.
     return Notice.LOOK_PROMISED
 
@@ -263,6 +270,7 @@ def look_at_job(ctx: PipelineContext, submission_id: str, look: JobLook) -> None
         ctx.looks_here.remember_ended(submission_id)
         ctx.schedule.remove_looks(submission_id)
         return
+    ctx.looks_here.remember_files(submission_id, len(submission.members))
     if submission.state in (SubmissionState.SUBMITTING, SubmissionState.UNCERTAIN):
         # Written before its submitter had the job id on record (a job can be that quick): once it has.
         _set_next_look(ctx, look, submission_id, _backing_off(look.follow_ups))

@@ -10,6 +10,8 @@ from typing import Any
 
 # The files and submissions an instance remembers (a bulk job has up to 1,000 files).
 REMEMBERED = 4096
+# The jobs whose written files an instance counts (each up to 1,000 record keys).
+COUNTED_JOBS = 64
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class LooksNoticedHere:
         self._seen: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
         self._promised: OrderedDict[str, datetime] = OrderedDict()
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # Per job: how many files it has (once a look read its submission), and those seen written here.
+        self._job_files: OrderedDict[str, int] = OrderedDict()
+        self._written_files: OrderedDict[str, set[str]] = OrderedDict()
         # The promised look an invocation here waits to take itself, per submission (one at a time).
         self._kept: dict[str, datetime] = {}
         self._lock = threading.Lock()
@@ -84,6 +89,20 @@ class LooksNoticedHere:
         with self._lock:
             self._put(self._promised, submission, moment)
 
+    def remember_files(self, submission: str, files: int) -> None:
+        with self._lock:
+            self._put(self._job_files, submission, files)
+
+    def note_file_written(self, submission: str, key: str) -> bool:
+        """Notes that every language of the file `key` is written: True once this instance saw
+        every file of the job written (the job's pace no longer says when it ends)."""
+        with self._lock:
+            written = self._written_files.get(submission) or set()
+            written.add(key)
+            self._put_counted(self._written_files, submission, written)
+            files = self._job_files.get(submission)
+            return files is not None and len(written) >= files
+
     def has_ended(self, submission: str) -> bool:
         with self._lock:
             return submission in self._ended
@@ -94,7 +113,11 @@ class LooksNoticedHere:
             self._put(self._ended, submission, None)
 
     def _put(self, store: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        self._put_counted(store, key, value, self._size)
+
+    @staticmethod
+    def _put_counted(store: OrderedDict[Any, Any], key: Any, value: Any, size: int = COUNTED_JOBS) -> None:
         store[key] = value
         store.move_to_end(key)
-        while len(store) > self._size:
+        while len(store) > size:
             store.popitem(last=False)

@@ -400,3 +400,28 @@ def test_an_instance_that_had_every_language_s_event_does_not_list_the_staging_f
 
     assert listings.count(ctx.settings.target_container) == 1  # both events came here: no listing
     assert ctx.records.get_open(result.key).state is State.FINISHING
+
+
+def test_once_an_instance_saw_every_file_of_a_job_written_its_pace_no_longer_delays_the_look(
+    ctx, service, clock, monkeypatch, promises
+):
+    monkeypatch.setattr(finishing, "DOCUMENTS_PER_PAGE", 3)
+    monkeypatch.setattr(written, "LISTED_LOOK_PAGES", 1)
+    job_id, files = shared_job(ctx, service, clock, monkeypatch, ["t.txt", "u.txt", "v.txt", "w.txt"])
+    clock.advance(30)
+    (first, first_name), (second, second_name), (last, last_name) = files
+    for name in (first_name, second_name):
+        write_translation(service, job_id, name, "fr")
+        write_translation(service, job_id, name, "de")
+    assert notice_translation_written(ctx, staging(ctx, first.key, "de", first_name)) is Notice.LOOKED
+    assert notice_translation_written(ctx, staging(ctx, second.key, "de", second_name)) is Notice.LOOK_PROMISED
+    looked_at = clock()  # its pace set the next look 20 s on
+    write_translation(service, job_id, last_name, "fr")
+    write_translation(service, job_id, last_name, "de")
+    end_job(service, job_id)
+
+    # The last file's event: this instance saw all three written, so the look is a second after the last.
+    assert notice_translation_written(ctx, staging(ctx, last.key, "de", last_name)) is Notice.LOOKED_WHEN_PROMISED
+
+    assert (clock() - looked_at).total_seconds() == 1
+    assert {ctx.records.get_open(result.key).state for result, _ in files} == {State.FINISHING}
