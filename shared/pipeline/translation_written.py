@@ -378,16 +378,21 @@ def _backing_off(follow_ups: int) -> timedelta:
 def _spacing(ctx: PipelineContext, look: JobLook, submission: Submission, found: JobAsListed) -> timedelta:
     """When the next look may be. A listed job: a second on (its files are handed over as they end).
     A larger one: a share of the time it seems to need still (as long again as it took for each
-    document still running per document done; none done: as long again as it took). Either way at
-    least the back-off of promised looks that found no document done since the look before."""
-    backing_off = _backing_off(_streak(look, found))
+    document still running per document done; none done: as long again as it took), and while its
+    documents keep ending, at most FOLLOW_UP_WITHIN (so a look of its own is promised: its events
+    may be spread over instances, none of which sees them all, and its end would wait for a paced
+    look up to MAX_CHECK_INTERVAL away). Either way at least the back-off of promised looks that
+    found no document done since the look before."""
+    streak = _streak(look, found)
+    backing_off = _backing_off(streak)
     if found.documents is not None:
         # A listed job hands each file over as it ends: its written files are worth a look a second.
         return backing_off
     now = ctx.now()
     age = now - (submission.submitted_at or now)
     still_needed = age * (found.remaining / max(found.finished, 1))
-    return min(submissions.MAX_CHECK_INTERVAL, max(backing_off, still_needed * SHARE_OF_REMAINING_TIME))
+    paced = min(submissions.MAX_CHECK_INTERVAL, max(backing_off, still_needed * SHARE_OF_REMAINING_TIME))
+    return min(paced, FOLLOW_UP_WITHIN) if streak == 0 else paced
 
 
 def _streak(look: JobLook, found: JobAsListed | None) -> int:

@@ -369,7 +369,8 @@ def test_an_event_waits_for_no_promised_look_further_than_a_second_away(ctx, ser
         write_translation(service, job_id, name, "fr")
         write_translation(service, job_id, name, "de")
     assert notice_translation_written(ctx, staging(ctx, first.key, "de", first_name)) is Notice.LOOKED
-    # One of three files done in 30 s: the next look is 20 s on (a third of the 60 s still needed).
+    # One of three files done in 30 s: the next look is 10 s on (a third of the 60 s still needed,
+    # at most 10 s while its documents keep ending).
     before = clock()
 
     assert notice_translation_written(ctx, staging(ctx, second.key, "de", second_name)) is Notice.LOOK_PROMISED
@@ -415,7 +416,7 @@ def test_once_an_instance_saw_every_file_of_a_job_written_its_pace_no_longer_del
         write_translation(service, job_id, name, "de")
     assert notice_translation_written(ctx, staging(ctx, first.key, "de", first_name)) is Notice.LOOKED
     assert notice_translation_written(ctx, staging(ctx, second.key, "de", second_name)) is Notice.LOOK_PROMISED
-    looked_at = clock()  # its pace set the next look 20 s on
+    looked_at = clock()  # its pace set the next look 10 s on
     write_translation(service, job_id, last_name, "fr")
     write_translation(service, job_id, last_name, "de")
     end_job(service, job_id)
@@ -425,3 +426,32 @@ def test_once_an_instance_saw_every_file_of_a_job_written_its_pace_no_longer_del
 
     assert (clock() - looked_at).total_seconds() == 1
     assert {ctx.records.get_open(result.key).state for result, _ in files} == {State.FINISHING}
+
+
+def test_a_large_job_whose_documents_keep_ending_is_looked_at_within_ten_seconds_and_a_stuck_one_is_left(
+    ctx, service, clock, monkeypatch, promises
+):
+    monkeypatch.setattr(finishing, "DOCUMENTS_PER_PAGE", 3)
+    monkeypatch.setattr(written, "LISTED_LOOK_PAGES", 1)
+    job_id, files = shared_job(ctx, service, clock, monkeypatch, ["k.txt", "l.txt", "m.txt", "n.txt"])
+    clock.advance(30)
+    first, first_name = files[0]
+    write_translation(service, job_id, first_name, "fr")
+    write_translation(service, job_id, first_name, "de")
+    assert notice_translation_written(ctx, staging(ctx, first.key, "de", first_name)) is Notice.LOOKED
+
+    # Its pace says 20 s (a third of the 60 s it seems to need still); its events may be spread over
+    # instances that each see a few, so it promises itself a look 10 s on.
+    assert len(promises) == 1
+    gaps = []
+    for _ in range(4):  # the job then sits on its documents: each promised look finds nothing new
+        at = datetime.fromisoformat(json.loads(promises[-1])["at"])
+        gaps.append((at - clock()).total_seconds())
+        clock.moment = at
+        before = len(promises)
+        assert poll_shard(ctx, promises[-1]).polled == 1
+        if len(promises) == before:
+            break
+    # The promised look found nothing new: paced again (27 s), so no look of its own; events or the poll.
+    assert gaps == [10]
+    assert len(promises) == 1
