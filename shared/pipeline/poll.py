@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from shared.pipeline import finishing, grouping, lifecycle, submissions, translation_written
+from shared.pipeline import finishing, grouping, lifecycle, outcome_events, submissions, translation_written
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.reconcile import find_submission_jobs
 from shared.pipeline.submit import replan
@@ -71,6 +71,8 @@ class PollSummary:
     grouped: int = 0
     flagged: int = 0
     shards: int = 0
+    events_owed: int = 0  # outcome events the record step could not send, found by this tick
+    events_sent: int = 0
     failures: list[str] = field(default_factory=list)  # entries a step failed for
     oldest_age_seconds: float = 0.0  # the oldest job looked at
 
@@ -83,6 +85,7 @@ def poll_outstanding_jobs(ctx: PipelineContext) -> PollSummary:
         hand_out_shards(ctx, entries, summary)
     elif entries:
         handle_due(ctx, entries, summary)
+    _send_owed_events(ctx, summary)
     _report(summary)
     return summary
 
@@ -106,12 +109,25 @@ def poll_shard(ctx: PipelineContext, message_text: str) -> PollSummary:
     return summary
 
 
+def _send_owed_events(ctx: PipelineContext, summary: PollSummary) -> None:
+    """Outcome events whose send failed (the sink was down): one range query on the outbox rows,
+    empty when nothing is owed. A failure here never fails the tick."""
+    try:
+        owed = outcome_events.send_owed(ctx)
+    except Exception as exc:
+        logger.warning("owed outcome events could not be read: %s", redact(f"{type(exc).__name__}: {exc}"))
+        summary.failures.append("outcome events")
+        return
+    summary.events_owed, summary.events_sent = owed.owed, owed.sent
+
+
 def _report(summary: PollSummary, *, shard: bool = False) -> None:
-    level = logging.INFO if summary.due else logging.DEBUG
+    level = logging.INFO if summary.due or summary.events_owed else logging.DEBUG
     logger.log(
         level,
         "poll%s: %d due, %d jobs looked at in %d list calls, %d jobs finished (%d files handed over), "
-        "%d reconciled, %d resubmitted, %d requeued, %d grouped, %d flagged, %d shards, %d failed",
+        "%d reconciled, %d resubmitted, %d requeued, %d grouped, %d flagged, %d shards, %d failed, "
+        "%d/%d owed outcome events sent",
         " shard" if shard else "",
         summary.due,
         summary.polled,
@@ -125,6 +141,8 @@ def _report(summary: PollSummary, *, shard: bool = False) -> None:
         summary.flagged,
         summary.shards,
         len(summary.failures),
+        summary.events_sent,
+        summary.events_owed,
         extra=file_fields(
             event=Event.POLL,
             due=summary.due,
