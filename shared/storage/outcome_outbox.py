@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.storage.entity_codec import utc
+from shared.storage.entity_codec import MAX_TEXT_LENGTH, utc
 from shared.storage.record_keys import FINAL_PARTITION
 
 OUTBOX_PREFIX = "outbox|"
@@ -26,6 +26,22 @@ OUTBOX_HIGH = "outbox}"  # the character after '|'
 
 def outbox_row_key(record_key: str) -> str:
     return f"{OUTBOX_PREFIX}{record_key}"
+
+
+def fitting_envelope_text(envelope: dict[str, Any]) -> str:
+    """The envelope as one property holds it. Names are bounded (1,024 characters) and reasons cut,
+    so it fits; should one not (ten languages of a long name in characters outside the BMP), the
+    target paths go (each is `<target>/<language>/<source name>`): a write that cannot fit would
+    stop the final record itself."""
+    text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    if len(text) <= MAX_TEXT_LENGTH // 2:  # any text this short fits, whatever its characters
+        return text
+    if len(text.encode("utf-16-le")) // 2 <= MAX_TEXT_LENGTH:
+        return text
+    data = dict(envelope.get("data", {}))
+    data["languages"] = [{**language, "target_path": None} for language in data.get("languages", [])]
+    data["target_paths_left_out"] = True
+    return json.dumps({**envelope, "data": data}, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,7 @@ class OutcomeEventIntent:
             "PartitionKey": FINAL_PARTITION,
             "RowKey": outbox_row_key(self.key),
             "EventId": self.event_id,
-            "Envelope": json.dumps(self.envelope, separators=(",", ":"), ensure_ascii=False),
+            "Envelope": fitting_envelope_text(self.envelope),
             "IntentAt": self.intent_at,
         }
 

@@ -1,5 +1,6 @@
 """Outcome events without storage: the envelope, the Event Grid sink's CloudEvent, the settings."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -97,3 +98,29 @@ def test_outcome_events_default_to_the_outcomes_queue():
 def test_impossible_outcome_event_settings_are_refused_saying_why(values, problem):
     with pytest.raises(SettingsError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         Settings.from_env({**BASE, **values})
+
+
+def test_an_envelope_too_large_for_one_property_leaves_out_its_target_paths_not_the_event():
+    from shared.storage.entity_codec import MAX_TEXT_LENGTH
+    from shared.storage.outcome_outbox import fitting_envelope_text
+
+    settings = Settings.from_env(BASE)
+    name = "\U0001f600" * 1500 + ".txt"  # characters outside the BMP: two UTF-16 units each
+    final = final_record(Outcome.SUCCEEDED)
+    languages = ["fr", "de", "es", "it", "ja", "pt", "nl", "pl", "sv", "da"]
+    final = FinalRecord(
+        **{
+            **final.__dict__,
+            "source_name": name,
+            "languages": languages,
+            "language_outcomes": [LanguageOutcome(language, "Succeeded", published=True) for language in languages],
+        }
+    )
+    body = envelope(settings, final)
+    assert len(json.dumps(body, ensure_ascii=False).encode("utf-16-le")) // 2 > MAX_TEXT_LENGTH
+
+    text = fitting_envelope_text(body)
+    assert len(text.encode("utf-16-le")) // 2 <= MAX_TEXT_LENGTH
+    kept = json.loads(text)
+    assert kept["id"] == body["id"] and kept["data"]["target_paths_left_out"] is True
+    assert [language["language"] for language in kept["data"]["languages"]] == languages
