@@ -253,8 +253,7 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
     SettingSpec(
         "POLL_SCHEDULE",
         "0 */2 * * * *",
-        "NCRONTAB schedule of the poll function; each tick reads only what is due and the outcome events still owed "
-        "(two table queries when idle).",
+        "NCRONTAB schedule of the poll function; each tick reads only what is due (one table query when idle).",
         ncrontab,
         is_field=False,
     ),

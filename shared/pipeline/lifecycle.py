@@ -406,11 +406,11 @@ def requeue_due(record: OpenRecord) -> datetime | None:
 def finalise(ctx: PipelineContext, record: OpenRecord, final: FinalRecord) -> None:
     """The record step's last act: the final record is written with its outcome event's intent (one
     transaction), the open one removed, then the event sent. A sink that is down delays nothing: the
-    intent stays owed, and a repeated message or the poll sends it."""
+    intent stays owed, and the poll (a schedule entry) or a repeated message sends it."""
     intent = ctx.records.put_final(final, outcome_events.intent_for(ctx, final))
     ctx.records.delete_open(record.key)
     if intent is not None:
-        outcome_events.send(ctx, intent)
+        outcome_events.send_or_try_later(ctx, intent)
 
 
 # --- an operator's hand ---------------------------------------------------------------------

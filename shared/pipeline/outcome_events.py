@@ -3,10 +3,12 @@
 One CloudEvents 1.0 event per final record, sent to the sink OUTCOME_EVENTS names (a storage
 queue, an Event Grid custom topic, or none). Never fire and forget: the event's intent is written
 with the final record, in the same transaction (outcome_outbox.py); the record step then sends it and
-marks it sent. A send that fails leaves the intent: a repeated results message and every poll tick
-send what is still owed, until it goes through. The event's id is the record key and the outcome,
-the same on every send, so a consumer drops a duplicate by its id. Recording never waits for, nor
-fails because of, the sink: the final record is written first, and a failed send is only logged.
+marks it sent. A send that fails leaves the intent and puts an entry in the schedule, so the poll's
+tick (whose one query reads what is due anyway: an idle tick still costs one query) tries again a
+minute on, until it goes through; a repeated results message sends it too. Should even that entry
+not be written, the record step fails and the host delivers its message again. The event's id is
+the record key and the outcome, the same on every send, so a consumer drops a duplicate by its id.
+Recording never waits for the sink: the final record is written first.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.redaction import redact
@@ -24,6 +26,7 @@ from shared.settings import OutcomeEventSink, Settings
 from shared.storage.blob_names import target_blob_name
 from shared.storage.outcome_outbox import OutcomeEventIntent
 from shared.storage.records import FinalRecord, Outcome
+from shared.storage.schedule_table import DueEntry, DueKind
 from shared.telemetry import Event, file_fields, metrics
 from shared.translator import Status
 
@@ -37,10 +40,8 @@ logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "translation.file.recorded"
 SPEC_VERSION = "1.0"
-# A poll tick sends at most this many owed events (the rest next tick).
-UNSENT_PER_TICK = 100
-# An intent younger than this is left to the record step that wrote it (it is sending it right now).
-UNSENT_GRACE = timedelta(seconds=10)
+# An owed event is tried again (by the poll, once due) this long after a send failed.
+OWED_RETRY = timedelta(minutes=1)
 
 
 class OutcomeSink(Protocol):
@@ -165,12 +166,13 @@ def intent_for(ctx: PipelineContext, final: FinalRecord) -> OutcomeEventIntent |
     """What the final record owes, written with it; None when no sink is configured."""
     if ctx.settings.outcome_events is OutcomeEventSink.NONE:
         return None
-    return OutcomeEventIntent(final.key, envelope(ctx.settings, final), intent_at=ctx.now())
+    return OutcomeEventIntent(final.key, envelope(ctx.settings, final), owed_at=ctx.now())
 
 
 def send(ctx: PipelineContext, intent: OutcomeEventIntent) -> bool:
     """Sends one owed event and marks it sent; False (logged) when the sink refused or was out of
-    reach: the intent stays for the next try. Never raises: recording does not depend on the sink."""
+    reach, or the event went but could not be marked sent: the intent stays for the next try. Never
+    raises."""
     sink = ctx.outcome_sink
     if sink is None:
         return False
@@ -201,12 +203,13 @@ def send(ctx: PipelineContext, intent: OutcomeEventIntent) -> bool:
     except Exception as exc:
         # Sent, not yet marked: it is sent again later, under the same id (a duplicate consumers drop).
         logger.warning(
-            "the outcome event of %s (%s) was sent but could not be marked sent (%s)",
+            "the outcome event of %s (%s) was sent but could not be marked sent (%s); it is sent again",
             data.get("source_path"),
             intent.key,
             redact(f"{type(exc).__name__}: {exc}"),
             extra=file_fields(event=Event.OUTCOME_EVENT, sent=True, **fields),
         )
+        return False
     logger.info(
         "sent the outcome event of %s (%s): %s",
         data.get("source_path"),
@@ -218,33 +221,41 @@ def send(ctx: PipelineContext, intent: OutcomeEventIntent) -> bool:
     return True
 
 
+def send_or_try_later(ctx: PipelineContext, intent: OutcomeEventIntent) -> None:
+    """The record step's send. One that does not go through is put in the schedule for the poll; if
+    that cannot be written either (storage unreachable), this raises, so the host delivers the
+    results message again and its event is sent then."""
+    if not send(ctx, intent):
+        try_later(ctx, intent.key)
+
+
+def try_later(ctx: PipelineContext, key: str) -> None:
+    ctx.schedule.put_due(DueEntry(ctx.now() + OWED_RETRY, DueKind.OUTCOME_EVENT, key))
+
+
 def send_owed_for(ctx: PipelineContext, key: str) -> bool:
     """A results message for a record already final (repeated, or retried after the send failed):
-    the event it still owes, if any, is sent. One point read."""
+    the event it still owes, if any, is sent (or put in the schedule again). One point read."""
     if ctx.outcome_sink is None:
         return False
     intent = ctx.records.get_unsent_event(key)
-    return intent is not None and send(ctx, intent)
+    if intent is None:
+        return False
+    send_or_try_later(ctx, intent)
+    return True
 
 
-@dataclass
-class OwedSummary:
-    owed: int = 0  # intents found (older than the grace)
-    sent: int = 0
-
-
-def send_owed(ctx: PipelineContext, *, limit: int = UNSENT_PER_TICK) -> OwedSummary:
-    """The poll's part: owed events the record step could not send, sent in order; the first that
-    fails ends the round (the sink is most likely down: the next tick tries again)."""
-    summary = OwedSummary()
-    if ctx.outcome_sink is None:
-        return summary
-    settled_before: datetime = ctx.now() - UNSENT_GRACE
-    for intent in ctx.records.unsent_events(limit=limit):
-        if intent.intent_at > settled_before:
-            continue
-        summary.owed += 1
-        if not send(ctx, intent):
-            break
-        summary.sent += 1
-    return summary
+def send_due(ctx: PipelineContext, entry: DueEntry) -> bool:
+    """The poll's part, for an entry the record step left when a send failed: the event still owed
+    (one point read) is sent and the entry removed, or the entry moves a minute on. True when sent."""
+    intent = ctx.records.get_unsent_event(entry.target) if ctx.outcome_sink is not None else None
+    if intent is None:
+        # Sent since (a repeated message), or no sink any more (OUTCOME_EVENTS=none): nothing owed here.
+        ctx.schedule.remove_due([entry])
+        return False
+    if send(ctx, intent):
+        ctx.schedule.remove_due([entry])
+        return True
+    try_later(ctx, entry.target)  # first: should the removal fail, it is tried twice, never lost
+    ctx.schedule.remove_due([entry])
+    return False

@@ -71,7 +71,7 @@ class PollSummary:
     grouped: int = 0
     flagged: int = 0
     shards: int = 0
-    events_owed: int = 0  # outcome events the record step could not send, found by this tick
+    events_owed: int = 0  # outcome events the record step could not send, due this tick
     events_sent: int = 0
     failures: list[str] = field(default_factory=list)  # entries a step failed for
     oldest_age_seconds: float = 0.0  # the oldest job looked at
@@ -85,7 +85,6 @@ def poll_outstanding_jobs(ctx: PipelineContext) -> PollSummary:
         hand_out_shards(ctx, entries, summary)
     elif entries:
         handle_due(ctx, entries, summary)
-    _send_owed_events(ctx, summary)
     _report(summary)
     return summary
 
@@ -107,18 +106,6 @@ def poll_shard(ctx: PipelineContext, message_text: str) -> PollSummary:
     handle_due(ctx, entries, summary)
     _report(summary, shard=True)
     return summary
-
-
-def _send_owed_events(ctx: PipelineContext, summary: PollSummary) -> None:
-    """Outcome events whose send failed (the sink was down): one range query on the outbox rows,
-    empty when nothing is owed. A failure here never fails the tick."""
-    try:
-        owed = outcome_events.send_owed(ctx)
-    except Exception as exc:
-        logger.warning("owed outcome events could not be read: %s", redact(f"{type(exc).__name__}: {exc}"))
-        summary.failures.append("outcome events")
-        return
-    summary.events_owed, summary.events_sent = owed.owed, owed.sent
 
 
 def _report(summary: PollSummary, *, shard: bool = False) -> None:
@@ -201,10 +188,17 @@ def handle_due(ctx: PipelineContext, entries: Sequence[DueEntry], summary: PollS
             _guarded(ctx, entry, summary, lambda e: _submission_due(ctx, e, summary, unresolved))
         elif entry.kind is DueKind.RECORD:
             _guarded(ctx, entry, summary, lambda e: _record_due(ctx, e, summary))
+        elif entry.kind is DueKind.OUTCOME_EVENT:
+            _guarded(ctx, entry, summary, lambda e: _outcome_event_due(ctx, e, summary))
         else:
             _guarded(ctx, entry, summary, lambda e: _waiting_due(ctx, e, summary))
     if unresolved:
         _reconcile(ctx, unresolved, summary)
+
+
+def _outcome_event_due(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> None:
+    summary.events_owed += 1
+    summary.events_sent += int(outcome_events.send_due(ctx, entry))
 
 
 def _guarded(ctx: PipelineContext, entry: DueEntry, summary: PollSummary, step: Callable[[DueEntry], object]) -> None:

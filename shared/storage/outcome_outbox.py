@@ -50,7 +50,7 @@ class OutcomeEventIntent:
 
     key: str  # the final record's key
     envelope: dict[str, Any]
-    intent_at: datetime
+    owed_at: datetime
     etag: str | None = None  # the row's ETag: marking it sent never removes a newer intent
 
     @property
@@ -63,7 +63,7 @@ class OutcomeEventIntent:
             "RowKey": outbox_row_key(self.key),
             "EventId": self.event_id,
             "Envelope": fitting_envelope_text(self.envelope),
-            "IntentAt": self.intent_at,
+            "OwedAt": self.owed_at,
         }
 
     @classmethod
@@ -72,6 +72,6 @@ class OutcomeEventIntent:
         return cls(
             key=str(entity["RowKey"])[len(OUTBOX_PREFIX) :],
             envelope=json.loads(str(entity["Envelope"])),
-            intent_at=utc(entity["IntentAt"]),
+            owed_at=utc(entity["OwedAt"]),
             etag=metadata.get("etag"),
         )

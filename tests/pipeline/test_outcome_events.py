@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from shared.pipeline.outcome_events import EVENT_TYPE, UNSENT_GRACE
+from shared.pipeline.outcome_events import EVENT_TYPE, OWED_RETRY
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.record import record_outcome
 from tests.pipeline.conftest import drain_results, finished, record_all
@@ -68,7 +68,7 @@ def test_each_final_record_publishes_one_cloudevent_saying_what_became_of_its_fi
     assert events[f"{partial.key}:PartiallySucceeded"]["data"]["reason_code"] == "NoTranslatableText"
     # Sent and marked sent: nothing is owed, and a poll sends nothing more.
     assert ctx.records.unsent_events(limit=10) == []
-    clock.advance(UNSENT_GRACE.total_seconds() + 1)
+    clock.advance(OWED_RETRY.total_seconds())
     poll_outstanding_jobs(ctx)
     assert received_events(ctx) == []
 
@@ -82,12 +82,14 @@ def test_a_sink_that_is_down_delays_no_record_and_the_poll_sends_the_event_once_
     [owed] = ctx.records.unsent_events(limit=10)
     assert owed.event_id == f"{result.key}:Succeeded"
     assert [record.key for record in ctx.records.finals()] == [result.key]  # the intent is not a record
-    clock.advance(UNSENT_GRACE.total_seconds() + 1)
+    clock.advance(OWED_RETRY.total_seconds())
     summary = poll_outstanding_jobs(ctx)  # still down: still owed
     assert (summary.events_owed, summary.events_sent) == (1, 0)
     assert len(ctx.records.unsent_events(limit=10)) == 1
 
     sink_back(ctx)
+    assert poll_outstanding_jobs(ctx).events_owed == 0  # tried again a minute after the last try
+    clock.advance(OWED_RETRY.total_seconds())
     summary = poll_outstanding_jobs(ctx)
     assert (summary.events_owed, summary.events_sent) == (1, 1)
     assert [event["id"] for event in received_events(ctx)] == [f"{result.key}:Succeeded"]
@@ -96,16 +98,41 @@ def test_a_sink_that_is_down_delays_no_record_and_the_poll_sends_the_event_once_
     assert received_events(ctx) == []
 
 
-def test_the_poll_leaves_an_intent_this_young_to_the_record_step_that_is_sending_it(ctx, service, clock):
+def test_a_failed_send_is_tried_again_by_the_poll_a_minute_on_from_what_is_due(ctx, service, clock, monkeypatch):
     finished(ctx, service, clock, "young.txt")
     sink_down(ctx)
     record_all(ctx)
     sink_back(ctx)
-    summary = poll_outstanding_jobs(ctx)
+    summary = poll_outstanding_jobs(ctx)  # not due yet: the entry is a minute on
     assert (summary.events_owed, summary.events_sent) == (0, 0)
     assert received_events(ctx) == []
-    clock.advance(UNSENT_GRACE.total_seconds() + 1)
+    clock.advance(OWED_RETRY.total_seconds())
+    queries = []
+    table = ctx.storage.records_table
+    original = table.query_entities
+    monkeypatch.setattr(table, "query_entities", lambda *a, **k: queries.append(a) or original(*a, **k))
     assert poll_outstanding_jobs(ctx).events_sent == 1
+    assert len(queries) == 1  # what is due, the tick's one query: no scan of the outbox
+
+
+def test_a_send_whose_retry_cannot_be_scheduled_fails_the_record_step_so_the_host_delivers_it_again(
+    ctx, service, clock, monkeypatch
+):
+    result = finished(ctx, service, clock, "storm.txt")
+    [text] = drain_results(ctx)
+    sink_down(ctx)
+    put_due = ctx.schedule.put_due
+    monkeypatch.setattr(ctx.schedule, "put_due", lambda entry: (_ for _ in ()).throw(RuntimeError("storage gone")))
+    with pytest.raises(RuntimeError):
+        record_outcome(text, ctx)
+    assert ctx.records.get_final(result.key) is not None  # recorded all the same
+    monkeypatch.setattr(ctx.schedule, "put_due", put_due)
+    sink_back(ctx)
+
+    assert record_outcome(text, ctx) is None  # the host's next delivery sends what is owed
+
+    assert [event["id"] for event in received_events(ctx)] == [f"{result.key}:Succeeded"]
+    assert ctx.records.unsent_events(limit=10) == []
 
 
 def test_a_repeated_result_message_publishes_no_second_distinct_event(ctx, service, clock):
@@ -136,7 +163,7 @@ def test_a_sent_event_that_could_not_be_marked_sent_is_sent_again_under_the_same
     monkeypatch.setattr(ctx.records, "event_sent", lambda intent: (_ for _ in ()).throw(RuntimeError("cut off")))
     record_all(ctx)
     monkeypatch.setattr(ctx.records, "event_sent", event_sent)
-    clock.advance(UNSENT_GRACE.total_seconds() + 1)
+    clock.advance(OWED_RETRY.total_seconds())
     poll_outstanding_jobs(ctx)
 
     ids = [event["id"] for event in received_events(ctx)]

@@ -31,15 +31,14 @@ def test_running_jobs_are_asked_about_in_groups_not_one_by_one(ctx, service, clo
     assert service.calls["list"] == 3  # ceil(7 / 3) list calls, no per-job reads
 
 
-def test_a_tick_with_nothing_due_asks_the_service_nothing_and_reads_two_queries(ctx, service, clock, monkeypatch):
+def test_a_tick_with_nothing_due_asks_the_service_nothing_and_reads_one_query(ctx, service, clock, monkeypatch):
     submit_dropped_blob(upload(ctx, "young.txt", b"Hello"), ctx)
     queries = []
     table = ctx.storage.records_table
     original = table.query_entities
     monkeypatch.setattr(table, "query_entities", lambda *a, **k: queries.append(a) or original(*a, **k))
     poll_outstanding_jobs(ctx)  # submitted a moment ago: its first look is not due yet
-    # What is due, and the outcome events still owed (the outbox rows: empty when every event went out).
-    assert service.calls.get("list", 0) == 0 and len(queries) == 2
+    assert service.calls.get("list", 0) == 0 and len(queries) == 1
     later(clock, 5)
     assert poll_outstanding_jobs(ctx).polled == 1
     assert poll_outstanding_jobs(ctx).polled == 0  # just looked: next look later
