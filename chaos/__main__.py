@@ -3,7 +3,8 @@
     python -m chaos [--only NAME-FRAGMENT ...] [--scale N] [--json FILE]
 
 Exits non-zero when any scenario loses a file, starts a duplicate job, leaves an older
-translation published, ends a file without a reason, or spends a job or a character on bytes
+translation published, ends a file without a reason, loses an outcome event (or sends a second
+distinct one for a record), or spends a job or a character on bytes
 already dropped.
 """
 
@@ -31,6 +32,7 @@ COLUMNS = (
     ("unexplained_failures", "failures without a reason"),
     ("recorded_late", "recorded > 60 s after its job"),
     ("repeats", "jobs / characters for repeated bytes"),
+    ("events", "outcome events lost / extra / repeated"),
     ("service_calls", "service calls"),
     ("settle_seconds", "seconds to settle"),
 )
@@ -41,6 +43,8 @@ def cell(row: Row, name: str) -> str:
         if row.repeat_jobs is None:
             return "-"
         return f"{row.repeat_jobs} / {row.repeat_characters}" + (" (baseline, not held)" if row.baseline else "")
+    if name == "events":
+        return "-" if row.events_lost is None else f"{row.events_lost} / {row.events_extra} / {row.events_repeated}"
     if name == "recorded_late" and not row.held_on_time:
         return f"{row.recorded_late} (not held to it)" if row.recorded_late else "0"
     return str(getattr(row, name))

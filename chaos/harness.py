@@ -12,12 +12,15 @@ time runs out), and measures:
   stamped with another version (or missing);
 - unexplained failures: final records that did not succeed and give no reason code;
 - recorded late: versions recorded more than a minute after their job ended at the service;
+- outcome events (where a scenario asks): events lost (a final record whose event never arrived)
+  and distinct events beyond one per final record; a duplicate under the same id is only counted;
 - repeats: for versions that only repeat bytes already dropped (a metadata change, the same bytes
   uploaded again or under another name), the jobs that carried them and the characters charged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import tempfile
@@ -93,6 +96,11 @@ class Row:
     repeat_jobs: int | None = None
     repeat_characters: int | None = None
     baseline: bool = False  # the same scenario as a user without this feature would run it: not held to 0
+    # Where the scenario follows outcome events (None: it does not): final records whose event never
+    # arrived, distinct events beyond one per record, and deliveries again under an id already seen.
+    events_lost: int | None = None
+    events_extra: int | None = None
+    events_repeated: int | None = None
 
     @property
     def promises_kept(self) -> bool:
@@ -100,6 +108,7 @@ class Row:
             not (self.lost or self.duplicate_batches or self.wrong_translations or self.unexplained_failures)
             and not (self.held_on_time and self.recorded_late)
             and not (not self.baseline and (self.repeat_jobs or self.repeat_characters))
+            and not (self.events_lost or self.events_extra)
         )
 
 
@@ -113,6 +122,8 @@ class Run:
         self.started = time.monotonic()
         self.began = datetime.now(UTC)
         self._lock = threading.Lock()
+        self.outcome_events: Counter[str] = Counter()  # event id -> times a consumer received it
+        self.events_owed_while_down = 0
 
     @property
     def settings(self) -> Settings:
@@ -230,6 +241,41 @@ class Run:
     def recorded_count(self) -> int:
         return len(self.records())
 
+    # --- outcome events (OUTCOME_EVENTS=queue) --------------------------------------------------
+    def outcome_sink_down(self) -> None:
+        """The outcomes queue disappears (deleted by someone, or a consumer's account misconfigured):
+        every send fails until it is back. The consumer first takes what was sent so far (deleting a
+        queue deletes its messages: a loss of the harness's making, not the app's)."""
+        self.receive_outcome_events_of(self.records(), timeout=20)
+        StorageClients(self.settings).outcome_queue.delete_queue()
+
+    def outcome_sink_back(self) -> None:
+        """The queue is back; how many events were owed then is the proof that the sink was missed."""
+        clients = StorageClients(self.settings)
+        self.events_owed_while_down = len(RecordTable(clients.records_table).unsent_events(limit=1000))
+        clients.outcome_queue.create_queue()
+
+    def receive_outcome_events(self) -> None:
+        """What a consumer takes off the outcomes queue now, counted by event id."""
+        queue = StorageClients(self.settings).outcome_queue
+        try:
+            while batch := list(queue.receive_messages(max_messages=32)):
+                for message in batch:
+                    self.outcome_events[str(json.loads(message.content)["id"])] += 1
+                    queue.delete_message(message)
+        except ResourceNotFoundError:
+            pass  # the sink is down: nothing to receive
+
+    def receive_outcome_events_of(self, records: dict[str, FinalRecord], *, timeout: float) -> None:
+        """Receives until the event of every one of `records` has arrived, or `timeout` passed."""
+        expected = {outcome_event_id(record) for record in records.values()}
+        deadline = time.monotonic() + timeout
+        while True:
+            self.receive_outcome_events()
+            if expected <= set(self.outcome_events) or time.monotonic() > deadline:
+                return
+            time.sleep(0.5)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -246,6 +292,8 @@ class Scenario:
     on_time: bool = False
     # Run to show what the product does without a feature (its settings turn it off): measured, not held.
     baseline: bool = False
+    # Follow the outcome events: each final record's must arrive (exactly one distinct id per record).
+    outcome_events: bool = False
 
 
 def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
@@ -265,6 +313,8 @@ def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
             records = run.wait_until_recorded(scenario.timeout)
             settled = time.monotonic() - run.started
             row = measure(scenario.name, run, records, settled, on_time=scenario.on_time)
+            if scenario.outcome_events:
+                measure_outcome_events(row, run, records)
             row.baseline = scenario.baseline
             if not row.promises_kept:
                 row.notes.append(f"logs: {_keep_logs(stack, scenario.name)}")
@@ -336,6 +386,35 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
                 row.wrong_translations += 1
                 row.notes.append(f"{outcome.language}/{version.name}: stamped {stamp}, expected {expected}")
     return row
+
+
+# Owed events are sent by the poll (every second here) once 10 s old: they arrive within this long.
+EVENTS_SETTLE_SECONDS = 60.0
+
+
+def outcome_event_id(record: FinalRecord) -> str:
+    """The id a consumer expects for a final record (as documented: the record key and the outcome)."""
+    return f"{record.key}:{record.outcome}"
+
+
+def measure_outcome_events(row: Row, run: Run, records: dict[str, FinalRecord]) -> None:
+    """Takes the outcome events off the queue until every final record's has arrived (or time is up),
+    then a few seconds more to see any late duplicate; counts them by id."""
+    expected = {outcome_event_id(record) for record in records.values()}
+    run.receive_outcome_events_of(records, timeout=EVENTS_SETTLE_SECONDS)
+    time.sleep(3)
+    run.receive_outcome_events()
+    received = run.outcome_events
+    ours = {event_id for event_id in received if event_id.split(":")[0] in records}
+    row.events_lost = len(expected - set(received))
+    row.events_extra = len(ours - expected)
+    row.events_repeated = sum(count - 1 for count in received.values())
+    row.faults += run.events_owed_while_down
+    row.notes.append(
+        f"outcome events: {run.events_owed_while_down} owed when the sink came back; "
+        f"{len(set(received))} distinct ids for {len(records)} final records, "
+        f"{row.events_lost} lost, {row.events_extra} extra, {row.events_repeated} repeated under the same id"
+    )
 
 
 def _languages(record: FinalRecord) -> list[LanguageOutcome]:

@@ -144,6 +144,23 @@ def repeats_of_the_same_bytes(count: int) -> Act:
     return act
 
 
+def outcome_sink_down(count: int, seconds: float = 30) -> Act:
+    """The outcomes queue is gone for a while (files are recorded meanwhile), then back; files keep
+    arriving before, during and after."""
+
+    def act(run: Run) -> None:
+        run.drop_many(names("before-sink", count // 2))
+        run.wait_until_recorded(60)
+        run.outcome_sink_down()
+        run.drop_many(names("sink-down", count))
+        run.wait_until_recorded(60)  # recorded while the sink is down: their events are owed
+        time.sleep(max(0.0, seconds - 10))
+        run.outcome_sink_back()
+        run.drop_many(names("after-sink", count // 2))
+
+    return act
+
+
 def all_scenarios(scale: int = 1) -> list[Scenario]:
     """Every scenario; `scale` multiplies the file counts (1: about 10 minutes in all)."""
     n = 10 * scale
@@ -177,6 +194,7 @@ def all_scenarios(scale: int = 1) -> list[Scenario]:
         Scenario("10 kill -9 of the host", host_killed_again_and_again(10, max(1, n // 4))),
         Scenario("emulator restart mid-run", emulator_restarted_mid_run(n), emulator_args=SLOW_DOCUMENTS),
         Scenario("storage down 30 s", storage_stopped(n), persistent_storage=True, timeout=240),
+        Scenario("outcome events sink down 30 s", outcome_sink_down(n), outcome_events=True, timeout=200),
         Scenario("overwrites in flight", overwrites_in_flight(n), emulator_args=SLOW_DOCUMENTS),
         Scenario(
             "metadata changes and identical re-uploads",

@@ -91,6 +91,14 @@ param deleteReportsAfterDays int = 0
 @description('Tags applied to every resource.')
 param tags object = {}
 
+@description('Where each final record publishes its outcome event (App setting OUTCOME_EVENTS): queue (default: the documents account\'s translation-outcomes queue), eventgrid (creates an Event Grid custom topic, keys off, the app sending with its identity) or none.')
+@allowed([
+  'queue'
+  'eventgrid'
+  'none'
+])
+param outcomeEvents string = 'queue'
+
 // Deterministic: the same resource group gives the same names, so a second deployment updates in place.
 var resourceToken = toLower(uniqueString(resourceGroup().id))
 var prefix = toLower(namePrefix)
@@ -107,6 +115,7 @@ var names = {
   plan: '${prefix}-plan-${resourceToken}'
   functionApp: '${prefix}-func-${resourceToken}'
   systemTopic: '${prefix}-evgt-${resourceToken}'
+  outcomeTopic: '${prefix}-evot-${resourceToken}'
   virtualNetwork: '${prefix}-vnet-${resourceToken}'
   actionGroup: '${prefix}-ag-${resourceToken}'
 }
@@ -121,6 +130,8 @@ var dataNames = {
   resultsQueue: 'translation-results'
   // A busy poll hands shards of due work to the poll_shard function through this queue.
   pollShardsQueue: 'translation-poll-shards'
+  // Outcome events (OUTCOME_EVENTS=queue): one CloudEvents message per final record, for consumers.
+  outcomeQueue: 'translation-outcomes'
   // The Functions blob extension moves a blob it failed to process five times here, in the
   // triggering blob's account; a queue trigger records it as needing attention.
   blobTriggerPoisonQueue: 'webjobs-blobtrigger-poison'
@@ -246,6 +257,7 @@ module documentsStorage 'modules/storage.bicep' = {
       dataNames.blobTriggerPoisonQueue
       dataNames.pollShardsQueue
       '${dataNames.pollShardsQueue}-poison'
+      dataNames.outcomeQueue
     ]
     lifecycleRules: lifecycleRules
     workspaceId: monitoring.outputs.workspaceId
@@ -274,8 +286,21 @@ module eventGridTopic 'modules/eventgrid-topic.bicep' = {
   }
 }
 
+module outcomeTopic 'modules/outcome-topic.bicep' = if (outcomeEvents == 'eventgrid') {
+  name: 'outcome-topic'
+  params: {
+    location: location
+    topicName: names.outcomeTopic
+    workspaceId: monitoring.outputs.workspaceId
+    tags: tags
+  }
+}
+
 module roles 'modules/roles.bicep' = {
   name: 'roles'
+  dependsOn: [
+    outcomeTopic
+  ]
   params: {
     hostStorageAccountName: hostStorage.outputs.name
     documentsStorageAccountName: documentsStorage.outputs.name
@@ -291,6 +316,8 @@ module roles 'modules/roles.bicep' = {
     translatorPrincipalId: translator.outputs.principalId
     eventGridPrincipalId: eventGridTopic.outputs.principalId
     grantTranslatorStorageAccess: storageAccessMode == 'managed-identity'
+    outcomeTopicName: names.outcomeTopic
+    grantOutcomeTopicSend: outcomeEvents == 'eventgrid'
   }
 }
 
@@ -304,6 +331,9 @@ var appSettings = {
   RECORDS_TABLE: dataNames.recordsTable
   RESULTS_QUEUE: dataNames.resultsQueue
   POLL_SHARDS_QUEUE: dataNames.pollShardsQueue
+  OUTCOME_EVENTS: outcomeEvents
+  OUTCOME_QUEUE: dataNames.outcomeQueue
+  OUTCOME_TOPIC_ENDPOINT: outcomeEvents == 'eventgrid' ? outcomeTopic!.outputs.endpoint : ''
   POLL_SCHEDULE: pollSchedule
   GROUPING_WINDOW_SECONDS: string(groupingWindowSeconds)
   CATCH_UP_SCHEDULE: '0 */10 * * * *'

@@ -20,6 +20,7 @@ param logDailyCapGb = int(readEnvironmentVariable('LOG_DAILY_CAP_GB', '0'))
 param deleteSourcesAfterDays = int(readEnvironmentVariable('DELETE_SOURCES_AFTER_DAYS', '0'))
 param deleteTranslationsAfterDays = int(readEnvironmentVariable('DELETE_TRANSLATIONS_AFTER_DAYS', '0'))
 param deleteReportsAfterDays = int(readEnvironmentVariable('DELETE_REPORTS_AFTER_DAYS', '0'))
+param outcomeEvents = readEnvironmentVariable('OUTCOME_EVENTS', 'queue')
 param tags = {
   workload: 'drop-folder-translation'
 }

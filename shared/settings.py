@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlparse
 
 from shared.translator import API_VERSIONS
 
@@ -37,6 +38,14 @@ class StorageAccessMode(StrEnum):
 class Switch(StrEnum):
     ON = "on"
     OFF = "off"
+
+
+class OutcomeEventSink(StrEnum):
+    """Where each final record's outcome event goes (outcome_events.py)."""
+
+    QUEUE = "queue"  # a storage queue of the records' account (works on Azurite)
+    EVENTGRID = "eventgrid"  # an Event Grid custom topic, with the app's identity
+    NONE = "none"  # no event
 
 
 class RetranslatePolicy(StrEnum):
@@ -119,6 +128,15 @@ def queue_name(name: str, raw: str) -> str:
             "(3-56 lowercase letters, digits, hyphens)"
         )
     return raw
+
+
+def optional_https_endpoint(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    url = raw.rstrip("/")
+    if not _ENDPOINT.match(url):
+        raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
+    return url
 
 
 def table_name(name: str, raw: str) -> str:
@@ -211,6 +229,26 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
         "translation-poll-shards",
         "Queue on which a busy poll hands shards of due work to the poll_shard function (any instance).",
         queue_name,
+    ),
+    SettingSpec(
+        "OUTCOME_EVENTS",
+        "queue",
+        "Where each final record publishes its CloudEvents outcome event: queue (OUTCOME_QUEUE), eventgrid "
+        "(OUTCOME_TOPIC_ENDPOINT) or none.",
+        one_of(OutcomeEventSink),
+    ),
+    SettingSpec(
+        "OUTCOME_QUEUE",
+        "translation-outcomes",
+        "Storage queue (base64 messages, the records' account) of outcome events when OUTCOME_EVENTS=queue.",
+        queue_name,
+    ),
+    SettingSpec(
+        "OUTCOME_TOPIC_ENDPOINT",
+        "",
+        "Event Grid custom topic endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events) when "
+        "OUTCOME_EVENTS=eventgrid; the app's identity sends (EventGrid Data Sender), no key.",
+        optional_https_endpoint,
     ),
     SettingSpec(
         "POLL_SCHEDULE",
@@ -339,6 +377,16 @@ class StorageConnection:
     def uses_identity(self) -> bool:
         return self.connection_string is None
 
+    @property
+    def account_name(self) -> str | None:
+        """The storage account's name: the connection string's AccountName, else the first label of
+        the table service's host."""
+        if self.connection_string:
+            return _connection_string_field(self.connection_string, "AccountName")
+        if self.table_service_uri:
+            return (urlparse(self.table_service_uri).hostname or "").split(".")[0] or None
+        return None
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -368,6 +416,9 @@ class Settings:
     catch_up_after_seconds: int
     azure_client_id: str | None
     reuse_translations: bool = True
+    outcome_events: OutcomeEventSink = OutcomeEventSink.QUEUE
+    outcome_queue: str = "translation-outcomes"
+    outcome_topic_endpoint: str | None = None
 
     @property
     def poison_queue(self) -> str:
@@ -461,6 +512,18 @@ def queues_differ(results_queue: str, poll_shards_queue: str) -> str | None:
     return "POLL_SHARDS_QUEUE and RESULTS_QUEUE must differ: each queue has its own function"
 
 
+def queues_differ_from_outcomes(outcome_queue: str, results_queue: str, poll_shards_queue: str) -> str | None:
+    if outcome_queue not in (results_queue, poll_shards_queue):
+        return None
+    return "OUTCOME_QUEUE must differ from RESULTS_QUEUE and POLL_SHARDS_QUEUE: its messages are for other consumers"
+
+
+def topic_for_eventgrid(sink: OutcomeEventSink, topic_endpoint: str | None) -> str | None:
+    if sink is not OutcomeEventSink.EVENTGRID or topic_endpoint:
+        return None
+    return "OUTCOME_EVENTS=eventgrid needs OUTCOME_TOPIC_ENDPOINT (the custom topic's endpoint)"
+
+
 def reconcile_outlasts_a_submission(reconcile_after: int, timeout: int) -> str | None:
     longest = submission_max_seconds(timeout)
     if reconcile_after >= longest:
@@ -494,6 +557,8 @@ class CrossCheck:
 CROSS_CHECKS: tuple[CrossCheck, ...] = (
     CrossCheck(("SOURCE_CONTAINER", "TARGET_CONTAINER", "GLOSSARY_CONTAINER", "REPORTS_CONTAINER"), containers_differ),
     CrossCheck(("RESULTS_QUEUE", "POLL_SHARDS_QUEUE"), queues_differ),
+    CrossCheck(("OUTCOME_QUEUE", "RESULTS_QUEUE", "POLL_SHARDS_QUEUE"), queues_differ_from_outcomes),
+    CrossCheck(("OUTCOME_EVENTS", "OUTCOME_TOPIC_ENDPOINT"), topic_for_eventgrid),
     CrossCheck(("SUBMIT_RECONCILE_AFTER_SECONDS", "TRANSLATOR_TIMEOUT_SECONDS"), reconcile_outlasts_a_submission),
     CrossCheck(("STUCK_JOB_AFTER_MINUTES", "SAS_EXPIRY_MINUTES"), stuck_before_sas_expires),
 )

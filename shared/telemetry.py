@@ -30,6 +30,7 @@ class Event(StrEnum):
     CATCH_UP = "translation.catch_up"
     SUPERSEDED = "translation.superseded"
     REUSED = "translation.reused"
+    OUTCOME_EVENT = "translation.outcome_event"
 
 
 class _FileLike(Protocol):

@@ -44,6 +44,12 @@ param translatorPrincipalId string
 @description('Principal id of the Event Grid system topic\'s system-assigned identity.')
 param eventGridPrincipalId string
 
+@description('Name of the Event Grid custom topic of outcome events (OUTCOME_EVENTS=eventgrid); used only with grantOutcomeTopicSend.')
+param outcomeTopicName string = ''
+
+@description('Grant the app\'s identity EventGrid Data Sender on the outcome topic (OUTCOME_EVENTS=eventgrid).')
+param grantOutcomeTopicSend bool = false
+
 @description('Grant the Translator\'s identity container roles (STORAGE_ACCESS_MODE=managed-identity); with SAS it needs none.')
 param grantTranslatorStorageAccess bool
 
@@ -58,6 +64,7 @@ var roleIds = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87135dc908'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -114,6 +121,10 @@ resource translator 'Microsoft.CognitiveServices/accounts@2024-10-01' existing =
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
+}
+
+resource outcomeTopic 'Microsoft.EventGrid/topics@2022-06-15' existing = {
+  name: outcomeTopicName
 }
 
 // ---- Host account: the Functions host's own storage (documented requirements for AzureWebJobsStorage
@@ -251,6 +262,17 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   scope: applicationInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Outcome events to the custom topic (its keys are off), on that topic alone.
+resource appOutcomeTopicSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantOutcomeTopicSend) {
+  name: guid(outcomeTopic.id, functionPrincipalId, roleIds.eventGridDataSender)
+  scope: outcomeTopic
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.eventGridDataSender)
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
   }

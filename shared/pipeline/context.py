@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from shared.identity import app_credential
-from shared.pipeline import service_support
+from shared.pipeline import outcome_events, service_support
 from shared.pipeline.leases_held_here import LeasesHeldHere
+from shared.pipeline.outcome_events import OutcomeSink
 from shared.pipeline.timed_cache import TimedCache
 from shared.pipeline.translation_written_memo import LooksNoticedHere
 from shared.redaction import register_secret
@@ -115,6 +116,11 @@ class PipelineContext:
     @cached_property
     def schedule(self) -> ScheduleTable:
         return ScheduleTable(self.storage.records_table)
+
+    @cached_property
+    def outcome_sink(self) -> OutcomeSink | None:
+        """Where outcome events go (OUTCOME_EVENTS); built on first use, its client on first send."""
+        return outcome_events.sink_for(self)
 
     @cached_property
     def access(self) -> ServiceAccess:

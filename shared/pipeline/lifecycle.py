@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from shared.pipeline import outcome_events
 from shared.pipeline.checks import Rejection
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.reuse import Found
@@ -403,9 +404,13 @@ def requeue_due(record: OpenRecord) -> datetime | None:
 
 
 def finalise(ctx: PipelineContext, record: OpenRecord, final: FinalRecord) -> None:
-    """The record step's last act: the final record is written, then the open one removed."""
-    ctx.records.put_final(final)
+    """The record step's last act: the final record is written with its outcome event's intent (one
+    transaction), the open one removed, then the event sent. A sink that is down delays nothing: the
+    intent stays owed, and the poll (a schedule entry) or a repeated message sends it."""
+    intent = ctx.records.put_final(final, outcome_events.intent_for(ctx, final))
     ctx.records.delete_open(record.key)
+    if intent is not None:
+        outcome_events.send_or_try_later(ctx, intent)
 
 
 # --- an operator's hand ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from shared.pipeline import finishing, grouping, lifecycle, submissions, translation_written
+from shared.pipeline import finishing, grouping, lifecycle, outcome_events, submissions, translation_written
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.reconcile import find_submission_jobs
 from shared.pipeline.submit import replan
@@ -71,6 +71,8 @@ class PollSummary:
     grouped: int = 0
     flagged: int = 0
     shards: int = 0
+    events_owed: int = 0  # outcome events the record step could not send, due this tick
+    events_sent: int = 0
     failures: list[str] = field(default_factory=list)  # entries a step failed for
     oldest_age_seconds: float = 0.0  # the oldest job looked at
 
@@ -107,11 +109,12 @@ def poll_shard(ctx: PipelineContext, message_text: str) -> PollSummary:
 
 
 def _report(summary: PollSummary, *, shard: bool = False) -> None:
-    level = logging.INFO if summary.due else logging.DEBUG
+    level = logging.INFO if summary.due or summary.events_owed else logging.DEBUG
     logger.log(
         level,
         "poll%s: %d due, %d jobs looked at in %d list calls, %d jobs finished (%d files handed over), "
-        "%d reconciled, %d resubmitted, %d requeued, %d grouped, %d flagged, %d shards, %d failed",
+        "%d reconciled, %d resubmitted, %d requeued, %d grouped, %d flagged, %d shards, %d failed, "
+        "%d/%d owed outcome events sent",
         " shard" if shard else "",
         summary.due,
         summary.polled,
@@ -125,6 +128,8 @@ def _report(summary: PollSummary, *, shard: bool = False) -> None:
         summary.flagged,
         summary.shards,
         len(summary.failures),
+        summary.events_sent,
+        summary.events_owed,
         extra=file_fields(
             event=Event.POLL,
             due=summary.due,
@@ -183,10 +188,17 @@ def handle_due(ctx: PipelineContext, entries: Sequence[DueEntry], summary: PollS
             _guarded(ctx, entry, summary, lambda e: _submission_due(ctx, e, summary, unresolved))
         elif entry.kind is DueKind.RECORD:
             _guarded(ctx, entry, summary, lambda e: _record_due(ctx, e, summary))
+        elif entry.kind is DueKind.OUTCOME_EVENT:
+            _guarded(ctx, entry, summary, lambda e: _outcome_event_due(ctx, e, summary))
         else:
             _guarded(ctx, entry, summary, lambda e: _waiting_due(ctx, e, summary))
     if unresolved:
         _reconcile(ctx, unresolved, summary)
+
+
+def _outcome_event_due(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) -> None:
+    summary.events_owed += 1
+    summary.events_sent += int(outcome_events.send_due(ctx, entry))
 
 
 def _guarded(ctx: PipelineContext, entry: DueEntry, summary: PollSummary, step: Callable[[DueEntry], object]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shared.pipeline import lifecycle, publish, reuse
+from shared.pipeline import lifecycle, outcome_events, publish, reuse
 from shared.pipeline.context import PipelineContext
 from shared.storage.attention import CLEARED, kept
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
@@ -68,6 +68,8 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
                 message.key,
                 extra={"event": Event.RECORDED.value, "record_key": message.key},
             )
+            # The message may be back because its outcome event was not sent yet: it is sent now.
+            outcome_events.send_owed_for(ctx, message.key)
             return None
         raise RecordNotFound(f"no record {message.key} for {message.source_name!r}")
     if record.state != State.FINISHING:

@@ -23,7 +23,7 @@ from azure.storage.queue import LinearRetry as QueueLinearRetry
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from shared.identity import app_credential
-from shared.settings import Settings
+from shared.settings import OutcomeEventSink, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +214,11 @@ class StorageClients:
     def poll_shards_queue(self) -> QueueClient:
         return self.queue(self._settings.poll_shards_queue)
 
+    @cached_property
+    def outcome_queue(self) -> QueueClient:
+        # Base64 like the others: a consumer is most likely a queue-triggered function.
+        return self.queue(self._settings.outcome_queue)
+
     def ensure_resources(self) -> None:
         """Create containers, table and queues if missing (local stack; infra/ creates them in Azure)."""
         from azure.core.exceptions import ResourceExistsError
@@ -233,7 +238,10 @@ class StorageClients:
             self.records_table.create_table()
         except ResourceExistsError:
             pass
-        for queue in (self.results_queue, self.poison_queue, self.blob_trigger_poison_queue, self.poll_shards_queue):
+        queues = [self.results_queue, self.poison_queue, self.blob_trigger_poison_queue, self.poll_shards_queue]
+        if settings.outcome_events is OutcomeEventSink.QUEUE:
+            queues.append(self.outcome_queue)
+        for queue in queues:
             try:
                 queue.create_queue()
             except ResourceExistsError:

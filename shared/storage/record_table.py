@@ -13,6 +13,7 @@ from typing import Any
 from azure.data.tables import TableClient
 
 from shared.storage.app_state import AppState
+from shared.storage.outcome_outbox import OUTBOX_HIGH, OUTBOX_LOW, OutcomeEventIntent, outbox_row_key
 from shared.storage.record_keys import FINAL_PARTITION, OPEN_PARTITIONS, open_partition, path_digest, versions_range
 from shared.storage.records import (
     FINAL_CODEC,
@@ -104,8 +105,42 @@ class RecordTable:
         entity = self.writer.read(FINAL_PARTITION, key)
         return None if entity is None else FINAL_CODEC.from_entity(entity, key=key)
 
-    def put_final(self, record: FinalRecord) -> None:
-        self.writer.upsert(FINAL_CODEC.to_entity(FINAL_PARTITION, record.key, record))
+    def put_final(self, record: FinalRecord, event: OutcomeEventIntent | None = None) -> OutcomeEventIntent | None:
+        """Writes the final record; with `event`, its outcome event's intent in the same transaction
+        (both in partition `final`), so a record is never there without the event it owes. Returns
+        the intent as written (with its row's ETag)."""
+        final = FINAL_CODEC.to_entity(FINAL_PARTITION, record.key, record)
+        if event is None:
+            self.writer.upsert(final)
+            return None
+        etags = self.writer.transact([Change(Op.UPSERT, final), Change(Op.UPSERT, event.to_entity())])
+        return replace(event, etag=etags[1] or None)
+
+    # --- outcome events not yet published (rows `outbox|<key>` of partition `final`) ----------
+    def get_unsent_event(self, key: str) -> OutcomeEventIntent | None:
+        entity = self.writer.read(FINAL_PARTITION, outbox_row_key(key))
+        return None if entity is None else OutcomeEventIntent.from_entity(entity)
+
+    def unsent_events(self, *, limit: int) -> list[OutcomeEventIntent]:
+        """The oldest-keyed intents still unsent, at most `limit`: one range query on the outbox rows,
+        which are only the events not yet through (a sent one's row is removed)."""
+        query = f"PartitionKey eq '{FINAL_PARTITION}' and RowKey ge '{OUTBOX_LOW}' and RowKey lt '{OUTBOX_HIGH}'"
+        found: list[OutcomeEventIntent] = []
+        for entity in self._table.query_entities(query, results_per_page=min(limit, 1000)):
+            found.append(OutcomeEventIntent.from_entity(entity))
+            if len(found) >= limit:
+                break
+        return found
+
+    def event_sent(self, intent: OutcomeEventIntent) -> bool:
+        """Marks the event sent (its intent row removed) unless a newer intent replaced it (the version
+        recorded again meanwhile: that one is still owed). False when it was replaced."""
+        try:
+            self.writer.delete(FINAL_PARTITION, outbox_row_key(intent.key), intent.etag)
+        except WriteConflict:
+            logger.info("the outcome event of %s was replaced by a newer one; that one is still owed", intent.key)
+            return False
+        return True
 
     def final_versions(self, container: str, name: str) -> list[FinalRecord]:
         """Every recorded version of one file, oldest first."""
@@ -117,7 +152,8 @@ class RecordTable:
 
     def finals(self, *, since: datetime | None = None) -> Iterator[FinalRecord]:
         """Final records (all, or finished since a moment): for operators' reports, never on a hot path."""
-        query = f"PartitionKey eq '{FINAL_PARTITION}'"
+        # (The outbox rows sort after every record key: hex digests.)
+        query = f"PartitionKey eq '{FINAL_PARTITION}' and RowKey lt '{OUTBOX_LOW}'"
         parameters: dict[str, Any] = {}
         if since is not None:
             query += " and FinishedAt ge @since"

@@ -6,8 +6,8 @@ the schedule always change together, in one transaction:
   attempts, and the job it created (members and plan included; a job has up to 1,000 files).
 - `due|<time>|<kind>|<target>`: the schedule itself. A tick asks for the keys up to now, one range
   query whatever is outstanding. `kind` says what is due: a submission (look at its job, reconcile
-  a lost answer, submit again), a record (hand it over again, plan it again), or the waiting files
-  of a plan whose grouping nobody is doing.
+  a lost answer, submit again), a record (hand it over again, plan it again), the waiting files
+  of a plan whose grouping nobody is doing, or an outcome event whose send failed.
 - `waiting|<plan>|<claimed at>|<record key>`: a file waiting to be grouped with the others of its
   plan, oldest first.
 - `lease|<plan>`: who groups the waiting files of a plan right now, and until when.
@@ -162,6 +162,7 @@ class DueKind(StrEnum):
     SUBMISSION = "submission"
     RECORD = "record"
     WAITING = "waiting"
+    OUTCOME_EVENT = "outcome_event"  # a final record's event whose send failed: try again
 
 
 @dataclass
@@ -171,7 +172,7 @@ class DueEntry:
 
     at: datetime
     kind: DueKind
-    target: str  # submission id, record key, or plan digest
+    target: str  # submission id, record key (a record's or an owed event's), or plan digest
     state: str | None = None
     job_id: str | None = None
     submitted_at: datetime | None = None

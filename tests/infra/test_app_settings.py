@@ -95,6 +95,7 @@ def test_translator_is_called_with_the_identity_not_a_key():
         "RECORDS_TABLE",
         "RESULTS_QUEUE",
         "POLL_SHARDS_QUEUE",
+        "OUTCOME_QUEUE",
     ],
 )
 def test_storage_names_are_the_app_defaults(name):

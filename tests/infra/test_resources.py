@@ -57,6 +57,8 @@ def test_documents_account_holds_the_app_containers_table_and_queues_by_their_de
         "webjobs-blobtrigger-poison",
         DEFAULTS["POLL_SHARDS_QUEUE"],
         f"{DEFAULTS['POLL_SHARDS_QUEUE']}-poison",
+        # Outcome events for consumers (OUTCOME_EVENTS=queue); nothing in the app reads it, so no poison twin.
+        DEFAULTS["OUTCOME_QUEUE"],
     }
 
 

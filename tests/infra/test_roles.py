@@ -22,6 +22,7 @@ QUEUE_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 TABLE_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 COGNITIVE_SERVICES_USER = "a97b65f3-24c7-4388-baec-2e87135dc908"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+EVENTGRID_DATA_SENDER = "d5a91429-5739-47e2-a06b-3470a27159e7"
 
 APP, TRANSLATOR, EVENT_GRID = "functionPrincipalId", "translatorPrincipalId", "eventGridPrincipalId"
 SOURCE = "sourceContainer"
@@ -45,6 +46,7 @@ EXPECTED = {
     (APP, QUEUE_CONTRIBUTOR, "documentsStorage"): None,
     (APP, COGNITIVE_SERVICES_USER, "translator"): None,
     (APP, MONITORING_METRICS_PUBLISHER, "applicationInsights"): None,
+    (APP, EVENTGRID_DATA_SENDER, "outcomeTopic"): "grantOutcomeTopicSend",
     (TRANSLATOR, BLOB_READER, SOURCE): "grantTranslatorStorageAccess",
     (TRANSLATOR, BLOB_READER, GLOSSARIES): "grantTranslatorStorageAccess",
     (TRANSLATOR, BLOB_CONTRIBUTOR, TARGET): "grantTranslatorStorageAccess",
@@ -125,6 +127,9 @@ def test_role_switches_follow_the_storage_access_mode():
         "operator": {"type": "equals", "operands": {"operand_1": "storageAccessMode", "operand_2": "managed-identity"}}
     }
     assert "grantUserDelegation" not in passed  # the app signs its own copies' SAS in every mode
+    assert passed["grantOutcomeTopicSend"] == {
+        "operator": {"type": "equals", "operands": {"operand_1": "outcomeEvents", "operand_2": "eventgrid"}}
+    }
 
 
 def test_principals_are_the_identities_that_act():

@@ -57,6 +57,7 @@ def make_context(azurite, service, clock):
             "RECORDS_TABLE": f"records{suffix}",
             "RESULTS_QUEUE": f"results-{suffix}",
             "POLL_SHARDS_QUEUE": f"poll-shards-{suffix}",
+            "OUTCOME_QUEUE": f"outcomes-{suffix}",
             **overrides,
         }
         ctx = PipelineContext(Settings.from_env(env), translator=service, now=clock, sleep=clock.sleep)

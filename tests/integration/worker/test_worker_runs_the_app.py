@@ -64,6 +64,7 @@ REPLACED = {
     "TRANSLATOR_KEY",
     "TRANSLATOR_REGION",  # the deployment's location; the emulator has no region
     "AZURE_CLIENT_ID",
+    "OUTCOME_TOPIC_ENDPOINT",  # the topic's endpoint with outcomeEvents=eventgrid; empty with the default queue
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 }
@@ -109,6 +110,7 @@ def worker_environment(storage_connection_string: str, translator_endpoint: str)
             STORAGE_CONNECTION: storage_connection_string,
             "TRANSLATOR_ENDPOINT": translator_endpoint,
             "TRANSLATOR_KEY": EMULATOR_KEY,
+            "OUTCOME_TOPIC_ENDPOINT": "",
             "APPLICATIONINSIGHTS_CONNECTION_STRING": DUMMY_CONNECTION_STRING,
         }
     )
