@@ -30,6 +30,9 @@ class Event(StrEnum):
     CATCH_UP = "translation.catch_up"
     SUPERSEDED = "translation.superseded"
     REUSED = "translation.reused"
+    # The rules document (RULES_BLOB) was read and applies / cannot be used (an alert fires on it).
+    RULES_APPLIED = "translation.rules_applied"
+    RULES_REJECTED = "translation.rules_rejected"
 
 
 class _FileLike(Protocol):
