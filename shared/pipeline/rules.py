@@ -230,7 +230,7 @@ def checked(document: RulesDocument, supported: Mapping[str, str] | None) -> Rul
 
 @dataclass(frozen=True)
 class RulesBlob:
-    """The rules document's text as stored, with its version (None: there is no such blob)."""
+    """The rules document's text as stored, with its version (the blob's ETag, unquoted)."""
 
     text: bytes
     version: str
@@ -276,11 +276,13 @@ class RulesKeeper:
             except AzureError as exc:
                 if self._last_good is None:
                     raise
+                # Storage out of reach is no bad document: no flag, no rules alert (the calls' own
+                # failures tell of it); the rules read last still apply.
                 logger.warning(
                     "cannot read the rules document (%s); the rules of version %s still apply",
                     exc,
                     self._last_good.version,
-                    extra={"event": Event.RULES_REJECTED.value, "rules_version": self._last_good.version},
+                    extra={"rules_version": self._last_good.version},
                 )
                 return RulesInForce(self._last_good)
             if stored is None:

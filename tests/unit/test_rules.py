@@ -169,15 +169,18 @@ def test_a_cold_instance_with_only_a_bad_document_applies_no_rules_and_says_so()
     assert "'xx'" in reason and "no rules apply" in reason
 
 
-def test_no_rules_blob_means_no_rules_and_storage_out_of_reach_keeps_the_last_good():
+def test_no_rules_blob_means_no_rules_and_storage_out_of_reach_keeps_the_last_good(caplog):
     store = Store()
     keeper = store.keeper()
     assert keeper.load().applied_to("legal/a.pdf") is None
     store.put(GOOD, "v1")
     assert keeper.load().applied_to("x.txt").version == "v1"  # no rule matched, in document v1
     store.failing = True
-    assert keeper.load().applied_to("legal/a.pdf").prefix == "legal/"
-    assert store.flags == []  # storage failing is no bad document
+    with caplog.at_level(logging.WARNING):
+        assert keeper.load().applied_to("legal/a.pdf").prefix == "legal/"
+    assert store.flags == []  # storage failing is no bad document: no flag, and no rules alert
+    assert "still apply" in caplog.text
+    assert not [r for r in caplog.records if getattr(r, "event", None) == "translation.rules_rejected"]
 
 
 def test_storage_out_of_reach_before_any_rules_were_read_is_raised_for_the_platform_to_retry():
