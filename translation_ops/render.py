@@ -193,6 +193,15 @@ def history_tables(history: FileHistory) -> list[Table]:
             "-",
             short(open_record.attention_reason or open_record.last_error),
         )
+    # The newest version's folder rule (outstanding versions are newer than recorded ones).
+    newest_rules = [(item.rule, item.rules_version) for item in history.recorded] + [
+        (item.rule, item.rules_version) for item in history.outstanding
+    ]
+    if newest_rules and newest_rules[-1][1] is not None:
+        rule, version = newest_rules[-1]
+        versions.caption = (
+            f"newest version: folder rule {rule or '(none matched: the settings)'} of rules document {version}"
+        )
     tables = [versions]
     if history.recorded:
         tables.append(outcome_table(history.recorded[-1:], title="Newest recorded version, per language"))

@@ -76,3 +76,13 @@ def test_show_prints_the_stored_rules_and_a_bad_document_is_refused_and_in_statu
     assert "not JSON" in trouble["reason"] and "still apply" in trouble["reason"]
     code, output = run("status")
     assert "rules document cannot be used" in output
+
+
+def test_show_names_the_folder_rule_of_the_newest_version(ctx, run):
+    put_rules(ctx, GOOD)
+    submit_dropped_blob(upload(ctx, "legal/es/contrato.txt", b"Hola"), ctx)
+    code, output = run("show", "legal/es/contrato.txt")
+    assert code == 0 and "folder rule legal/es/ of rules document" in output
+    code, output = run("show", "legal/es/contrato.txt", "--json")
+    [outstanding] = json.loads(output)["outstanding"]
+    assert outstanding["rule"] == "legal/es/" and outstanding["rules_version"]
