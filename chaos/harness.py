@@ -294,6 +294,9 @@ class Scenario:
     baseline: bool = False
     # Follow the outcome events: each final record's must arrive (exactly one distinct id per record).
     outcome_events: bool = False
+    # The languages a file (by its name) must be translated into, where the scenario decides them
+    # (rules per folder): a succeeded file translated into others counts as a wrong translation.
+    languages_for: Callable[[str], list[str]] | None = None
 
 
 def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
@@ -312,7 +315,9 @@ def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
             scenario.act(run)
             records = run.wait_until_recorded(scenario.timeout)
             settled = time.monotonic() - run.started
-            row = measure(scenario.name, run, records, settled, on_time=scenario.on_time)
+            row = measure(
+                scenario.name, run, records, settled, on_time=scenario.on_time, languages_for=scenario.languages_for
+            )
             if scenario.outcome_events:
                 measure_outcome_events(row, run, records)
             row.baseline = scenario.baseline
@@ -321,7 +326,15 @@ def run_scenario(scenario: Scenario, workdir: Path | None = None) -> Row:
             return row
 
 
-def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float, *, on_time: bool = False) -> Row:
+def measure(
+    name: str,
+    run: Run,
+    records: dict[str, FinalRecord],
+    settled: float,
+    *,
+    on_time: bool = False,
+    languages_for: Callable[[str], list[str]] | None = None,
+) -> Row:
     keys = {version.key for version in run.versions}
     row = Row(name, files=len(keys), settle_seconds=round(settled, 1))
     row.lost = len(keys - set(records))
@@ -369,6 +382,12 @@ def measure(name: str, run: Run, records: dict[str, FinalRecord], settled: float
         record = records.get(version.key)
         if record is None or record.outcome not in (Outcome.SUCCEEDED, Outcome.PARTIALLY_SUCCEEDED, Outcome.REUSED):
             continue
+        if languages_for is not None and sorted(record.languages) != sorted(languages_for(version.name)):
+            row.wrong_translations += 1
+            row.notes.append(
+                f"{version.name}: translated into {','.join(record.languages)} (rule {record.rule}), "
+                f"expected {','.join(languages_for(version.name))}"
+            )
         # A version reusing its file's earlier one still in flight shares that version's translations.
         expected = version.etag
         if record.outcome is Outcome.REUSED and record.reason_code == "SameContentInFlight":

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
 from chaos.harness import Run, Scenario
 from devstack.storage_proxy import Faults
+from shared.pipeline.context import RULES_TTL_SECONDS
+from shared.pipeline.rules import RULES_TROUBLE
+from shared.storage.clients import StorageClients
+from shared.storage.record_table import RecordTable
 
 Act = Callable[[Run], None]
 
@@ -161,6 +166,45 @@ def outcome_sink_down(count: int, seconds: float = 30) -> Act:
     return act
 
 
+# Rules per folder: files under `ruled/` get es; every other file TARGET_LANGUAGES (fr,de).
+RULED_PREFIX = "ruled/"
+GOOD_RULES = json.dumps({"rules": [{"prefix": RULED_PREFIX, "languages": ["es"]}]})
+RULES_SETTINGS = {"RULES_BLOB": "glossaries/rules.json"}
+# An instance reads the rules document again once its copy is a minute old.
+RULES_REREAD_SECONDS = RULES_TTL_SECONDS + 2
+
+
+def languages_under_good_rules(name: str) -> list[str]:
+    return ["es"] if name.startswith(RULED_PREFIX) else ["fr", "de"]
+
+
+def bad_rules_document_mid_run(count: int) -> Act:
+    """The rules document is replaced by one that does not parse while files are translated, and then
+    by one naming a language the service lacks; once the instance has read each (its cache lasts a
+    minute), more files land: all are translated under the last good rules, and the bad document is
+    flagged as the app's trouble."""
+
+    def act(run: Run) -> None:
+        container, _, name = RULES_SETTINGS["RULES_BLOB"].partition("/")
+        rules = run.container(container).get_blob_client(name)
+        rules.upload_blob(GOOD_RULES.encode(), overwrite=True)
+        run.drop_many([*names("ruled/first", count), *names("plain/first", count)])
+        time.sleep(1.0)  # those are being translated
+        rules.upload_blob(b'{"rules": [{"prefix": "ruled/", "languages": ["es"]', overwrite=True)  # cut short
+        time.sleep(RULES_REREAD_SECONDS)
+        run.drop_many([*names("ruled/after-bad-json", count), *names("plain/after-bad-json", count)])
+        unknown = json.dumps({"rules": [{"prefix": RULED_PREFIX, "languages": ["xx-unknown"]}]})
+        rules.upload_blob(unknown.encode(), overwrite=True)
+        time.sleep(RULES_REREAD_SECONDS)
+        run.drop_many([*names("ruled/after-unknown", count), *names("plain/after-unknown", count)])
+        run.wait_until_recorded(120)
+        trouble = RecordTable(StorageClients(run.settings).records_table).state.get_trouble(RULES_TROUBLE)
+        if trouble is None or "xx-unknown" not in trouble.reason:
+            raise AssertionError(f"the bad rules document is not flagged as the app's trouble: {trouble}")
+
+    return act
+
+
 def all_scenarios(scale: int = 1) -> list[Scenario]:
     """Every scenario; `scale` multiplies the file counts (1: about 10 minutes in all)."""
     n = 10 * scale
@@ -217,6 +261,13 @@ def all_scenarios(scale: int = 1) -> list[Scenario]:
         ),
         Scenario("long non-ASCII names, 10 languages", long_names(max(2, n // 2))),
         Scenario("bad glossaries", bad_glossaries(n)),
+        Scenario(
+            "bad rules document uploaded mid-run",
+            bad_rules_document_mid_run(max(2, n // 2)),
+            settings=RULES_SETTINGS,
+            languages_for=languages_under_good_rules,
+            timeout=300,
+        ),
         Scenario("unsupported languages", unsupported_languages(max(2, n // 2))),
         Scenario("wrong key, then the right one", wrong_key_then_right(n), settings={"TRANSLATOR_KEY": "wrong-key"}),
         Scenario(

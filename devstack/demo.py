@@ -1,7 +1,8 @@
 """`make demo`: the product end to end on a fresh local stack.
 
-Starts Azurite, the emulator and the local functions host; uploads the sample glossary; drops
-the sample documents (several formats, two target languages, files that must be rejected);
+Starts Azurite, the emulator and the local functions host; uploads the sample glossary and the
+sample rules per folder; drops the sample documents (several formats, two target languages, files
+that must be rejected, and one in a folder whose rule gives it another language);
 waits until every file has a final record; prints one row per document and language and the
 operator tool's status; stops, and says how to start a stack that stays.
 """
@@ -23,12 +24,19 @@ from devstack.azurite import PROJECT_ROOT
 from devstack.dropping import drop_files, wait_for_final_records
 from devstack.stack import LocalStack, StackConfig
 from shared.runtime import configure_logging
+from shared.settings import SETTINGS_SPEC
 from shared.storage.clients import StorageClients
 
 SAMPLES = PROJECT_ROOT / "samples"
+DEFAULTS = {spec.name: spec.default for spec in SETTINGS_SPEC}
 # As a person types it from the repository: `make` installs the console script in the virtualenv,
 # which is not on PATH unless activated.
 OPERATOR_TOOL = ".venv/bin/translation-ops"
+# The sample rules per folder, uploaded beside the glossaries (RULES_BLOB), and the sample dropped
+# into the folder of one of its rules.
+RULES_FILE = SAMPLES / "rules.json"
+RULES_BLOB_NAME = "rules.json"
+RULED_SAMPLE = ("welcome.txt", "espanol/welcome.txt")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         config = StackConfig.on_free_ports(
             Path(workdir),
             # Demo pace: poll every 2 seconds rather than every minute.
-            settings_overrides={"POLL_SCHEDULE": "*/2 * * * * *", "TARGET_LANGUAGES": "fr,de"},
+            settings_overrides={
+                "POLL_SCHEDULE": "*/2 * * * * *",
+                "TARGET_LANGUAGES": "fr,de",
+                "RULES_BLOB": f"{DEFAULTS['GLOSSARY_CONTAINER']}/{RULES_BLOB_NAME}",
+            },
             host_args=["--watch-interval", "0.5"],
         )
         print("Starting Azurite, the Document Translation emulator and the local functions host...")
@@ -51,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
             glossaries = StorageClients(settings).container(settings.glossary_container)
             for glossary in sorted((SAMPLES / "glossaries").iterdir()):
                 glossaries.upload_blob(glossary.name, glossary.read_bytes(), overwrite=True)
+            rules_container, _, rules_name = (settings.rules_blob or "").partition("/")
+            StorageClients(settings).container(rules_container).upload_blob(
+                rules_name, RULES_FILE.read_bytes(), overwrite=True
+            )
             documents = sorted((SAMPLES / "documents").iterdir())
             dropped = drop_files(settings, documents)
+            sample, ruled_name = RULED_SAMPLE
+            dropped += drop_files(settings, [SAMPLES / "documents" / sample], names=[ruled_name])
             print(
                 f"Dropped {len(dropped)} files into '{settings.source_container}' "
                 f"(target languages {', '.join(settings.target_languages)}); waiting for their records..."
@@ -71,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
             # record, so it does not wait). It exits 1 because the samples that must be rejected did
             # not succeed: that is what they are there to show.
             _operator_tool(stack.env, "watch", *(f"{settings.source_container}/{item.name}" for item in dropped))
+            ruled = next(records[item.key] for item in dropped if item.name == ruled_name)
+            if ruled.rule is None or ruled.languages == list(settings.target_languages):
+                print(f"FAILED: {ruled_name} did not get its folder rule (languages {', '.join(ruled.languages)})")
+                return 1
+            print()
+            print(
+                f"{ruled_name} is under the folder rule '{ruled.rule}' of samples/rules.json: translated into "
+                f"{', '.join(ruled.languages)} only, where the other files get {', '.join(settings.target_languages)} "
+                f"(TARGET_LANGUAGES); its record and report name the rule and the rules document's version "
+                f"{ruled.rules_version}."
+            )
             print()
             print(
                 f"All {len(dropped)} files have a final record ({elapsed:.1f}s). "

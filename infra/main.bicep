@@ -44,6 +44,9 @@ param groupingWindowSeconds int = 30
 ])
 param retranslatePolicy string = 'replace'
 
+@description('Rules per folder: <container>/<blob> of the JSON rules document (README: Rules per folder), in a container the app reads (like glossaries/rules.json); empty: no rules. App setting RULES_BLOB.')
+param rulesBlob string = ''
+
 @description('Upper bound of Flex Consumption instances (caps cost under a burst of drops).')
 @minValue(1)
 @maxValue(1000)
@@ -342,6 +345,7 @@ var appSettings = {
   TARGET_LANGUAGES: targetLanguages
   SOURCE_LANGUAGE: sourceLanguage
   TRANSLATION_CATEGORY: ''
+  RULES_BLOB: rulesBlob
   TRANSLATOR_ENDPOINT: translator.outputs.endpoint
   // Empty: the app authenticates with its identity (AZURE_CLIENT_ID); the Translator has keys disabled.
   TRANSLATOR_KEY: ''

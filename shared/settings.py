@@ -170,6 +170,16 @@ def source_language(name: str, raw: str) -> str | None:
     return canonical_language(raw)
 
 
+def blob_path(name: str, raw: str) -> str | None:
+    """`<container>/<blob name>`, or None when empty."""
+    if not raw:
+        return None
+    container, _, blob = raw.partition("/")
+    if not _CONTAINER_NAME.match(container) or not blob or blob.endswith("/"):
+        raise ValueError(f"{name}={raw!r} must be <container>/<blob name> (like glossaries/rules.json), or empty")
+    return raw
+
+
 def api_version(name: str, raw: str) -> str:
     if raw not in API_VERSIONS:
         raise ValueError(f"{name} must be one of {', '.join(API_VERSIONS)}, got {raw!r}")
@@ -277,6 +287,13 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
     SettingSpec("SOURCE_LANGUAGE", "", "Source language code; empty lets the service detect it.", source_language),
     SettingSpec(
         "TRANSLATION_CATEGORY", "", "Custom Translator category id; empty for the general model.", optional_text
+    ),
+    SettingSpec(
+        "RULES_BLOB",
+        "",
+        "Rules per folder: <container>/<blob> of a JSON document giving files under a path prefix their languages,"
+        " glossaries, category and source language (README: Rules per folder); empty: no rules.",
+        blob_path,
     ),
     SettingSpec(
         "TRANSLATOR_ENDPOINT",
@@ -403,6 +420,7 @@ class Settings:
     target_languages: tuple[str, ...]
     source_language: str | None
     translation_category: str | None
+    rules_blob: str | None
     translator_endpoint: str
     translator_key: str | None
     translator_region: str | None
@@ -506,6 +524,16 @@ def containers_differ(source: str, target: str, glossary: str, reports: str) -> 
     )
 
 
+def rules_outside_source_and_target(rules_blob: str | None, source: str, target: str) -> str | None:
+    container = (rules_blob or "").partition("/")[0]
+    if not rules_blob or container not in (source, target):
+        return None
+    return (
+        f"RULES_BLOB={rules_blob!r} is in the {'source' if container == source else 'target'} container: "
+        "keep it in a container of the app's own (like the glossaries container), where it is not translated"
+    )
+
+
 def queues_differ(results_queue: str, poll_shards_queue: str) -> str | None:
     if poll_shards_queue != results_queue:
         return None
@@ -559,6 +587,7 @@ CROSS_CHECKS: tuple[CrossCheck, ...] = (
     CrossCheck(("RESULTS_QUEUE", "POLL_SHARDS_QUEUE"), queues_differ),
     CrossCheck(("OUTCOME_QUEUE", "RESULTS_QUEUE", "POLL_SHARDS_QUEUE"), queues_differ_from_outcomes),
     CrossCheck(("OUTCOME_EVENTS", "OUTCOME_TOPIC_ENDPOINT"), topic_for_eventgrid),
+    CrossCheck(("RULES_BLOB", "SOURCE_CONTAINER", "TARGET_CONTAINER"), rules_outside_source_and_target),
     CrossCheck(("SUBMIT_RECONCILE_AFTER_SECONDS", "TRANSLATOR_TIMEOUT_SECONDS"), reconcile_outlasts_a_submission),
     CrossCheck(("STUCK_JOB_AFTER_MINUTES", "SAS_EXPIRY_MINUTES"), stuck_before_sas_expires),
 )

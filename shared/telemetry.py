@@ -31,6 +31,9 @@ class Event(StrEnum):
     SUPERSEDED = "translation.superseded"
     REUSED = "translation.reused"
     OUTCOME_EVENT = "translation.outcome_event"
+    # The rules document (RULES_BLOB) was read and applies / cannot be used (an alert fires on it).
+    RULES_APPLIED = "translation.rules_applied"
+    RULES_REJECTED = "translation.rules_rejected"
 
 
 class _FileLike(Protocol):

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer._click.exceptions import NoArgsIsHelpError  # typer's own click, vendored
 from typer.core import TyperGroup
 
+from shared.pipeline import rules
 from shared.pipeline.context import PipelineContext
 from shared.storage.records import Outcome
 from translation_ops import actions, queries, render
@@ -335,6 +337,89 @@ def redrive(
     )
     for skipped in done.skipped:
         out.print(f"  skipped {skipped}")
+
+
+rules_app = typer.Typer(
+    help="The rules per folder (RULES_BLOB): check a rules document before uploading it, show the one stored.",
+    no_args_is_help=True,
+)
+app.add_typer(rules_app, name="rules")
+# A sample path per rule, when no --path is given: what a file dropped there gets.
+SAMPLE_FILE = "example.docx"
+
+
+def _rule_rows(rows: list[dict[str, Any]]) -> None:
+    table = render.rules_table(rows)
+    render.console().print(table)
+
+
+@rules_app.command("check")
+def rules_check(
+    rules_file: Annotated[Path, typer.Argument(help="The rules document (JSON) to check.", dir_okay=False)],
+    paths: Annotated[
+        list[str] | None,
+        typer.Option("--path", callback=_file_names, help="A path in the source container to match (repeatable)."),
+    ] = None,
+    languages: Annotated[
+        bool, typer.Option("--languages", help="Also ask the service whether it translates every language named.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate a rules document locally and print which rule each path gets (by default a sample path per rule)."""
+    try:
+        text = rules_file.read_bytes()
+    except OSError as exc:
+        raise _fail(
+            ExitCode.NOT_FOUND, f"cannot read {rules_file}: {exc.strerror}", "give the path of a JSON file"
+        ) from exc
+    try:
+        document = rules.parse_rules(text)
+        if languages:
+            supported = _context().languages.get()
+            if supported is None:
+                raise _fail(
+                    ExitCode.UNREACHABLE,
+                    "the service did not say which languages it translates",
+                    "check TRANSLATOR_ENDPOINT and the network, or check without --languages",
+                )
+            document = rules.checked(document, supported)
+    except rules.RulesError as exc:
+        raise _fail(ExitCode.REFUSED, f"{rules_file} cannot be used: {exc}", "fix it and check it again") from exc
+    samples = paths or [SAMPLE_FILE, *(f"{rule.prefix}{SAMPLE_FILE}" for rule in document.rules)]
+    matched = rules.describe(document, samples)
+    if as_json:
+        _emit_json({"rules_file": str(rules_file), "valid": True, "rules": len(document.rules), "paths": matched})
+        return
+    render.console().print(f"{rules_file}: {len(document.rules)} rules, valid")
+    _rule_rows(matched)
+
+
+@rules_app.command("show")
+def rules_show(
+    languages: Annotated[
+        bool, typer.Option("--languages", help="Also ask the service whether it translates every language named.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The rules document stored at RULES_BLOB, whether the app can use it, and the app's flag on it; exit 1 if it cannot."""  # noqa: E501
+    stored = queries.stored_rules(_context(), check_languages=languages)
+    if as_json:
+        _emit_json(stored.to_json())
+    elif stored.rules_blob is None:
+        render.console().print("no rules: RULES_BLOB is empty (every file gets the settings)")
+    elif stored.version is None:
+        render.console().print(f"no rules: {stored.rules_blob} does not exist (every file gets the settings)")
+    elif stored.problem is None:
+        render.console().print(f"{stored.rules_blob} (version {stored.version}): {len(stored.rules)} rules")
+        _rule_rows([{"path": None, "rule": rule["prefix"], **rule} for rule in stored.rules])
+    if stored.problem is not None:
+        raise _fail(
+            ExitCode.REFUSED,
+            f"{stored.rules_blob} (version {stored.version}) cannot be used: {stored.problem}",
+            "fix it (`rules check FILE`) and upload it again; each instance keeps the last good rules meanwhile",
+        )
+    if stored.flagged and not as_json:
+        render.console().print(f"flagged since {stored.flagged['since']}: {stored.flagged['reason']}")
 
 
 def main() -> None:

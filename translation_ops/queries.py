@@ -12,6 +12,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from shared.pipeline.catch_up import LISTING_FAILING
 from shared.pipeline.context import PipelineContext
+from shared.pipeline.rules import RULES_TROUBLE, RulesError, checked, parse_rules
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, report_blob_name, target_blob_name
 from shared.storage.record_keys import record_key, unquoted_etag
 from shared.storage.records import FinalRecord, OpenRecord, Outcome, State
@@ -128,13 +129,19 @@ class Status:
     characters_saved: int = 0  # what translating them again would have been charged
     # While the catch-up cannot list the source container: since, last_attempt, reason.
     catch_up_failing: dict[str, str] | None = None
+    # While the rules document (RULES_BLOB) cannot be used: since, last_attempt, reason.
+    rules_document: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def catch_up_failing(ctx: PipelineContext) -> dict[str, str] | None:
-    trouble = ctx.records.state.get_trouble(LISTING_FAILING)
+    return trouble_of(ctx, LISTING_FAILING)
+
+
+def trouble_of(ctx: PipelineContext, name: str) -> dict[str, str] | None:
+    trouble = ctx.records.state.get_trouble(name)
     if trouble is None:
         return None
     return {
@@ -183,6 +190,7 @@ def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
         reused=sum(1 for record in finals if record.outcome is Outcome.REUSED),
         characters_saved=sum(record.characters_saved for record in finals),
         catch_up_failing=catch_up_failing(ctx),
+        rules_document=trouble_of(ctx, RULES_TROUBLE),
     )
 
 
@@ -265,3 +273,34 @@ def _latest_report(ctx: PipelineContext, container: str, name: str, recorded: li
 
 def open_states() -> list[str]:
     return [state.value for state in State]
+
+
+@dataclass
+class StoredRules:
+    """The rules document RULES_BLOB names, as stored, and whether the app can use it."""
+
+    rules_blob: str | None
+    version: str | None
+    rules: list[dict[str, Any]]
+    problem: str | None = None  # why the app cannot use it (it keeps its last good rules meanwhile)
+    flagged: dict[str, str] | None = None  # the app's own flag on it: since, last_attempt, reason
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stored_rules(ctx: PipelineContext, *, check_languages: bool = False) -> StoredRules:
+    """`check_languages`: the service is asked which languages it translates (else the syntax only)."""
+    flagged = trouble_of(ctx, RULES_TROUBLE)
+    stored = ctx.read_rules_blob() if ctx.settings.rules_blob else None
+    if stored is None:
+        return StoredRules(ctx.settings.rules_blob, None, [], flagged=flagged)
+    try:
+        document = parse_rules(stored.text, version=stored.version)
+        if check_languages:
+            document = checked(document, ctx.languages.get())
+    except RulesError as exc:
+        return StoredRules(ctx.settings.rules_blob, stored.version, [], problem=str(exc), flagged=flagged)
+    return StoredRules(
+        ctx.settings.rules_blob, stored.version, [rule.to_json() for rule in document.rules], flagged=flagged
+    )

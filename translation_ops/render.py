@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -64,6 +65,16 @@ def catch_up_failing_line(failing: dict[str, str]) -> Table:
     return line
 
 
+def rules_document_line(trouble: dict[str, str]) -> Table:
+    line = Table(show_header=False, show_edge=False, box=None)
+    line.add_column("rules")
+    line.add_row(
+        f"[bold red]rules document cannot be used[/bold red] since {trouble['since']} "
+        f"(last read {trouble['last_attempt']}): {short(trouble['reason'], 200)}"
+    )
+    return line
+
+
 def status_tables(status: Status) -> list[Table]:
     counts = Table(title="Files", show_edge=False)
     counts.add_column("state / outcome")
@@ -80,6 +91,8 @@ def status_tables(status: Status) -> list[Table]:
     tables = [counts]
     if status.catch_up_failing:
         tables.append(catch_up_failing_line(status.catch_up_failing))
+    if status.rules_document:
+        tables.append(rules_document_line(status.rules_document))
     if status.jobs:
         jobs = Table(title="Jobs (the files that landed together share one)", show_edge=False)
         for column in ("submission", "job", "state", "files", "documents done", "age"):
@@ -180,6 +193,15 @@ def history_tables(history: FileHistory) -> list[Table]:
             "-",
             short(open_record.attention_reason or open_record.last_error),
         )
+    # The newest version's folder rule (outstanding versions are newer than recorded ones).
+    newest_rules = [(item.rule, item.rules_version) for item in history.recorded] + [
+        (item.rule, item.rules_version) for item in history.outstanding
+    ]
+    if newest_rules and newest_rules[-1][1] is not None:
+        rule, version = newest_rules[-1]
+        versions.caption = (
+            f"newest version: folder rule {rule or '(none matched: the settings)'} of rules document {version}"
+        )
     tables = [versions]
     if history.recorded:
         tables.append(outcome_table(history.recorded[-1:], title="Newest recorded version, per language"))
@@ -191,3 +213,24 @@ def history_tables(history: FileHistory) -> list[Table]:
             translations.add_row(path, version or "?")
         tables.append(translations)
     return tables
+
+
+def rules_table(rows: list[dict[str, Any]]) -> Table:
+    """One row per path (or per rule): the rule it gets and what that gives."""
+    table = Table(show_edge=False)
+    with_paths = any(row.get("path") for row in rows)
+    if with_paths:
+        table.add_column("path")
+    for column in ("rule", "languages", "glossaries", "category", "source language"):
+        table.add_column(column)
+    for row in rows:
+        glossaries = ", ".join(f"{language}: {name}" for language, name in (row.get("glossaries") or {}).items())
+        cells = [
+            row.get("rule") or "(no rule: the settings)",
+            ",".join(row.get("languages") or []) or "-",
+            glossaries or "-",
+            row.get("category") or "-",
+            row.get("source_language") or "-",
+        ]
+        table.add_row(*([row["path"]] if with_paths else []), *cells)
+    return table

@@ -63,6 +63,14 @@ var logAlerts = [
     query: 'AppTraces | where tostring(Properties.event) == "translation.needs_attention" | project TimeGenerated, source_path = tostring(Properties.source_path), record_key = tostring(Properties.record_key), reason_code = tostring(Properties.reason_code)'
   }
   {
+    name: 'rules-document-rejected'
+    displayName: 'Translation: the rules document cannot be used'
+    description: 'The rules per folder (RULES_BLOB) do not parse, break the schema or name a language the service does not translate. Drops go on under the last good rules each instance read (none on a fresh instance). translation-ops rules show says what is wrong; fix and upload the document again.'
+    severity: 2
+    frequency: 'PT5M'
+    query: 'AppTraces | where tostring(Properties.event) == "translation.rules_rejected" | project TimeGenerated, rules_version = tostring(Properties.rules_version), rules_problem = tostring(Properties.rules_problem)'
+  }
+  {
     name: 'failed-executions'
     displayName: 'Translation: function executions failed'
     description: 'A function invocation ended with an exception; the platform retries, and repeated failures end in a poison queue.'

@@ -20,11 +20,14 @@ from shared.identity import app_credential
 from shared.pipeline import outcome_events, service_support
 from shared.pipeline.leases_held_here import LeasesHeldHere
 from shared.pipeline.outcome_events import OutcomeSink
+from shared.pipeline.rules import NO_RULES, RULES_TROUBLE, RulesBlob, RulesInForce, RulesKeeper, rules_blob_name
 from shared.pipeline.timed_cache import TimedCache
 from shared.pipeline.translation_written_memo import LooksNoticedHere
 from shared.redaction import register_secret
 from shared.settings import Settings, get_settings
+from shared.storage.app_state import Trouble
 from shared.storage.clients import StorageClients
+from shared.storage.record_keys import unquoted_etag
 from shared.storage.record_table import RecordTable
 from shared.storage.schedule_table import ScheduleTable
 from shared.storage.service_access import ServiceAccess
@@ -40,6 +43,8 @@ LANGUAGES_TTL_SECONDS = 3600.0
 LANGUAGES_RETRY_SECONDS = 300.0
 # A glossary uploaded (or removed) takes effect within this long.
 GLOSSARY_NAMES_TTL_SECONDS = 60.0
+# A change to the rules document (RULES_BLOB) applies within this long.
+RULES_TTL_SECONDS = 60.0
 # Storage's Last-Modified is cut to the second.
 LAST_MODIFIED_RESOLUTION = timedelta(seconds=1)
 
@@ -98,10 +103,44 @@ class PipelineContext:
             GLOSSARY_NAMES_TTL_SECONDS,
             wall_clock=lambda: self.now(),
         )
+        # The last good rules document is kept here: a bad one never stops the drop folder.
+        self.rules_keeper = RulesKeeper(
+            read=self.read_rules_blob, languages=self.languages.get, flag=self._flag_rules, clear=self._clear_rules_flag
+        )
+        self.rules = TimedCache(self._load_rules, RULES_TTL_SECONDS)
         # Who holds a lease: this process, told apart from every other instance and restart.
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.leases_here = LeasesHeldHere()
         self.looks_here = LooksNoticedHere()
+
+    def _load_rules(self) -> RulesInForce:
+        if self.settings.rules_blob is None:
+            return RulesInForce(NO_RULES)
+        return self.rules_keeper.load()
+
+    def read_rules_blob(self) -> RulesBlob | None:
+        """The stored rules document (RULES_BLOB) as it is; None when there is none."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        located = rules_blob_name(self.settings.rules_blob)
+        if located is None:
+            return None
+        container, name = located
+        try:
+            downloaded = self.storage.container(container).get_blob_client(name).download_blob()
+            return RulesBlob(downloaded.readall(), unquoted_etag(downloaded.properties.etag))
+        except ResourceNotFoundError:
+            return None
+
+    def _flag_rules(self, reason: str, _version: str) -> None:
+        now = self.now()
+        earlier = self.records.state.get_trouble(RULES_TROUBLE)
+        self.records.state.set_trouble(
+            RULES_TROUBLE, Trouble(since=earlier.since if earlier else now, reason=reason, last_attempt=now)
+        )
+
+    def _clear_rules_flag(self) -> None:
+        self.records.state.clear_trouble(RULES_TROUBLE)
 
     @cached_property
     def translator(self) -> TranslatorService:

@@ -65,6 +65,8 @@ def claim(
         "glossaries": plan.glossary_names if plan else {},
         "glossary_notes": dict(plan.glossary_notes) if plan else {},
         "plan": plan.digest if plan else None,
+        "rule": plan.rule if plan else None,
+        "rules_version": plan.rules_version if plan else None,
         **more,
     }
     return _insert(ctx, OpenRecord.new(source, state=state, at=ctx.now(), **values))
@@ -126,6 +128,8 @@ def planned(ctx: PipelineContext, record: OpenRecord, plan: Plan) -> OpenRecord 
             languages=list(plan.languages),
             glossaries=plan.glossary_names,
             glossary_notes=dict(plan.glossary_notes),
+            rule=plan.rule,
+            rules_version=plan.rules_version,
             last_error=None,
             **CLEARED,
         )
@@ -252,9 +256,15 @@ def claim_finished(
 
 
 def claim_rejected(
-    ctx: PipelineContext, source: SourceVersion, rejection: Rejection, languages: Sequence[str]
+    ctx: PipelineContext,
+    source: SourceVersion,
+    rejection: Rejection,
+    languages: Sequence[str],
+    *,
+    rule: str | None = None,
+    rules_version: str | None = None,
 ) -> OpenRecord | None:
-    """A drop refused before any job."""
+    """A drop refused before any job (`rule`, `rules_version`: the folder rule it got)."""
     claimed = claim_finished(
         ctx,
         source,
@@ -263,6 +273,8 @@ def claim_rejected(
         code=rejection.code,
         message=rejection.message,
         languages=list(languages),
+        rule=rule,
+        rules_version=rules_version,
     )
     if claimed is not None:
         # A rejection is the product working as designed: INFO, with the reason for the user.

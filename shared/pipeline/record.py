@@ -441,6 +441,8 @@ def _final_record(
         reused_from=record.reused_from,
         reused_etag=record.reused_etag,
         characters_saved=record.characters_saved,
+        rule=record.rule,
+        rules_version=record.rules_version,
     )
 
 

@@ -21,7 +21,7 @@ PipelineContext).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from azure.core.exceptions import ResourceNotFoundError
@@ -35,11 +35,13 @@ from shared.pipeline.checks import (
     check_not_source_language,
     check_target_names,
     choose_glossaries,
+    extension_of,
     glossary_notes,
     requested_languages,
     supported_languages,
 )
 from shared.pipeline.context import LAST_MODIFIED_RESOLUTION, PipelineContext
+from shared.pipeline.rules import AppliedRule, Rule, RulesInForce
 from shared.settings import RetranslatePolicy
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
 from shared.storage.record_keys import unquoted_etag
@@ -91,11 +93,21 @@ def submit_dropped_blob(blob: BlobClient, ctx: PipelineContext) -> SubmitResult:
 
 def submit_version(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> SubmitResult:
     # The retranslate policy comes after reuse: the same bytes again are no new version to refuse.
-    planned = plan_for(ctx, source, metadata, policy=False)
+    rules = ctx.rules.get()
+    applied = rules.applied_to(source.name)
+    planned = plan_for(ctx, source, metadata, policy=False, rules=rules)
     if isinstance(planned, Rejection):
-        requested = requested_languages(metadata, ctx.settings.target_languages)
+        requested = requested_languages(metadata, _default_languages(ctx, applied))
         languages = list(requested) if isinstance(requested, tuple) else []
-        if lifecycle.claim_rejected(ctx, source, planned, languages) is None:
+        claimed = lifecycle.claim_rejected(
+            ctx,
+            source,
+            planned,
+            languages,
+            rule=applied.prefix if applied else None,
+            rules_version=applied.version if applied else None,
+        )
+        if claimed is None:
             return _duplicate(ctx, source, None)
         return SubmitResult("rejected", key=source.key, reason=planned.code)
     if isinstance(planned, Unplanned):
@@ -247,12 +259,19 @@ def withdraw_from_job(ctx: PipelineContext, submission_id: str, key: str) -> Non
 
 
 def plan_for(
-    ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str], *, policy: bool = True
+    ctx: PipelineContext,
+    source: SourceVersion,
+    metadata: Mapping[str, str],
+    *,
+    policy: bool = True,
+    rules: RulesInForce | None = None,
 ) -> Plan | Rejection | Unplanned:
     """Languages and glossaries for this version, or why it is rejected, or why that cannot be told yet.
-    `policy`: RETRANSLATE_POLICY is applied too."""
+    `policy`: RETRANSLATE_POLICY is applied too. `rules`: the folder rules to apply (by default the
+    rules in force in this process)."""
+    applied = (rules or ctx.rules.get()).applied_to(source.name)
     try:
-        planned = _plan(ctx, source, metadata)
+        planned = _plan(ctx, source, metadata, applied)
         if policy and isinstance(planned, Plan):
             return _retranslate_policy(ctx, source, planned.languages) or planned
         return planned
@@ -262,17 +281,29 @@ def plan_for(
         return Unplanned(exc)
 
 
-def _plan(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str]) -> Plan | Rejection:
+def _default_languages(ctx: PipelineContext, applied: AppliedRule | None) -> tuple[str, ...]:
+    """The languages of a file without `targetlanguages` metadata: its rule's, else TARGET_LANGUAGES."""
+    rule = applied.rule if applied else None
+    return rule.languages if rule is not None and rule.languages else ctx.settings.target_languages
+
+
+def _plan(
+    ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, str], applied: AppliedRule | None
+) -> Plan | Rejection:
     settings = ctx.settings
-    requested = requested_languages(metadata, settings.target_languages)
+    rule = applied.rule if applied else None
+    # Field by field: the file's metadata, else its folder rule, else the settings.
+    requested = requested_languages(metadata, _default_languages(ctx, applied))
     if isinstance(requested, Rejection):
         return requested
+    source_language = rule.source_language if rule and rule.source_language else settings.source_language
+    category = rule.category if rule and rule.category else settings.translation_category
     supported = ctx.languages.get()
     languages = canonical_languages(requested) if supported is None else supported_languages(requested, supported)
     if isinstance(languages, Rejection):
         return languages
     rejection = check_document(source.name, source.size, ctx.document_extensions.get())
-    rejection = rejection or check_not_source_language(languages, settings.source_language)
+    rejection = rejection or check_not_source_language(languages, source_language)
     rejection = rejection or check_target_names(source.name, languages)
     if rejection is not None:
         return rejection
@@ -284,15 +315,50 @@ def _plan(ctx: PipelineContext, source: SourceVersion, metadata: Mapping[str, st
     notes: dict[str, str] = {}
     if glossary_names:
         formats = ctx.glossary_formats.get()
-        glossaries = choose_glossaries(glossary_names, languages, settings.source_language, formats)
-        notes = glossary_notes(glossary_names, languages, settings.source_language, formats, glossaries)
+        glossaries = choose_glossaries(glossary_names, languages, source_language, formats)
+        notes = glossary_notes(glossary_names, languages, source_language, formats, glossaries)
+    if rule is not None and rule.glossaries:
+        named = rule_glossaries(rule, languages, glossary_names, ctx.glossary_formats.get)
+        if isinstance(named, Rejection):
+            return named
+        glossaries |= named
+        notes = {language: note for language, note in notes.items() if language not in named}
     return Plan.of(
         languages,
         glossaries,
-        category=settings.translation_category,
-        source_language=settings.source_language,
+        category=category,
+        source_language=source_language,
         glossary_notes=notes,
+        rule=applied.prefix if applied else None,
+        rules_version=applied.version if applied else None,
     )
+
+
+def rule_glossaries(
+    rule: Rule,
+    languages: tuple[str, ...],
+    glossary_names: frozenset[str],
+    glossary_formats: Callable[[], Mapping[str, str]],
+) -> dict[str, str] | Rejection:
+    """Language -> the glossary its folder rule names, for the file's languages; a rejection when
+    one is not in GLOSSARY_CONTAINER or not in a format the service reads (the rule cannot be honoured)."""
+    by_language = {language.lower(): name for language, name in rule.glossaries}
+    named = {language: by_language[language.lower()] for language in languages if language.lower() in by_language}
+    formats = glossary_formats() if named else {}
+    for language, name in named.items():
+        if name not in glossary_names:
+            return Rejection(
+                ReasonCode.RULE_NOT_HONOURED,
+                f"the folder rule {rule.prefix!r} names the glossary {name!r} for {language}, which is not in "
+                "GLOSSARY_CONTAINER: upload it there (or fix the rules document), then retry the file",
+            )
+        if extension_of(name) not in formats:
+            return Rejection(
+                ReasonCode.RULE_NOT_HONOURED,
+                f"the folder rule {rule.prefix!r} names the glossary {name!r} for {language}, which is not in a "
+                f"glossary format the service reads ({', '.join(sorted(formats))})",
+            )
+    return named
 
 
 def _retranslate_policy(ctx: PipelineContext, source: SourceVersion, languages: tuple[str, ...]) -> Rejection | None:

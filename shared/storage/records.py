@@ -46,6 +46,7 @@ class ReasonCode(StrEnum):
     record's `reason_code` may also hold the service's own code (a job's or a document's error)."""
 
     # Refused by the checks made before any service call (checks.py): the outcome is Rejected.
+    RULE_NOT_HONOURED = "RuleNotHonoured"  # its folder rule names a glossary that is not there
     UNSUPPORTED_FORMAT = "UnsupportedFormat"
     DOCUMENT_TOO_LARGE = "DocumentTooLarge"
     EMPTY_DOCUMENT = "EmptyDocument"
@@ -88,6 +89,7 @@ class ReasonCode(StrEnum):
 
 REJECTIONS = frozenset(
     {
+        ReasonCode.RULE_NOT_HONOURED,
         ReasonCode.UNSUPPORTED_FORMAT,
         ReasonCode.DOCUMENT_TOO_LARGE,
         ReasonCode.EMPTY_DOCUMENT,
@@ -196,6 +198,10 @@ class OpenRecord:
     reused_etag: str | None = None  # the source ETag those translations are stamped with
     reuse: dict[str, str] = field(default_factory=dict)
     characters_saved: int = 0
+    # The folder rule it got (its prefix; None: none matched) and the rules document's version
+    # (its ETag); both None when no rules document applied (and in records written before rules).
+    rule: str | None = None
+    rules_version: str | None = None
     etag: str | None = None  # the table entity's ETag, for optimistic concurrency
 
     @classmethod
@@ -333,6 +339,8 @@ class FinalRecord:
     reused_from: str | None = None  # Reused: the record key of the version whose translations it got
     reused_etag: str | None = None  # ... and that version's source ETag (what its translations are stamped with)
     characters_saved: int = 0  # Reused: what translating it again would have been charged
+    rule: str | None = None  # the folder rule it got: its prefix (see OpenRecord)
+    rules_version: str | None = None  # ... and the rules document's version
 
     # The counts are derived from `language_outcomes` (so they cannot disagree with it) and still
     # written to the entity and the report, whose readers (queries, scripts) use them.

@@ -67,6 +67,10 @@ class Plan:
     source_language: str | None = None
     # Why a glossary-like blob is not used for a language: told in the record, not part of the plan.
     glossary_notes: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # The folder rule the plan comes from (prefix) and its rules document's version: told in the
+    # record; files of one plan share a job whichever rule gave it them.
+    rule: str | None = field(default=None, compare=False)
+    rules_version: str | None = field(default=None, compare=False)
 
     @classmethod
     def of(
@@ -77,6 +81,8 @@ class Plan:
         category: str | None = None,
         source_language: str | None = None,
         glossary_notes: dict[str, str] | None = None,
+        rule: str | None = None,
+        rules_version: str | None = None,
     ) -> Plan:
         return cls(
             tuple(languages),
@@ -84,6 +90,8 @@ class Plan:
             category,
             source_language,
             tuple(sorted((glossary_notes or {}).items())),
+            rule,
+            rules_version,
         )
 
     @property

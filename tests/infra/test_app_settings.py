@@ -126,6 +126,7 @@ def test_fixed_settings_keep_the_app_defaults(name):
         ("TARGET_LANGUAGES", "targetLanguages"),
         ("SOURCE_LANGUAGE", "sourceLanguage"),
         ("RETRANSLATE_POLICY", "retranslatePolicy"),
+        ("RULES_BLOB", "rulesBlob"),
     ],
 )
 def test_tunable_settings_come_from_parameters_defaulting_to_the_app_defaults(name, parameter):

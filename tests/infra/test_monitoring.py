@@ -20,6 +20,7 @@ EVENTS = {
     "translation.poll",
     "translation.catch_up",
     "translation.superseded",
+    "translation.rules_rejected",
 }
 DIMENSIONS = {
     "event",
@@ -36,6 +37,8 @@ DIMENSIONS = {
     "jobs_looked_at",
     "oldest_outstanding_seconds",
     "request_id",
+    "rules_version",
+    "rules_problem",
 }
 METRICS = {
     "translation.files.submitted",
@@ -73,7 +76,14 @@ def test_queries_use_only_the_telemetry_contract(query):
 
 def test_log_alerts_cover_poison_needs_attention_failed_executions_and_stuck_jobs():
     queries = {alert["name"]: alert["query"] for alert in _log_alerts()}
-    assert set(queries) == {"poison-message", "needs-attention", "failed-executions", "stuck-job"}
+    assert set(queries) == {
+        "poison-message",
+        "needs-attention",
+        "failed-executions",
+        "stuck-job",
+        "rules-document-rejected",
+    }
+    assert 'tostring(Properties.event) == "translation.rules_rejected"' in queries["rules-document-rejected"]
     assert 'tostring(Properties.event) == "translation.poison"' in queries["poison-message"]
     assert 'tostring(Properties.event) == "translation.needs_attention"' in queries["needs-attention"]
     assert queries["failed-executions"].startswith("AppRequests | where Success == false")

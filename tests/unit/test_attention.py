@@ -49,7 +49,9 @@ def _submission(**flag: Any) -> Submission:
     return Submission("s-1", "source", "plan", ["fr"], {}, None, None, [], SubmissionState.SUBMITTING, NOW, **flag)
 
 
-PLAN: Any = SimpleNamespace(digest="p", languages=["fr"], glossary_names={}, glossary_notes={})
+PLAN: Any = SimpleNamespace(
+    digest="p", languages=["fr"], glossary_names={}, glossary_notes={}, rule=None, rules_version=None
+)
 FLAGGED = {"needs_attention": True, "attention_reason": "credentials refused"}
 # Each transition that sets, keeps or clears the flag, and whether it leaves the row flagged given
 # whether it was. An empty cause is still a cause: it flags, and the reason says so (empty).

@@ -24,6 +24,9 @@ def test_the_demo_shows_the_status_before_stopping_and_ends_with_how_to_start_a_
     lines = done.stdout.strip().splitlines()
     status_at = next(index for index, line in enumerate(lines) if "translation-ops status, before" in line)
     assert any("recorded: Succeeded" in line for line in lines[status_at:])
+    # One sample lands in a folder whose rule (samples/rules.json) gives it other languages.
+    [ruled] = [line for line in lines if line.startswith("espanol/welcome.txt is under the folder rule")]
+    assert "'espanol/'" in ruled and "into es only" in ruled and "get fr, de" in ruled
     last = lines[-1]
     assert "stopped" in last and "`make up`" in last
     # Commands as typed from the repository: the console script is in the virtualenv, not on PATH.
