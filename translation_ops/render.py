@@ -55,22 +55,13 @@ def styled(outcome: str) -> str:
 OUTSTANDING_SHOWN = 50
 
 
-def catch_up_failing_line(failing: dict[str, str]) -> Table:
+def trouble_line(name: str, headline: str, trouble: dict[str, str], *, width: int, after: str = "") -> Table:
+    """One line for a trouble of the app's own (app_state.py): since when, last tried, why."""
     line = Table(show_header=False, show_edge=False, box=None)
-    line.add_column("catch-up")
+    line.add_column(name)
     line.add_row(
-        f"[bold red]catch-up failing[/bold red] since {failing['since']} (last tried {failing['last_attempt']}): "
-        f"{short(failing['reason'], 100)}; files whose event was lost wait for it"
-    )
-    return line
-
-
-def rules_document_line(trouble: dict[str, str]) -> Table:
-    line = Table(show_header=False, show_edge=False, box=None)
-    line.add_column("rules")
-    line.add_row(
-        f"[bold red]rules document cannot be used[/bold red] since {trouble['since']} "
-        f"(last read {trouble['last_attempt']}): {short(trouble['reason'], 200)}"
+        f"[bold red]{headline}[/bold red] since {trouble['since']} (last tried {trouble['last_attempt']}): "
+        f"{short(trouble['reason'], width)}{after}"
     )
     return line
 
@@ -90,9 +81,17 @@ def status_tables(status: Status) -> list[Table]:
     )
     tables = [counts]
     if status.catch_up_failing:
-        tables.append(catch_up_failing_line(status.catch_up_failing))
+        tables.append(
+            trouble_line(
+                "catch-up",
+                "catch-up failing",
+                status.catch_up_failing,
+                width=100,
+                after="; files whose event was lost wait for it",
+            )
+        )
     if status.rules_document:
-        tables.append(rules_document_line(status.rules_document))
+        tables.append(trouble_line("rules", "rules document cannot be used", status.rules_document, width=200))
     if status.jobs:
         jobs = Table(title="Jobs (the files that landed together share one)", show_edge=False)
         for column in ("submission", "job", "state", "files", "documents done", "age"):

@@ -25,6 +25,7 @@ from shared.storage.records import (
     reuse_row_key,
     version_order,
 )
+from shared.storage.table_queries import first_of
 from shared.storage.table_transactions import Change, Op
 from shared.storage.table_writes import TableWriter, WriteConflict
 
@@ -125,12 +126,7 @@ class RecordTable:
         """The oldest-keyed intents still unsent, at most `limit`: one range query on the outbox rows,
         which are only the events not yet through (a sent one's row is removed)."""
         query = f"PartitionKey eq '{FINAL_PARTITION}' and RowKey ge '{OUTBOX_LOW}' and RowKey lt '{OUTBOX_HIGH}'"
-        found: list[OutcomeEventIntent] = []
-        for entity in self._table.query_entities(query, results_per_page=min(limit, 1000)):
-            found.append(OutcomeEventIntent.from_entity(entity))
-            if len(found) >= limit:
-                break
-        return found
+        return first_of(self._table, query, limit, OutcomeEventIntent.from_entity)
 
     def event_sent(self, intent: OutcomeEventIntent) -> bool:
         """Marks the event sent (its intent row removed) unless a newer intent replaced it (the version

@@ -30,6 +30,7 @@ from azure.data.tables import TableClient
 
 from shared.storage.entity_codec import Codec, json_text
 from shared.storage.records import JOB_STATUS_FORMER_COLUMNS
+from shared.storage.table_queries import first_of
 from shared.storage.table_transactions import MAX_TRANSACTION_OPERATIONS, Change, Op, TransactionRefused
 from shared.storage.table_writes import TableWriter, WriteConflict
 from shared.translator import StatusSummary
@@ -300,12 +301,7 @@ class ScheduleTable:
             f"PartitionKey eq '{SCHEDULE_PARTITION}' and RowKey ge '{DUE_PREFIX}' "
             f"and RowKey lt '{DUE_PREFIX}{stamp(now + timedelta(microseconds=1))}'"
         )
-        found: list[DueEntry] = []
-        for entity in self._table.query_entities(query, results_per_page=min(limit or 1000, 1000)):
-            found.append(DUE_CODEC.from_entity(entity))
-            if limit is not None and len(found) >= limit:
-                break
-        return found
+        return first_of(self._table, query, limit, DUE_CODEC.from_entity)
 
     def put_due(self, entry: DueEntry) -> DueEntry:
         return replace(entry, etag=self.writer.upsert(self.due_entity(entry)))
@@ -478,12 +474,7 @@ class ScheduleTable:
         low = f"{WAITING_PREFIX}{plan}|"
         lower = f"RowKey gt '{after}'" if after is not None else f"RowKey ge '{low}'"
         query = f"PartitionKey eq '{SCHEDULE_PARTITION}' and {lower} and RowKey lt '{low[:-1]}}}'"
-        found: list[WaitingEntry] = []
-        for entity in self._table.query_entities(query, results_per_page=min(limit, 1000)):
-            found.append(WAITING_CODEC.from_entity(entity))
-            if len(found) >= limit:
-                break
-        return found
+        return first_of(self._table, query, limit, WAITING_CODEC.from_entity)
 
     def put_waiting(self, entry: WaitingEntry, backstop: DueEntry) -> None:
         """The file waits, and the plan's waiting files are due for grouping at `backstop.at` should
