@@ -356,6 +356,10 @@ var appSettings = {
   RETRANSLATE_POLICY: retranslatePolicy
   // A file whose bytes and plan were translated before gets copies of those translations, no job.
   REUSE_TRANSLATIONS: 'on'
+  // Character budget (shared/pipeline/budget.py): empty is no budget (and no price shown).
+  CHARACTER_BUDGET_PER_DAY: ''
+  CHARACTER_BUDGET_PER_MONTH: ''
+  PRICE_PER_MILLION_CHARACTERS: ''
   SUBMIT_RECONCILE_AFTER_SECONDS: '300'
   TRANSLATOR_TIMEOUT_SECONDS: '30'
   AZURE_CLIENT_ID: identity.properties.clientId

@@ -1,0 +1,104 @@
+"""The character budget, on Azurite with the fake service: files over it wait (BudgetExceeded) in
+drop order and go when the window turns or the budget is raised; with no budget nothing of it runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.pipeline import budget, estimate
+from shared.pipeline.poll import poll_outstanding_jobs
+from shared.pipeline.submit import submit_dropped_blob
+from shared.settings import Settings
+from shared.storage.records import ReasonCode, State
+from shared.storage.spend_counters import SpendCounters
+from tests.pipeline.conftest import record_all, upload
+from tests.pipeline.fake_service import source_name
+
+pytestmark = pytest.mark.integration
+
+
+def submitted_names(service) -> list[str]:
+    return [source_name(item) for job in service.jobs.values() for item in job.inputs]
+
+
+def test_a_file_over_the_daily_budget_waits_and_goes_when_the_day_turns(make_context, service, clock):
+    ctx = make_context(CHARACTER_BUDGET_PER_DAY="100", TARGET_LANGUAGES="fr")
+    first = submit_dropped_blob(upload(ctx, "a.txt", b"x" * 60), ctx)
+    second = submit_dropped_blob(upload(ctx, "b.txt", b"y" * 60), ctx)
+    third = submit_dropped_blob(upload(ctx, "c.txt", b"z" * 10), ctx)
+    assert submitted_names(service) == ["a.txt"]
+    waiting = ctx.records.get_open(second.key)
+    assert waiting.state is State.WAITING and waiting.reason_code == ReasonCode.BUDGET_EXCEEDED
+    assert waiting.needs_attention and waiting.estimated_characters == 60 and waiting.estimate_method == "text"
+    # c.txt would fit, but b.txt was dropped first: drop order is kept.
+    assert ctx.records.get_open(third.key).state is State.WAITING
+    assert ctx.records.get_open(first.key).estimated_characters == 60
+
+    now = clock()
+    clock.advance((datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1) - now).total_seconds() + 1)
+    poll_outstanding_jobs(ctx)
+    assert sorted(submitted_names(service)) == ["a.txt", "b.txt", "c.txt"]
+    assert ctx.records.get_open(second.key).state is State.GROUPED
+
+
+def test_a_raised_budget_lets_the_waiting_files_go_at_the_next_look(make_context, service, clock):
+    ctx = make_context(CHARACTER_BUDGET_PER_MONTH="50", TARGET_LANGUAGES="fr,de")
+    submit_dropped_blob(upload(ctx, "big.txt", b"x" * 30), ctx)  # 60 characters billed: over 50
+    assert submitted_names(service) == []
+    raised = make_context(CHARACTER_BUDGET_PER_MONTH="1000", TARGET_LANGUAGES="fr,de")
+    ctx.settings = raised.settings
+    clock.advance(budget.RECHECK.total_seconds() + 1)
+    poll_outstanding_jobs(ctx)
+    assert submitted_names(service) == ["big.txt"]
+    assert ctx.spend.spent(tuple(w.name for w in budget.windows(ctx.settings, clock()))) != {}
+
+
+def test_a_group_is_cut_to_what_fits_and_the_charge_replaces_the_estimate(make_context, service, clock, monkeypatch):
+    ctx = make_context(CHARACTER_BUDGET_PER_DAY="100", TARGET_LANGUAGES="fr")
+    lease = ctx.schedule.acquire("x", "nobody", clock() + timedelta(seconds=1), clock())  # an unrelated plan
+    assert lease is not None
+    # Files land while someone groups: they are grouped as one job, cut to what fits.
+    original = ctx.leases_here.holds
+    monkeypatch.setattr(ctx.leases_here, "holds", lambda plan, now: True)
+    keys = []
+    for i in range(3):
+        keys.append(submit_dropped_blob(upload(ctx, f"f{i}.txt", b"w" * 40), ctx).key)
+        clock.advance(0.1)  # dropped one after the other
+    monkeypatch.setattr(ctx.leases_here, "holds", original)
+    clock.advance(60)
+    poll_outstanding_jobs(ctx)
+    assert sorted(submitted_names(service)) == ["f0.txt", "f1.txt"]
+    assert ctx.records.get_open(keys[2]).reason_code == ReasonCode.BUDGET_EXCEEDED
+    window = budget.windows(ctx.settings, clock())[0].name
+    assert ctx.spend.spent((window,)) == {window: 80}
+    job = next(iter(service.jobs))
+    service.finish(job)
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    finals = [final for final in record_all(ctx) if final is not None]
+    assert finals and all(final.estimated_characters == 40 for final in finals)
+    charged = sum(final.characters_charged for final in finals)
+    assert ctx.spend.spent((window,)) == {window: charged}
+
+
+def test_with_no_budget_nothing_is_estimated_and_no_counter_is_read(ctx, service, clock, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("no budget is set: nothing of it may run")
+
+    monkeypatch.setattr(estimate, "estimate_blob", refuse)
+    monkeypatch.setattr(SpendCounters, "spent", refuse)
+    monkeypatch.setattr(SpendCounters, "add", refuse)
+    result = submit_dropped_blob(upload(ctx, "a.txt", b"hello"), ctx)
+    assert result.action == "submitted"
+    service.finish(result.job_id)
+    clock.advance(5)
+    poll_outstanding_jobs(ctx)
+    final = record_all(ctx)[0]
+    assert final.estimated_characters is None and final.estimate_method is None
+    assert not Settings.from_env({**_env(ctx)}).budget_set
+
+
+def _env(ctx) -> dict[str, str]:
+    return {"TRANSLATION_STORAGE": ctx.settings.storage.connection_string, "TRANSLATOR_ENDPOINT": "http://x"}
