@@ -104,7 +104,10 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     final = _final_record(ctx, record, documents, outcome, reason_code, reason_message, earlier)
     if final.reason_code != ReasonCode.SAME_CONTENT_IN_FLIGHT:
         # (The version whose translations this one shares writes the file's report when it ends.)
-        publish.write_report(ctx, record, report_body(final, documents))
+        body = report_body(final, documents)
+        if ctx.settings.price_per_million_characters is not None:
+            body["charged_money"] = budget.money(ctx.settings, final.characters_charged)
+        publish.write_report(ctx, record, body)
     _keep_for_reuse(ctx, record, final, documents)
     lifecycle.finalise(ctx, record, final)
     if ctx.settings.budget_set and record.budget_windows:
