@@ -3,15 +3,17 @@ drop order and go when the window turns or the budget is raised; with no budget 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.storage.blob import BlobClient
 
-from shared.pipeline import budget, estimate
+from shared.pipeline import budget, grouping
+from shared.pipeline import submit as submit_module
 from shared.pipeline.poll import poll_outstanding_jobs
-from shared.pipeline.submit import submit_dropped_blob
-from shared.settings import Settings
-from shared.storage.records import ReasonCode, State
+from shared.pipeline.submit import plan_for, submit_dropped_blob
+from shared.storage.records import ReasonCode, SourceVersion, State
 from shared.storage.spend_counters import SpendCounters
 from tests.pipeline.conftest import record_all, upload
 from tests.pipeline.fake_service import source_name
@@ -83,22 +85,68 @@ def test_a_group_is_cut_to_what_fits_and_the_charge_replaces_the_estimate(make_c
     assert ctx.spend.spent((window,)) == {window: charged}
 
 
-def test_with_no_budget_nothing_is_estimated_and_no_counter_is_read(ctx, service, clock, monkeypatch):
+TABLE_OPERATIONS = (
+    "create_entity",
+    "update_entity",
+    "upsert_entity",
+    "get_entity",
+    "query_entities",
+    "delete_entity",
+    "submit_transaction",
+)
+
+
+def count_storage_calls(ctx, monkeypatch) -> Counter[str]:
+    """Counts the records table's calls and blob downloads made from now on."""
+    calls: Counter[str] = Counter()
+
+    def counted(name, call):
+        return lambda *args, **kwargs: calls.update([name]) or call(*args, **kwargs)
+
+    table = ctx.storage.records_table
+    for operation in TABLE_OPERATIONS:
+        monkeypatch.setattr(table, operation, counted(operation, getattr(table, operation)))
+    monkeypatch.setattr(BlobClient, "download_blob", counted("download_blob", BlobClient.download_blob))
+    return calls
+
+
+def refuse_budget_work(monkeypatch) -> None:
     def refuse(*_args, **_kwargs):
         raise AssertionError("no budget is set: nothing of it may run")
 
-    monkeypatch.setattr(estimate, "estimate_blob", refuse)
+    monkeypatch.setattr(submit_module, "estimate_blob", refuse)
     monkeypatch.setattr(SpendCounters, "spent", refuse)
     monkeypatch.setattr(SpendCounters, "add", refuse)
-    result = submit_dropped_blob(upload(ctx, "a.txt", b"hello"), ctx)
+
+
+def test_with_no_budget_a_drop_makes_no_extra_storage_call_and_is_not_estimated(ctx, service, clock, monkeypatch):
+    refuse_budget_work(monkeypatch)
+    blob = upload(ctx, "a.txt", b"hello")
+    calls = count_storage_calls(ctx, monkeypatch)
+    result = submit_dropped_blob(blob, ctx)
     assert result.action == "submitted"
+    # The module docstring's nine calls of a drop submitted alone: the blob's properties and eight on the table.
+    assert sum(calls[operation] for operation in TABLE_OPERATIONS) == 8 and calls["download_blob"] == 0
     service.finish(result.job_id)
     clock.advance(5)
     poll_outstanding_jobs(ctx)
     final = record_all(ctx)[0]
     assert final.estimated_characters is None and final.estimate_method is None
-    assert not Settings.from_env({**_env(ctx)}).budget_set
+    assert ctx.records.get_final(result.key).estimated_characters is None
 
 
-def _env(ctx) -> dict[str, str]:
-    return {"TRANSLATION_STORAGE": ctx.settings.storage.connection_string, "TRANSLATOR_ENDPOINT": "http://x"}
+def test_with_no_budget_a_bulk_is_grouped_without_estimates_or_counters(ctx, service, clock, monkeypatch):
+    refuse_budget_work(monkeypatch)
+    blobs = [upload(ctx, f"bulk/{index:02d}.txt", b"Hello") for index in range(20)]
+    properties = blobs[0].get_blob_properties()
+    plan = plan_for(ctx, SourceVersion.of(ctx.settings.source_container, blobs[0].blob_name, properties), {})
+    lease = grouping.acquire(ctx, plan.digest)  # someone groups this plan: the drops wait for it
+    calls = count_storage_calls(ctx, monkeypatch)
+    assert {submit_dropped_blob(blob, ctx).action for blob in blobs} == {"waiting"}
+    assert grouping.keep_grouping(ctx, lease, patient=False) == 1
+    assert calls["download_blob"] == 0
+    assert not list(
+        ctx.storage.records_table.query_entities(
+            "PartitionKey eq 'schedule' and RowKey ge 'spend|' and RowKey lt 'spend}'"
+        )
+    )
