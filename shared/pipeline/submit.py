@@ -413,6 +413,10 @@ def replan(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
     if isinstance(planned, Rejection):
         lifecycle.reject(ctx, record, planned)
         return SubmitResult("rejected", key=record.key, reason=planned.code)
+    if ctx.settings.budget_set:
+        # Its languages were not known when it was dropped: it is estimated now.
+        estimate = estimate_blob(blob, source.size, len(planned.languages))
+        record = replace(record, estimated_characters=estimate.characters, estimate_method=estimate.method)
     updated = lifecycle.planned(ctx, record, planned)
     if updated is None:
         return SubmitResult("duplicate", key=record.key)
