@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.storage.blob import BlobClient
 
-from shared.pipeline import budget, grouping
+from shared.pipeline import budget, estimate, grouping
 from shared.pipeline import submit as submit_module
 from shared.pipeline.poll import poll_outstanding_jobs
 from shared.pipeline.submit import plan_for, submit_dropped_blob
@@ -150,3 +150,25 @@ def test_with_no_budget_a_bulk_is_grouped_without_estimates_or_counters(ctx, ser
             "PartitionKey eq 'schedule' and RowKey ge 'spend|' and RowKey lt 'spend}'"
         )
     )
+
+
+def test_blobs_are_estimated_by_streaming_them_text_package_or_size(ctx):
+    import io
+    import zipfile
+
+    from shared.pipeline.estimate import estimate_blob
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document xmlns:w='w'><w:t>Bonjour</w:t><w:t>tout</w:t></w:document>")
+        archive.writestr("word/footer1.xml", "<w:ftr xmlns:w='w'><w:t>p. 1</w:t></w:ftr>")
+    docx = buffer.getvalue()
+    cases = {
+        "notes.md": ("# Titre ✓\n".encode() * 1000, (len("# Titre ✓\n") * 1000, "text")),
+        "letter.docx": (docx, (len("Bonjourtoutp. 1"), "package")),
+        "scan.pdf": (b"%PDF" + b"\0" * 996, (500, "size")),
+        "broken.docx": (b"not a zip file", (7, "size")),
+    }
+    for name, (data, (characters, method)) in cases.items():
+        blob = upload(ctx, name, data)
+        assert estimate_blob(blob, len(data), 3) == estimate.Estimate(characters * 3, method), name
