@@ -21,6 +21,7 @@ event is logged once per instance and window (an Azure alert fires on it: infra/
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,9 +88,13 @@ def left(spends: Sequence[Spend]) -> int:
 
 
 def next_look(spends: Sequence[Spend], now: datetime) -> datetime:
-    """When files waiting for the budget are looked at again: in RECHECK, or when a window turns."""
+    """When files waiting for the budget are looked at again: in RECHECK (rounded up to a whole
+    RECHECK, so that every grouper of a plan blocked within it writes the same place in the
+    schedule, not one each), or when a window turns."""
     turns = min(item.window.ends_at for item in spends)
-    return min(now + RECHECK, turns)
+    step = RECHECK.total_seconds()
+    rounded = datetime.fromtimestamp(math.ceil((now + RECHECK).timestamp() / step) * step, UTC)
+    return min(rounded, turns)
 
 
 def cut_to_fit(estimates: Sequence[int], room: int) -> int:
@@ -107,8 +112,9 @@ _alerted_lock = threading.Lock()
 
 
 def reserve(counters: SpendCounters, spends: Sequence[Spend], key: str, characters: int) -> None:
-    """Counts a job's estimate in every window before its start call; logs the alert event when a
-    window's spend crosses ALERT_SHARE of its budget."""
+    """Counts a job's estimate in every window before its start call (in the shard of `key`, a
+    member's record key); logs the alert event when a window's spend crosses ALERT_SHARE of its
+    budget."""
     for item in spends:
         counters.add(item.window.name, shard_of(key), characters)
         _alert_if_crossed(item, item.spent + characters)

@@ -321,7 +321,7 @@ def submit_waiting(
     )
     if spends:
         estimates = {entry.key: entry.estimated_characters for entry in entries}
-        character_budget.reserve(ctx.spend, spends, submission.id, sum(estimates[member.key] for member in members))
+        character_budget.reserve(ctx.spend, spends, members[0].key, sum(estimates[member.key] for member in members))
     start(ctx, submission)
     return submission
 

@@ -51,7 +51,7 @@ def test_a_raised_budget_lets_the_waiting_files_go_at_the_next_look(make_context
     assert submitted_names(service) == []
     raised = make_context(CHARACTER_BUDGET_PER_MONTH="1000", TARGET_LANGUAGES="fr,de")
     ctx.settings = raised.settings
-    clock.advance(budget.RECHECK.total_seconds() + 1)
+    clock.advance(2 * budget.RECHECK.total_seconds() + 1)  # the next look is within two RECHECKs
     poll_outstanding_jobs(ctx)
     assert submitted_names(service) == ["big.txt"]
     assert ctx.spend.spent(tuple(w.name for w in budget.windows(ctx.settings, clock()))) != {}
