@@ -102,6 +102,15 @@ param tags object = {}
 ])
 param outcomeEvents string = 'queue'
 
+@description('Characters (x target languages) the app may have translated per UTC day; a file past it waits (BudgetExceeded) until the day turns or the budget is raised. Empty: no daily budget. App setting CHARACTER_BUDGET_PER_DAY.')
+param characterBudgetPerDay string = ''
+
+@description('Characters (x target languages) per UTC calendar month, as characterBudgetPerDay. Empty: no monthly budget. App setting CHARACTER_BUDGET_PER_MONTH.')
+param characterBudgetPerMonth string = ''
+
+@description('Optional price of a million characters (your currency), so that translation-ops status and the reports show spend as money. App setting PRICE_PER_MILLION_CHARACTERS.')
+param pricePerMillionCharacters string = ''
+
 // Deterministic: the same resource group gives the same names, so a second deployment updates in place.
 var resourceToken = toLower(uniqueString(resourceGroup().id))
 var prefix = toLower(namePrefix)
@@ -356,6 +365,10 @@ var appSettings = {
   RETRANSLATE_POLICY: retranslatePolicy
   // A file whose bytes and plan were translated before gets copies of those translations, no job.
   REUSE_TRANSLATIONS: 'on'
+  // Character budget (shared/pipeline/budget.py): empty is no budget (and no price shown).
+  CHARACTER_BUDGET_PER_DAY: characterBudgetPerDay
+  CHARACTER_BUDGET_PER_MONTH: characterBudgetPerMonth
+  PRICE_PER_MILLION_CHARACTERS: pricePerMillionCharacters
   SUBMIT_RECONCILE_AFTER_SECONDS: '300'
   TRANSLATOR_TIMEOUT_SECONDS: '30'
   AZURE_CLIENT_ID: identity.properties.clientId

@@ -22,6 +22,9 @@ param deleteSourcesAfterDays = int(readEnvironmentVariable('DELETE_SOURCES_AFTER
 param deleteTranslationsAfterDays = int(readEnvironmentVariable('DELETE_TRANSLATIONS_AFTER_DAYS', '0'))
 param deleteReportsAfterDays = int(readEnvironmentVariable('DELETE_REPORTS_AFTER_DAYS', '0'))
 param outcomeEvents = readEnvironmentVariable('OUTCOME_EVENTS', 'queue')
+param characterBudgetPerDay = readEnvironmentVariable('CHARACTER_BUDGET_PER_DAY', '')
+param characterBudgetPerMonth = readEnvironmentVariable('CHARACTER_BUDGET_PER_MONTH', '')
+param pricePerMillionCharacters = readEnvironmentVariable('PRICE_PER_MILLION_CHARACTERS', '')
 param tags = {
   workload: 'drop-folder-translation'
 }

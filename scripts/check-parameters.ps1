@@ -26,7 +26,7 @@ if ($private -eq 'true' -and $mode -ne 'managed-identity') {
         "admits the Translator by its identity (resource-instance rule), never a SAS")
 }
 
-foreach ($name in 'STUCK_JOB_AFTER_MINUTES', 'GROUPING_WINDOW_SECONDS', 'LOG_DAILY_CAP_GB', 'DELETE_SOURCES_AFTER_DAYS', 'DELETE_TRANSLATIONS_AFTER_DAYS', 'DELETE_REPORTS_AFTER_DAYS') {
+foreach ($name in 'STUCK_JOB_AFTER_MINUTES', 'GROUPING_WINDOW_SECONDS', 'LOG_DAILY_CAP_GB', 'DELETE_SOURCES_AFTER_DAYS', 'DELETE_TRANSLATIONS_AFTER_DAYS', 'DELETE_REPORTS_AFTER_DAYS', 'CHARACTER_BUDGET_PER_DAY', 'CHARACTER_BUDGET_PER_MONTH') {
     $value = [Environment]::GetEnvironmentVariable($name)
     if ($value -and $value -notmatch '^[0-9]+$') {
         Stop-WithError "$name '$value' must be a whole number"

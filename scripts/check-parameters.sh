@@ -36,7 +36,7 @@ if [ "$private" = "true" ] && [ "$mode" != "managed-identity" ]; then
   fail "PRIVATE_NETWORKING=true needs STORAGE_ACCESS_MODE=managed-identity: the storage firewall admits the Translator by its identity (resource-instance rule), never a SAS"
 fi
 
-for name in STUCK_JOB_AFTER_MINUTES GROUPING_WINDOW_SECONDS LOG_DAILY_CAP_GB DELETE_SOURCES_AFTER_DAYS DELETE_TRANSLATIONS_AFTER_DAYS DELETE_REPORTS_AFTER_DAYS; do
+for name in STUCK_JOB_AFTER_MINUTES GROUPING_WINDOW_SECONDS LOG_DAILY_CAP_GB DELETE_SOURCES_AFTER_DAYS DELETE_TRANSLATIONS_AFTER_DAYS DELETE_REPORTS_AFTER_DAYS CHARACTER_BUDGET_PER_DAY CHARACTER_BUDGET_PER_MONTH; do
   eval "value=\${$name:-0}"
   case "$value" in
     '' | *[!0-9]*) fail "$name '$value' must be a whole number" ;;

@@ -100,6 +100,28 @@ def whole_number(minimum: int, maximum: int | None = None, too_long: str = "") -
     return parse
 
 
+def optional_whole_number(minimum: int) -> Parser:
+    """A whole number of at least `minimum`, or None when the setting is empty."""
+    parse_number = whole_number(minimum)
+
+    def parse(name: str, raw: str) -> int | None:
+        return parse_number(name, raw) if raw else None
+
+    return parse
+
+
+def optional_price(name: str, raw: str) -> float | None:
+    if not raw:
+        return None
+    try:
+        price = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number (like 15 or 7.5), got {raw!r}") from exc
+    if price < 0 or price != price or price == float("inf"):
+        raise ValueError(f"{name} must be a price of zero or more, got {raw!r}")
+    return price
+
+
 def one_of(enum: type[StrEnum]) -> Parser:
     def parse(name: str, raw: str) -> StrEnum:
         allowed = [member.value for member in enum]
@@ -362,6 +384,26 @@ SETTINGS_SPEC: tuple[SettingSpec, ...] = (
         whole_number(0),
     ),
     SettingSpec(
+        "CHARACTER_BUDGET_PER_DAY",
+        "",
+        "Characters (x target languages) the app may have translated per UTC day; a file that would pass it"
+        " waits (BudgetExceeded) until the day turns or the budget is raised. Empty: no daily budget.",
+        optional_whole_number(1),
+    ),
+    SettingSpec(
+        "CHARACTER_BUDGET_PER_MONTH",
+        "",
+        "Characters (x target languages) per UTC calendar month, as CHARACTER_BUDGET_PER_DAY. Empty: no monthly"
+        " budget.",
+        optional_whole_number(1),
+    ),
+    SettingSpec(
+        "PRICE_PER_MILLION_CHARACTERS",
+        "",
+        "Optional price of a million characters (your currency): status and reports show spend as money too.",
+        optional_price,
+    ),
+    SettingSpec(
         "AZURE_CLIENT_ID",
         "",
         "Client id of the app's user-assigned identity (empty: system identity / developer login).",
@@ -437,6 +479,14 @@ class Settings:
     outcome_events: OutcomeEventSink = OutcomeEventSink.QUEUE
     outcome_queue: str = "translation-outcomes"
     outcome_topic_endpoint: str | None = None
+    character_budget_per_day: int | None = None
+    character_budget_per_month: int | None = None
+    price_per_million_characters: float | None = None
+
+    @property
+    def budget_set(self) -> bool:
+        """A character budget applies: files are estimated and may wait for it (budget.py)."""
+        return self.character_budget_per_day is not None or self.character_budget_per_month is not None
 
     @property
     def poison_queue(self) -> str:

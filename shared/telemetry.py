@@ -34,6 +34,8 @@ class Event(StrEnum):
     # The rules document (RULES_BLOB) was read and applies / cannot be used (an alert fires on it).
     RULES_APPLIED = "translation.rules_applied"
     RULES_REJECTED = "translation.rules_rejected"
+    # A character budget window's spend crossed 80% of the budget (an alert fires on it).
+    BUDGET_ALERT = "translation.budget_alert"
 
 
 class _FileLike(Protocol):

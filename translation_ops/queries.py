@@ -10,6 +10,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.pipeline import budget as character_budget
 from shared.pipeline.catch_up import LISTING_FAILING
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.rules import RULES_TROUBLE, RulesError, checked, parse_rules
@@ -131,9 +132,35 @@ class Status:
     catch_up_failing: dict[str, str] | None = None
     # While the rules document (RULES_BLOB) cannot be used: since, last_attempt, reason.
     rules_document: dict[str, str] | None = None
+    # With a character budget set: one per window (window, budget, spent, left, share, and money
+    # with PRICE_PER_MILLION_CHARACTERS); empty without one.
+    budget: list[dict[str, Any]] = field(default_factory=list)
+    # With PRICE_PER_MILLION_CHARACTERS: `characters_charged` as money.
+    charged_money: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def budget_spend(ctx: PipelineContext) -> list[dict[str, Any]]:
+    """Spend against the character budget, window by window (shared/pipeline/budget.py)."""
+    if not ctx.settings.budget_set:
+        return []
+    rows = []
+    for item in character_budget.spend(ctx.spend, ctx.settings, ctx.now()):
+        rows.append(
+            {
+                "window": item.window.name,
+                "budget": item.window.budget,
+                "spent": item.spent,
+                "left": item.left,
+                "share": round(item.share, 4),
+                "ends_at": item.window.ends_at.isoformat(),
+                "spent_money": character_budget.money(ctx.settings, item.spent),
+                "budget_money": character_budget.money(ctx.settings, item.window.budget),
+            }
+        )
+    return rows
 
 
 def catch_up_failing(ctx: PipelineContext) -> dict[str, str] | None:
@@ -191,6 +218,8 @@ def status(ctx: PipelineContext, *, since: timedelta | None = None) -> Status:
         characters_saved=sum(record.characters_saved for record in finals),
         catch_up_failing=catch_up_failing(ctx),
         rules_document=trouble_of(ctx, RULES_TROUBLE),
+        budget=budget_spend(ctx),
+        charged_money=character_budget.money(ctx.settings, sum(record.characters_charged for record in finals)),
     )
 
 

@@ -66,6 +66,28 @@ def trouble_line(name: str, headline: str, trouble: dict[str, str], *, width: in
     return line
 
 
+def budget_table(windows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Character budget (characters x target languages)", show_edge=False)
+    for column in ("window", "spent", "budget", "used", "turns at"):
+        table.add_column(column, justify="right" if column in ("spent", "budget", "used") else "left")
+    for window in windows:
+        used = f"{100 * window['share']:.0f}%"
+        if window["share"] >= 1:
+            used = f"[bold red]{used}[/bold red]"
+        elif window["share"] >= 0.8:
+            used = f"[yellow]{used}[/yellow]"
+        money = (
+            f" ({window['spent_money']:,.2f} of {window['budget_money']:,.2f})"
+            if window["spent_money"] is not None
+            else ""
+        )
+        table.add_row(window["window"], f"{window['spent']:,}{money}", f"{window['budget']:,}", used, window["ends_at"])
+    table.caption = (
+        "spent: charged for recorded files plus estimates of those in flight; files past it wait (BudgetExceeded)"
+    )
+    return table
+
+
 def status_tables(status: Status) -> list[Table]:
     counts = Table(title="Files", show_edge=False)
     counts.add_column("state / outcome")
@@ -76,6 +98,11 @@ def status_tables(status: Status) -> list[Table]:
         counts.add_row(f"recorded: {styled(outcome)}", str(count))
     counts.caption = (
         f"characters charged: {status.characters_charged:,}"
+        + (
+            f" ({status.charged_money:,.2f} at PRICE_PER_MILLION_CHARACTERS)"
+            if status.charged_money is not None
+            else ""
+        )
         + (f"; saved by reuse: {status.characters_saved:,} ({status.reused:,} files)" if status.reused else "")
         + (f" (recorded since {status.recorded_since})" if status.recorded_since else "")
     )
@@ -92,6 +119,8 @@ def status_tables(status: Status) -> list[Table]:
         )
     if status.rules_document:
         tables.append(trouble_line("rules", "rules document cannot be used", status.rules_document, width=200))
+    if status.budget:
+        tables.append(budget_table(status.budget))
     if status.jobs:
         jobs = Table(title="Jobs (the files that landed together share one)", show_edge=False)
         for column in ("submission", "job", "state", "files", "documents done", "age"):

@@ -71,6 +71,14 @@ var logAlerts = [
     query: 'AppTraces | where tostring(Properties.event) == "translation.rules_rejected" | project TimeGenerated, rules_version = tostring(Properties.rules_version), rules_problem = tostring(Properties.rules_problem)'
   }
   {
+    name: 'character-budget-80'
+    displayName: 'Translation: 80% of the character budget is spent'
+    description: 'A window of CHARACTER_BUDGET_PER_DAY or CHARACTER_BUDGET_PER_MONTH (UTC) has spent 80% of its characters (charged plus estimates in flight). Files past the budget wait (BudgetExceeded) until the window turns or the budget is raised; translation-ops status shows the spend.'
+    severity: 2
+    frequency: 'PT5M'
+    query: 'AppTraces | where tostring(Properties.event) == "translation.budget_alert" | project TimeGenerated, budget_window = tostring(Properties.budget_window), characters_spent = tolong(Properties.characters_spent), character_budget = tolong(Properties.character_budget)'
+  }
+  {
     name: 'failed-executions'
     displayName: 'Translation: function executions failed'
     description: 'A function invocation ended with an exception; the platform retries, and repeated failures end in a poison queue.'

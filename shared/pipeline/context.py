@@ -31,6 +31,7 @@ from shared.storage.record_keys import unquoted_etag
 from shared.storage.record_table import RecordTable
 from shared.storage.schedule_table import ScheduleTable
 from shared.storage.service_access import ServiceAccess
+from shared.storage.spend_counters import SpendCounters
 from shared.translator import DocumentTranslationClient, TranslatorConfig, TranslatorService
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,11 @@ class PipelineContext:
     @cached_property
     def records(self) -> RecordTable:
         return RecordTable(self.storage.records_table)
+
+    @cached_property
+    def spend(self) -> SpendCounters:
+        """The character budget's counters (used only when a budget is set)."""
+        return SpendCounters(self.storage.records_table)
 
     @cached_property
     def schedule(self) -> ScheduleTable:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from shared.pipeline import budget as character_budget
 from shared.pipeline import lifecycle, submissions
 from shared.pipeline.checks import extension_of
 from shared.pipeline.context import PipelineContext
@@ -109,6 +110,8 @@ def waiting_entry(record: OpenRecord, plan: Plan) -> WaitingEntry:
         source_language=plan.source_language,
         attempt=record.attempts + 1,
         record_etag=record.etag,
+        estimated_characters=record.estimated_characters or 0,
+        budget_flagged=record.reason_code == ReasonCode.BUDGET_EXCEEDED,
     )
 
 
@@ -225,7 +228,17 @@ def keep_grouping(ctx: PipelineContext, lease: Lease, *, patient: bool = True, b
             waiting = None
             continue
         waiting = None
-        if submit_waiting(ctx, group) is not None:
+        spends: list[character_budget.Spend] | None = None
+        if ctx.settings.budget_set:
+            group, spends = _within_budget(ctx, group)
+            if not group:
+                # Nothing more fits the budget: the rest waits for the poll (RECHECK, or the window's turn).
+                ctx.schedule.put_due(
+                    DueEntry(character_budget.next_look(spends, ctx.now()), DueKind.WAITING, current.plan)
+                )
+                _release(ctx, current)
+                return made
+        if submit_waiting(ctx, group, spends) is not None:
             made += 1
         if time.monotonic() >= deadline:
             _release(ctx, current)
@@ -252,7 +265,35 @@ def fit(waiting: Sequence[WaitingEntry]) -> tuple[list[WaitingEntry], bool]:
     return group, len(group) >= MAX_DOCUMENTS
 
 
-def submit_waiting(ctx: PipelineContext, entries: Sequence[WaitingEntry]) -> Submission | None:
+def _within_budget(
+    ctx: PipelineContext, group: list[WaitingEntry]
+) -> tuple[list[WaitingEntry], list[character_budget.Spend]]:
+    """The oldest files of the group that fit the character budget left; the others are flagged
+    (once) as waiting for it, and keep their place."""
+    spends = character_budget.spend(ctx.spend, ctx.settings, ctx.now())
+    fits = character_budget.cut_to_fit([entry.estimated_characters for entry in group], character_budget.left(spends))
+    for entry in group[fits:]:
+        if not entry.budget_flagged:
+            _flag_budget_exceeded(ctx, entry, spends)
+    return group[:fits], spends
+
+
+def _flag_budget_exceeded(ctx: PipelineContext, entry: WaitingEntry, spends: Sequence[character_budget.Spend]) -> None:
+    record = ctx.records.get_open(entry.key)
+    if record is None or record.state is not State.WAITING or record.submission is not None:
+        return
+    flagged = lifecycle.wait_for_budget(ctx, record, spends)
+    if flagged is not None:
+        # Its waiting row names the record as it is now, so taking it later is guarded as usual.
+        ctx.schedule.put_waiting(
+            replace(entry, record_etag=flagged.etag, budget_flagged=True, etag=None),
+            backstop(entry.plan, entry.claimed_at),
+        )
+
+
+def submit_waiting(
+    ctx: PipelineContext, entries: Sequence[WaitingEntry], spends: Sequence[character_budget.Spend] | None = None
+) -> Submission | None:
     """Takes waiting files into one new submission and submits it; their waiting rows go.
 
     The submission is written before its members are taken, so that a record grouped into a
@@ -263,7 +304,8 @@ def submit_waiting(ctx: PipelineContext, entries: Sequence[WaitingEntry]) -> Sub
     candidates = [Member(entry.key, entry.name, entry.size, entry.attempt) for entry in entries]
     submission = submissions.create(ctx, entries[0].plan_details, candidates, container=ctx.settings.source_container)
     assert submission is not None
-    members = take(ctx, entries, submission.id)
+    windows = ",".join(item.window.name for item in spends) if spends else None
+    members = take(ctx, entries, submission.id, windows)
     ctx.schedule.remove_waiting(entries)
     if not members:
         submissions.remove(ctx, submission)
@@ -277,15 +319,21 @@ def submit_waiting(ctx: PipelineContext, entries: Sequence[WaitingEntry]) -> Sub
         submission.id,
         extra=submission_fields(submission, event=Event.GROUPED),
     )
+    if spends:
+        estimates = {entry.key: entry.estimated_characters for entry in entries}
+        character_budget.reserve(ctx.spend, spends, members[0].key, sum(estimates[member.key] for member in members))
     start(ctx, submission)
     return submission
 
 
-def take(ctx: PipelineContext, entries: Sequence[WaitingEntry], submission_id: str) -> list[Member]:
+def take(
+    ctx: PipelineContext, entries: Sequence[WaitingEntry], submission_id: str, budget_windows: str | None = None
+) -> list[Member]:
     """Moves each waiting record into the submission (guarded by its ETag: whoever wins it submits
     it); the members taken. A record that changed meanwhile is read and taken if it still waits."""
     changes = [
-        Change(Op.MERGE, _grouped(entry.key, submission_id, entry.attempt), entry.record_etag) for entry in entries
+        Change(Op.MERGE, _grouped(entry.key, submission_id, entry.attempt, budget_windows), entry.record_etag)
+        for entry in entries
     ]
     members: list[Member] = []
     again: list[WaitingEntry] = []
@@ -295,22 +343,27 @@ def take(ctx: PipelineContext, entries: Sequence[WaitingEntry], submission_id: s
         else:
             members.append(Member(entry.key, entry.name, entry.size, entry.attempt, written.etag))
     for entry in again:
-        member = _take_again(ctx, entry, submission_id)
+        member = _take_again(ctx, entry, submission_id, budget_windows)
         if member is not None:
             members.append(member)
     return members
 
 
-def _grouped(key: str, submission_id: str, attempt: int) -> dict[str, object]:
+def _grouped(key: str, submission_id: str, attempt: int, budget_windows: str | None = None) -> dict[str, object]:
     """The columns that make an open record a member of a submission, as its try `attempt` (now
-    the record's latest: its `attempts`)."""
-    changed = {"state": State.GROUPED.value, "submission": submission_id, "attempts": attempt}
+    the record's latest: its `attempts`). `budget_windows`: the budget windows its estimate is
+    counted in (a flag that it waited for the budget goes)."""
+    changed: dict[str, object] = {"state": State.GROUPED.value, "submission": submission_id, "attempts": attempt}
+    if budget_windows is not None:
+        changed |= {"budget_windows": budget_windows, "needs_attention": False, "attention_reason": ""}
     return {"PartitionKey": open_partition(key), "RowKey": key} | {
         OPEN_CODEC.column(name): value for name, value in changed.items()
     }
 
 
-def _take_again(ctx: PipelineContext, entry: WaitingEntry, submission_id: str) -> Member | None:
+def _take_again(
+    ctx: PipelineContext, entry: WaitingEntry, submission_id: str, budget_windows: str | None = None
+) -> Member | None:
     record = ctx.records.get_open(entry.key)
     if record is None or record.state is not State.WAITING:
         return None  # recorded, finishing, or grouped already by someone else
@@ -320,7 +373,7 @@ def _take_again(ctx: PipelineContext, entry: WaitingEntry, submission_id: str) -
     if record.plan != entry.plan:
         return None
     written = ctx.records.writer.write_all(
-        [Change(Op.MERGE, _grouped(record.key, submission_id, entry.attempt), record.etag)]
+        [Change(Op.MERGE, _grouped(record.key, submission_id, entry.attempt, budget_windows), record.etag)]
     )[0]
     if written.conflict:
         return None

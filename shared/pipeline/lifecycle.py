@@ -25,8 +25,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.pipeline import outcome_events
+from shared.pipeline.budget import BUDGET_EXCEEDED_ATTENTION
 from shared.pipeline.checks import Rejection
 from shared.pipeline.context import PipelineContext
 from shared.pipeline.reuse import Found
@@ -114,6 +116,30 @@ def wait_for_plan(
             delay.total_seconds(),
             f": {attention}" if attention else "",
             extra=file_fields(updated, event=Event.NEEDS_ATTENTION if attention else Event.WAITING),
+        )
+    return updated
+
+
+def wait_for_budget(ctx: PipelineContext, record: OpenRecord, spends: Sequence[Any]) -> OpenRecord | None:
+    """Submitting the version would pass the character budget: it keeps waiting (its place in the
+    plan's queue kept), flagged BudgetExceeded, until the window turns or the budget is raised."""
+    spent = ", ".join(f"{item.window.name}: {item.spent} of {item.window.budget}" for item in spends)
+    updated = ctx.records.update(
+        replace(
+            record,
+            reason_code=ReasonCode.BUDGET_EXCEEDED,
+            reason_message=cut(f"estimated {record.estimated_characters} characters; spent {spent}"),
+            **flagged(BUDGET_EXCEEDED_ATTENTION),
+        )
+    )
+    if updated is not None:
+        logger.warning(
+            "%s (version %s) waits for the character budget (estimated %s characters; %s)",
+            record.source_name,
+            record.source_etag,
+            record.estimated_characters,
+            spent,
+            extra=file_fields(updated, event=Event.NEEDS_ATTENTION, reason_code=ReasonCode.BUDGET_EXCEEDED),
         )
     return updated
 

@@ -454,6 +454,8 @@ def _waiting_due(ctx: PipelineContext, entry: DueEntry, summary: PollSummary) ->
     made = grouping.keep_grouping(ctx, lease, patient=False, budget=timedelta(seconds=20))
     summary.grouped += made
     ctx.schedule.remove_due([entry])
+    if ctx.settings.budget_set and made == 0:
+        return  # what waits is over the budget: grouping put the plan's next look in the schedule
     if ctx.schedule.waiting(entry.target, limit=1):
         # More than one tick's worth: the next tick carries on.
         ctx.schedule.put_due(replace(entry, at=ctx.now(), etag=None))

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from shared.pipeline import lifecycle, outcome_events, publish, reuse
+from shared.pipeline import budget, lifecycle, outcome_events, publish, reuse
 from shared.pipeline.context import PipelineContext
 from shared.storage.attention import CLEARED, kept
 from shared.storage.blob_names import report_blob_name, staging_blob_name, staging_prefix, target_blob_name
@@ -104,9 +104,21 @@ def record_outcome(message_text: str, ctx: PipelineContext) -> FinalRecord | Non
     final = _final_record(ctx, record, documents, outcome, reason_code, reason_message, earlier)
     if final.reason_code != ReasonCode.SAME_CONTENT_IN_FLIGHT:
         # (The version whose translations this one shares writes the file's report when it ends.)
-        publish.write_report(ctx, record, report_body(final, documents))
+        body = report_body(final, documents)
+        if ctx.settings.price_per_million_characters is not None:
+            body["charged_money"] = budget.money(ctx.settings, final.characters_charged)
+        publish.write_report(ctx, record, body)
     _keep_for_reuse(ctx, record, final, documents)
     lifecycle.finalise(ctx, record, final)
+    if ctx.settings.budget_set and record.budget_windows:
+        # What the service charged replaces the estimate counted when the job was submitted.
+        budget.settle(
+            ctx.spend,
+            record.budget_windows,
+            record.key,
+            final.charges[-1].characters_charged,
+            record.estimated_characters or 0,
+        )
     # Published translations left their staging names already; look for leftovers only where some
     # can be: earlier attempts, and translations that were not published (superseded, blocked, forgotten).
     leftovers = record.attempts > 1 or any(
@@ -438,6 +450,8 @@ def _final_record(
         glossary_notes=dict(record.glossary_notes),
         charges=charges,
         content_hash=record.content_hash,
+        estimated_characters=record.estimated_characters,
+        estimate_method=record.estimate_method,
         reused_from=record.reused_from,
         reused_etag=record.reused_etag,
         characters_saved=record.characters_saved,

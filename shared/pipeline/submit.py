@@ -41,6 +41,7 @@ from shared.pipeline.checks import (
     supported_languages,
 )
 from shared.pipeline.context import LAST_MODIFIED_RESOLUTION, PipelineContext
+from shared.pipeline.estimate import estimate_blob
 from shared.pipeline.rules import AppliedRule, Rule, RulesInForce
 from shared.settings import RetranslatePolicy
 from shared.storage.blob_names import TRANSLATED_FROM_METADATA_KEY, target_blob_name
@@ -126,6 +127,15 @@ def submit_version(ctx: PipelineContext, source: SourceVersion, metadata: Mappin
         if lifecycle.claim_rejected(ctx, source, refused, planned.languages) is None:
             return _duplicate(ctx, source, None)
         return SubmitResult("rejected", key=source.key, reason=refused.code)
+    if ctx.settings.budget_set:
+        # Every file is estimated and goes through the grouping step, which holds the plan's lease
+        # while it checks the budget (budget.py): files over it wait there in drop order.
+        estimate = estimate_blob(
+            ctx.storage.container(source.container).get_blob_client(source.name), source.size, len(planned.languages)
+        )
+        return _wait_to_be_grouped(
+            ctx, source, planned, estimated_characters=estimate.characters, estimate_method=estimate.method
+        )
     member = Member(source.key, source.name, source.size, attempt=1)
     started = grouping.start_alone(ctx, planned, member, source.container)
     if started is not None:
@@ -169,10 +179,10 @@ def _submit_alone(
     return SubmitResult("pending", key=source.key, submission=submission.id, reason=started.reason)
 
 
-def _wait_to_be_grouped(ctx: PipelineContext, source: SourceVersion, plan: Plan) -> SubmitResult:
-    """Someone groups this plan's files right now: the drop waits for them (or takes over should they
-    have let go meanwhile)."""
-    claimed = lifecycle.claim(ctx, source, state=State.WAITING, plan=plan)
+def _wait_to_be_grouped(ctx: PipelineContext, source: SourceVersion, plan: Plan, **estimate: object) -> SubmitResult:
+    """Someone groups this plan's files right now (or a budget is set): the drop waits for them (or
+    takes over should they have let go meanwhile). `estimate`: its estimated characters and method."""
+    claimed = lifecycle.claim(ctx, source, state=State.WAITING, plan=plan, **estimate)
     if claimed is None or _late_duplicate(ctx, claimed):
         return _duplicate(ctx, source, plan)
     grouping.wait(ctx, claimed, plan)
@@ -403,6 +413,10 @@ def replan(ctx: PipelineContext, record: OpenRecord) -> SubmitResult:
     if isinstance(planned, Rejection):
         lifecycle.reject(ctx, record, planned)
         return SubmitResult("rejected", key=record.key, reason=planned.code)
+    if ctx.settings.budget_set:
+        # Its languages were not known when it was dropped: it is estimated now.
+        estimate = estimate_blob(blob, source.size, len(planned.languages))
+        record = replace(record, estimated_characters=estimate.characters, estimate_method=estimate.method)
     updated = lifecycle.planned(ctx, record, planned)
     if updated is None:
         return SubmitResult("duplicate", key=record.key)

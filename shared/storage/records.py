@@ -73,6 +73,8 @@ class ReasonCode(StrEnum):
     TARGET_FILE_ALREADY_EXISTS = "TargetFileAlreadyExists"
     # An operator must act (log fields, not outcomes).
     NEEDS_ATTENTION = "NeedsAttention"
+    # Waits (State.WAITING) because submitting it would pass the character budget (budget.py).
+    BUDGET_EXCEEDED = "BudgetExceeded"
     CATCH_UP_LISTING_FAILED = "CatchUpListingFailed"
 
     @property
@@ -202,6 +204,12 @@ class OpenRecord:
     # (its ETag); both None when no rules document applied (and in records written before rules).
     rule: str | None = None
     rules_version: str | None = None
+    # With a character budget set (budget.py): the characters x languages it is estimated to be billed,
+    # how that was estimated (estimate.py: text | package | size), and the budget windows its job's
+    # estimate was counted in (comma-separated); None in records written without a budget.
+    estimated_characters: int | None = None
+    estimate_method: str | None = None
+    budget_windows: str | None = None
     etag: str | None = None  # the table entity's ETag, for optimistic concurrency
 
     @classmethod
@@ -341,6 +349,9 @@ class FinalRecord:
     characters_saved: int = 0  # Reused: what translating it again would have been charged
     rule: str | None = None  # the folder rule it got: its prefix (see OpenRecord)
     rules_version: str | None = None  # ... and the rules document's version
+    # With a character budget set: its estimate before submission (see OpenRecord); None without one.
+    estimated_characters: int | None = None
+    estimate_method: str | None = None
 
     # The counts are derived from `language_outcomes` (so they cannot disagree with it) and still
     # written to the entity and the report, whose readers (queries, scripts) use them.

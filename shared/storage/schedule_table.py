@@ -209,6 +209,8 @@ class WaitingEntry:
     source_language: str | None = None
     attempt: int = 1  # which try of its version it will be submitted as: one past its record's `attempts`
     record_etag: str | None = None  # the open record as claimed: taking it into a group is guarded by it
+    estimated_characters: int = 0  # with a character budget set: its estimate (0 without one)
+    budget_flagged: bool = False  # its record says it waits for the budget (BudgetExceeded)
     etag: str | None = None
 
     @property

@@ -412,6 +412,8 @@ def test_both_parameter_checks_enforce_the_same_rules():
         "DELETE_SOURCES_AFTER_DAYS",
         "DELETE_TRANSLATIONS_AFTER_DAYS",
         "DELETE_REPORTS_AFTER_DAYS",
+        "CHARACTER_BUDGET_PER_DAY",
+        "CHARACTER_BUDGET_PER_MONTH",
         "needs STORAGE_ACCESS_MODE=managed-identity",
     ):
         assert needle in posix and needle in windows, needle

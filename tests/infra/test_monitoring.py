@@ -21,6 +21,7 @@ EVENTS = {
     "translation.catch_up",
     "translation.superseded",
     "translation.rules_rejected",
+    "translation.budget_alert",
 }
 DIMENSIONS = {
     "event",
@@ -39,6 +40,9 @@ DIMENSIONS = {
     "request_id",
     "rules_version",
     "rules_problem",
+    "budget_window",
+    "characters_spent",
+    "character_budget",
 }
 METRICS = {
     "translation.files.submitted",
@@ -82,7 +86,9 @@ def test_log_alerts_cover_poison_needs_attention_failed_executions_and_stuck_job
         "failed-executions",
         "stuck-job",
         "rules-document-rejected",
+        "character-budget-80",
     }
+    assert 'tostring(Properties.event) == "translation.budget_alert"' in queries["character-budget-80"]
     assert 'tostring(Properties.event) == "translation.rules_rejected"' in queries["rules-document-rejected"]
     assert 'tostring(Properties.event) == "translation.poison"' in queries["poison-message"]
     assert 'tostring(Properties.event) == "translation.needs_attention"' in queries["needs-attention"]

@@ -353,3 +353,25 @@ def test_show_finds_the_report_where_its_final_record_says_it_was_written(ctx, s
     code, output = run("show", "moved.txt", "--json")
 
     assert code == 0 and json.loads(output)["report"]["outcome"] == "Succeeded"
+
+
+def test_status_shows_spend_against_the_character_budget_and_as_money(make_context, service, clock, monkeypatch):
+    from typer.testing import CliRunner
+
+    from translation_ops import cli
+
+    ctx = make_context(CHARACTER_BUDGET_PER_DAY="1000", TARGET_LANGUAGES="fr,de", PRICE_PER_MILLION_CHARACTERS="10")
+    submit_dropped_blob(upload(ctx, "a.txt", b"x" * 450), ctx)  # 900 characters: 90% of the day's budget
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    result = CliRunner().invoke(cli.app, ["status", "--json"])
+    assert result.exit_code == 0
+    [day] = json.loads(result.output)["budget"]
+    assert day["window"].startswith("day-") and day["spent"] == 900 and day["left"] == 100
+    assert day["spent_money"] == 0.01 and day["budget_money"] == 0.01
+    result = CliRunner().invoke(cli.app, ["status"])
+    assert result.exit_code == 0 and "Character budget" in result.output and "90%" in result.output
+
+
+def test_status_shows_no_budget_when_none_is_set(ctx, run):
+    code, output = run("status", "--json")
+    assert code == 0 and json.loads(output)["budget"] == [] and json.loads(output)["charged_money"] is None
