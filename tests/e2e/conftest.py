@@ -4,6 +4,8 @@ process - shared by the end-to-end tests of a module."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -13,24 +15,29 @@ import pytest
 from devstack.stack import LocalStack, StackConfig
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    config = StackConfig.on_free_ports(
-        Path(tmp_path_factory.mktemp("stack")),
-        settings_overrides={
-            "POLL_SCHEDULE": "*/1 * * * * *",
-            "SUBMIT_RECONCILE_AFTER_SECONDS": "6",
-            "TRANSLATOR_TIMEOUT_SECONDS": "2",
-            "TARGET_LANGUAGES": "fr,de",
-        },
-        # Event Grid delivers at least once: here every event arrives three times, concurrently.
-        host_args=["--watch-interval", "0.3", "--event-deliveries", "3", "--concurrent-deliveries"],
-    )
+@contextmanager
+def running_stack(folder: Path, settings: dict[str, str], host_args: list[str]) -> Iterator[LocalStack]:
+    """A local stack on free ports, its settings overridden, stopped however the tests end."""
+    config = StackConfig.on_free_ports(folder, settings_overrides=settings, host_args=host_args)
     running = LocalStack(config).start()
     try:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    settings = {
+        "POLL_SCHEDULE": "*/1 * * * * *",
+        "SUBMIT_RECONCILE_AFTER_SECONDS": "6",
+        "TRANSLATOR_TIMEOUT_SECONDS": "2",
+        "TARGET_LANGUAGES": "fr,de",
+    }
+    # Event Grid delivers at least once: here every event arrives three times, concurrently.
+    host_args = ["--watch-interval", "0.3", "--event-deliveries", "3", "--concurrent-deliveries"]
+    with running_stack(Path(tmp_path_factory.mktemp("stack")), settings, host_args) as running:
+        yield running
 
 
 def start_batch_counts(stack: LocalStack) -> Counter[str]:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from devstack.dropping import drop_files, wait_for_final_records
-from devstack.stack import LocalStack, StackConfig
+from devstack.stack import LocalStack
 from shared.storage.clients import StorageClients
 from shared.storage.record_table import RecordTable
 from shared.storage.records import ReasonCode, State
+from tests.e2e.conftest import running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -23,26 +24,17 @@ RULES = {"rules": [{"prefix": "ruled/", "languages": ["es"]}]}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
-    config = StackConfig.on_free_ports(
-        Path(tmp_path_factory.mktemp("stack")),
-        settings_overrides={
-            "POLL_SCHEDULE": "*/1 * * * * *",
-            "TARGET_LANGUAGES": "fr,de",
-            "RULES_BLOB": "glossaries/rules.json",
-            # 2 languages x 40 characters fit; 2 x 400 more do not (the day's window).
-            "CHARACTER_BUDGET_PER_DAY": "600",
-        },
-        host_args=["--watch-interval", "0.3"],
-    )
-    running = LocalStack(config).start()
-    try:
-        settings = running.settings
-        StorageClients(settings).container("glossaries").upload_blob(
-            "rules.json", json.dumps(RULES).encode(), overwrite=True
-        )
+    settings = {
+        "POLL_SCHEDULE": "*/1 * * * * *",
+        "TARGET_LANGUAGES": "fr,de",
+        "RULES_BLOB": "glossaries/rules.json",
+        # 2 languages x 40 characters fit; 2 x 400 more do not (the day's window).
+        "CHARACTER_BUDGET_PER_DAY": "600",
+    }
+    with running_stack(Path(tmp_path_factory.mktemp("stack")), settings, ["--watch-interval", "0.3"]) as running:
+        rules = json.dumps(RULES).encode()
+        StorageClients(running.settings).container("glossaries").upload_blob("rules.json", rules, overwrite=True)
         yield running
-    finally:
-        running.stop()
 
 
 def outcome_events(stack: LocalStack, *, wait_for: int, timeout: float = 60) -> list[dict]:
